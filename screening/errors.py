@@ -1,0 +1,28 @@
+"""Exceptions raised by the screening library.
+
+Every error names the input that caused it (a file, a formula, a parameter), so that a
+row in a batch can carry the message as its ``error`` text while the batch goes on.
+All of them derive from ``ValueError``: bad input, not a bug.
+"""
+
+from __future__ import annotations
+
+
+class ScreeningError(ValueError):
+    """Base class of the errors this library raises for bad input."""
+
+
+class DatasetError(ScreeningError):
+    """A bundled data file is missing, unreadable or fails its checksum."""
+
+
+class InvalidCompositionError(ScreeningError):
+    """A formula cannot be parsed, names an unknown element, or cannot be charge balanced."""
+
+
+class StructureReadError(ScreeningError):
+    """A structure file (CIF, POSCAR, ...) cannot be read into a pymatgen Structure."""
+
+
+class UnsupportedChemistryError(ScreeningError):
+    """The reference data cannot describe this chemistry (for example no hull for an element)."""
