@@ -1,0 +1,34 @@
+"""Settings of the screening library, from environment variables (prefix ``SCREENING_``).
+
+One pydantic-settings object holds every path the library uses, so that a notebook, a
+test or a flow can point the library elsewhere (``SCREENING_RESULTS_PATH=/tmp/x.duckdb``)
+without touching code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Where the library finds its data and writes its results."""
+
+    model_config = SettingsConfigDict(env_prefix="SCREENING_")
+
+    data_dir: Path = Field(ROOT / "datasets", description="bundled datasets with their SHA256SUMS")
+    models_dir: Path = Field(ROOT / "models", description="trained surrogate artifacts and model cards")
+    seeds_dir: Path = Field(ROOT / "seeds", description="seed prototypes and their manifest")
+    results_path: Path = Field(ROOT / "results" / "screening.duckdb", description="the DuckDB results store")
+    verify_checksums: bool = Field(True, description="check each dataset file against datasets/SHA256SUMS on first load")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment)."""
+    return Settings()
