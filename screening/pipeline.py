@@ -16,7 +16,7 @@ import pandas as pd
 from screening.datasets import load_obelix
 from screening.descriptors.composition import composition_table
 from screening.descriptors.stability import ReferenceHull, default_hull, stability_descriptors
-from screening.structures import composition_id, read_structure, structure_id
+from screening.structures import read_structure, structure_id, text_id
 
 __all__ = [
     "obelix_candidates",
@@ -62,7 +62,7 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
                 error=None,
             )
         except Exception as exc:
-            row.update(candidate_id=composition_id(path.name, prefix="file"), formula=None, structure=None, error=str(exc))
+            row.update(candidate_id=text_id(str(path.resolve()), prefix="file"), formula=None, structure=None, error=str(exc))
         rows.append(row)
     return pd.DataFrame(rows)
 

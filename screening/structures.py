@@ -16,7 +16,7 @@ from pymatgen.core import Composition, Structure
 
 from screening.errors import StructureReadError
 
-__all__ = ["read_structure", "to_structure", "structure_id", "composition_id"]
+__all__ = ["read_structure", "to_structure", "structure_id", "composition_id", "text_id"]
 
 
 def read_structure(path: str | Path) -> Structure:
@@ -56,6 +56,11 @@ def to_structure(item: Any) -> Structure:
 
         return AseAtomsAdaptor.get_structure(item)
     raise StructureReadError(f"{item!r}: not a structure (expected a pymatgen Structure, ase Atoms or a file path)")
+
+
+def text_id(text: str, prefix: str) -> str:
+    """A short stable id from any text (a file name, a key): ``<prefix>-<12 hex digits>``."""
+    return f"{prefix}-" + hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def composition_id(composition: Composition | str, prefix: str = "") -> str:

@@ -70,8 +70,8 @@ def as_composition(formula: str | Composition) -> Composition:
     if comp.num_atoms <= 0:
         raise InvalidCompositionError(f"{formula!r}: empty composition")
     for el in comp.elements:
-        if not isinstance(el, Element) and not hasattr(el, "element"):
-            raise InvalidCompositionError(f"{formula!r}: {el} is not an element")
+        if not isinstance(getattr(el, "element", el), Element):
+            raise InvalidCompositionError(f"{formula!r}: unknown element {getattr(el, 'symbol', el)}")
     if any(amt < 0 for amt in comp.values()):
         raise InvalidCompositionError(f"{formula!r}: negative amount")
     return Composition({getattr(el, "element", el): amt for el, amt in comp.items()})
@@ -228,7 +228,7 @@ class ReferenceHull:
             The electrolyte's own formation energy. When omitted, the electrolyte is taken
             at the hull energy of its composition (a bound: a phase above the hull can only
             be more reactive). When given, the electrolyte enters the phase diagram as an
-            entry with that energy.
+            entry with that energy, in place of any reference phase of the same formula.
 
         Returns 0 when nothing reacts. Both sides are normalised to one atom (pymatgen
         ``norm=True``), so the value is per atom of the reacting mixture.
@@ -240,7 +240,8 @@ class ReferenceHull:
         else:
             base = self._pd_for(c1, c2)
             entry = PDEntry(c1, float(formation_energy_eV_atom) * c1.num_atoms, name="candidate")
-            pd = PhaseDiagram([*base.all_entries, entry])
+            others = [e for e in base.all_entries if e.composition.reduced_formula != c1.reduced_formula]
+            pd = PhaseDiagram([*others, entry])
             use_hull = False
         ir = InterfacialReactivity(c1, c2, pd, norm=True, use_hull_energy=use_hull)
         return float(min(0.0, ir.minimum[1]))

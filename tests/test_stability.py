@@ -1,0 +1,92 @@
+"""Electrochemical windows, hull distances and interface reactions on the MP reference hull."""
+
+import math
+
+import pytest
+from pymatgen.core import Composition
+
+from screening.descriptors.stability import (
+    ReferenceHull,
+    default_hull,
+    electrochemical_window,
+    energy_above_hull,
+    reaction_energy,
+    stability_descriptors,
+)
+from screening.errors import InvalidCompositionError
+
+# Published grand-potential windows (Zhu, He and Mo 2015; Wang et al. 2019; Han et al. 2016)
+PUBLISHED = {
+    "Li7La3Zr2O12": (0.05, 2.91),
+    "Li3PS4": (1.71, 2.31),
+    "Li10GeP2S12": (1.71, 2.14),
+}
+
+
+@pytest.mark.parametrize("formula", sorted(PUBLISHED))
+def test_published_windows(formula):
+    low, high = electrochemical_window(formula)
+    assert low == pytest.approx(PUBLISHED[formula][0], abs=0.2)
+    assert high == pytest.approx(PUBLISHED[formula][1], abs=0.2)
+
+
+def test_window_of_composition_off_the_hull_and_fractional():
+    # Li3YCl6 is not in the reference data: the window is that of its assemblage (LiCl + YCl3)
+    low, high = electrochemical_window("Li3YCl6")
+    assert low == pytest.approx(0.66, abs=0.2) and high == pytest.approx(4.26, abs=0.2)
+    # a doped garnet with fractional amounts still gets a window
+    low, high = electrochemical_window("Li6.4La3Zr1.4Ta0.6O12")
+    assert 0 <= low < high < 5
+
+
+def test_window_reactions_are_reported():
+    w = default_hull().electrochemical_window("Li3PS4")
+    assert "Li2S" in w.reduction_reaction and w.width_V == pytest.approx(w.high_V - w.low_V)
+    assert set(w.as_dict()) >= {"low_V", "high_V", "width_V"}
+
+
+def test_lithium_halide_is_stable_against_lithium():
+    low, high = electrochemical_window("LiCl")
+    assert low == 0.0 and high > 4.0
+    assert reaction_energy("LiCl", "Li") == 0.0
+
+
+def test_energy_above_hull():
+    hull = default_hull()
+    ef = hull.reference_formation_energy("Li3PS4")
+    assert ef < 0
+    assert energy_above_hull("Li3PS4", ef) == pytest.approx(0.0, abs=1e-6)
+    assert energy_above_hull("Li3PS4", ef + 0.1) == pytest.approx(0.1, abs=1e-6)
+    assert energy_above_hull("Li3PS4", ef - 0.05) == pytest.approx(-0.05, abs=1e-6)
+    assert math.isnan(hull.reference_formation_energy("Li3YCl6"))
+    with pytest.raises(ValueError, match="not a finite number"):
+        energy_above_hull("Li3PS4", float("nan"))
+
+
+def test_interface_reactions():
+    # thiophosphates are reduced by Li metal and oxidised by LiCoO2; the garnet barely reacts
+    assert reaction_energy("Li3PS4", "Li") < -0.3
+    assert reaction_energy("Li3PS4", "LiCoO2") < -0.2
+    assert reaction_energy("Li7La3Zr2O12", "Li") > -0.05
+    # a phase above the hull can only be more reactive than the hull-energy bound
+    ef = default_hull().reference_formation_energy("Li3PS4")
+    assert reaction_energy("Li3PS4", "Li", formation_energy_eV_atom=ef + 0.2) < reaction_energy("Li3PS4", "Li")
+
+
+def test_descriptor_dict_names_units():
+    d = stability_descriptors("Li6PS5Cl")
+    assert set(d) >= {"window_low_V", "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom",
+                      "e_rxn_h2o_eV_atom", "e_hull_eV_atom"}  # fmt: skip
+    assert d["e_rxn_h2o_eV_atom"] < 0  # sulfides hydrolyse
+
+
+def test_small_custom_hull():
+    hull = ReferenceHull(["LiF", "Li2O"], [-3.2, -2.1])
+    assert len(hull) == 2
+    assert hull.hull_energy(Composition("Li2O")) == pytest.approx(-2.1)
+
+
+@pytest.mark.parametrize("bad", ["Xx2O", "Li3PS4)(", ""])
+def test_bad_formula_is_named(bad):
+    with pytest.raises(InvalidCompositionError, match="not a valid formula|empty composition|unknown element Xx"):
+        electrochemical_window(bad)
