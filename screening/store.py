@@ -8,9 +8,10 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
 ``candidates``
     what was screened: ``formula``, ``family``, ``source``, ``prototype``, ``parent``,
     ``error`` (why a row has no numbers).
-``descriptors``, ``predictions``
+``descriptors``, ``stability``, ``predictions``
     wide tables of numbers, columns named with their units; new columns are added as
-    they appear (a later version may compute more).
+    they appear (a later version may compute more). ``stability`` holds the stability
+    tier, which a run computes for its best candidates only.
 ``scores``
     ``passes_filters``, ``pareto_rank``, ``score``, ``rank``.
 ``ranked`` (view)
@@ -59,7 +60,7 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 """
 
-_KEYED_TABLES = ("candidates", "descriptors", "predictions", "scores")
+_KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "scores")
 
 
 def _git_commit() -> str | None:
@@ -125,7 +126,7 @@ class ResultStore:
         select = ["c.*"]
         seen = set(cols["candidates"])
         joins = []
-        for alias, table in (("d", "descriptors"), ("p", "predictions"), ("s", "scores")):
+        for alias, table in (("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("s", "scores")):
             extra = [c for c in cols[table] if c not in seen]
             seen.update(extra)
             select += [f"{alias}.{_quote(c)}" for c in extra]
