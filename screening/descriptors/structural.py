@@ -58,6 +58,7 @@ __all__ = [
     "li_percolation_dimension",
     "packing_fraction",
     "percolation_thresholds",
+    "periodic_graph_dimension",
     "structural_descriptors",
     "volume_per_anion",
     "volume_per_atom",
@@ -491,6 +492,21 @@ def percolation_thresholds(
         if best == 3:
             break
     return thresholds[0], thresholds[1], thresholds[2]
+
+
+def periodic_graph_dimension(n_nodes: int, src: np.ndarray, dst: np.ndarray, images: np.ndarray) -> int:
+    """Largest periodic dimension (0-3) among the connected components of a periodic graph.
+
+    Bond e joins node ``src[e]`` in cell 0 to node ``dst[e]`` in cell ``images[e]``.
+    """
+    uf = _PeriodicUnionFind(n_nodes)
+    best = 0
+    images = np.asarray(images, dtype=np.int64)
+    for u, v, image in zip(np.asarray(src).tolist(), np.asarray(dst).tolist(), images):
+        best = max(best, uf.union(u, v, image))
+        if best == 3:
+            break
+    return best
 
 
 def _dedupe(src, dst, images):
