@@ -50,3 +50,4 @@ def test_pipeline_end_to_end(cif_dir, tmp_path):
     assert list(top["parent"]) == ["good.cif"]
     runs = store.query("SELECT status, n_candidates, n_errors FROM runs")
     assert runs.iloc[0].tolist() == ["completed", 3, 2]
+
