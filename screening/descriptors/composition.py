@@ -189,6 +189,8 @@ def check_charge_balance(formula: str | Composition, rel_tol: float = 0.05) -> N
     anions = anions_of(comp)
     if not anions:
         return  # an element: nothing to balance
+    if any(_anion_charge(a) >= 0 for a in anions):
+        raise InvalidCompositionError(f"{formula}: no element can be an anion (an intermetallic, not an ionic compound)")
     negative = -sum(_anion_charge(a) * comp[a] for a in anions)
     cations = [el.symbol for el in comp.elements if el.symbol not in anions]
     low = sum(_min_positive_state(c) * comp[c] for c in cations)
