@@ -222,7 +222,7 @@ def test_structure_of_al_doped_garnet():
         c for c in enumerate_candidates(seeds=[seed], max_substitutions=1) if c.formula == "Li6.25Al0.25La3Zr2O12"
     )
     s = build_structure(c)
-    comp = s.composition
+    comp = s.composition.element_composition
     assert comp.fractional_composition.almost_equals(Composition("Li6.25Al0.25La3Zr2O12").fractional_composition)
     assert Species("Al", 3) in {sp for site in s for sp in site.species}
     # Al went onto Li sites only
