@@ -1,0 +1,116 @@
+"""Tests of screening.descriptors.bondvalence (BVSE barriers)."""
+
+from __future__ import annotations
+
+import math
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from screening.descriptors.bondvalence import (
+    FEATURE_LABELS,
+    BVSEError,
+    BVSEFeaturizer,
+    BVSETimeoutError,
+    bondvalence_descriptors,
+    bvse_barriers,
+    bvse_energy_grid,
+)
+from screening.descriptors.structural import NoLithiumError
+from screening.errors import ScreeningError, UnsupportedChemistryError
+from screening.structures import read_structure
+
+OBELIX = Path("/work/shared/data/obelix/all_cifs.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def obelix_dir(tmp_path_factory) -> Path:
+    if not OBELIX.exists():
+        pytest.skip("OBELiX CIFs not available")
+    out = tmp_path_factory.mktemp("obelix_bv")
+    with tarfile.open(OBELIX) as tar:
+        members = [m for m in tar.getmembers() if Path(m.name).stem in {"zzr", "122", "w7d", "9lo", "nhq"}]
+        tar.extractall(out, members=members, filter="data")
+    return out / "all_randomized_cifs"
+
+
+def li2s(a: float = 5.70) -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), ["Li", "S"], [[0.25, 0.25, 0.25], [0, 0, 0]])
+
+
+def test_li2s_barrier_pinned():
+    # bvlain 0.25.1 gives 0.35 eV at 0.2 A (26-connectivity); this module 0.371 eV (6-connectivity)
+    out = bvse_barriers(li2s(), resolution_A=0.2)
+    assert set(out) == set(FEATURE_LABELS)
+    assert out["bvse_barrier_3d_eV"] == pytest.approx(0.371, abs=0.02)
+    # cubic: the first percolating path is 3D at once
+    assert out["bvse_barrier_1d_eV"] == pytest.approx(out["bvse_barrier_3d_eV"], abs=0.02)
+
+
+def test_energy_grid_minimum_and_shape():
+    grid = bvse_energy_grid(li2s(), resolution_A=0.3)
+    assert grid.shape == (19, 19, 19)
+    # energy is low in the S4/S6 cages and very high on top of an S ion (grid point 0,0,0)
+    assert grid[0, 0, 0] > grid.min() + 5
+
+
+def test_barriers_monotonic_and_finite(obelix_dir):
+    out = bondvalence_descriptors(read_structure(obelix_dir / "nhq.cif"))
+    b1, b2, b3 = (out[k] for k in FEATURE_LABELS)
+    assert 0 < b1 <= b2 <= b3 < 2
+
+
+def test_fast_conductors_below_poor_ones(obelix_dir):
+    """Li6PS5Cl and Li10GeP2S12 (mS/cm) have lower 3D barriers than gamma/beta-Li3PO4."""
+    fast = [bvse_barriers(read_structure(obelix_dir / f"{i}.cif"))["bvse_barrier_3d_eV"] for i in ("122", "zzr")]
+    poor = [bvse_barriers(read_structure(obelix_dir / f"{i}.cif"))["bvse_barrier_3d_eV"] for i in ("w7d", "9lo")]
+    assert max(fast) < min(poor)
+    assert fast[0] < 0.5  # Li6PS5Cl
+    assert min(poor) > 0.7
+
+
+def test_disordered_structure(obelix_dir):
+    s = read_structure(obelix_dir / "122.cif")  # Li6PS5Cl, disordered Li and S/Cl
+    assert not s.is_ordered
+    out = bvse_barriers(s, resolution_A=0.35)
+    assert 0.2 < out["bvse_barrier_3d_eV"] < 0.6
+
+
+def test_timeout_names_structure():
+    big = li2s().make_supercell(2, in_place=False)
+    with pytest.raises(BVSETimeoutError, match="Li2S: BVSE .* within 0.001 s"):
+        bvse_barriers(big, timeout_s=0.001)
+    assert issubclass(BVSETimeoutError, ScreeningError)
+
+
+def test_no_li_raises():
+    with pytest.raises(NoLithiumError):
+        bvse_barriers(Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
+
+
+def test_unsupported_anion_raises():
+    li3p = Structure(Lattice.hexagonal(4.27, 7.59), ["Li", "Li", "P"], [[0, 0, 0], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.25]])
+    with pytest.raises(UnsupportedChemistryError, match="P3-"):
+        bvse_barriers(li3p)
+
+
+def test_no_anion_raises():
+    with pytest.raises(BVSEError, match="no anion"):
+        bvse_barriers(Structure(Lattice.cubic(3.5), ["Li", "Al"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
+
+
+def test_no_percolation_gives_inf():
+    # with a 0.05 eV search window nothing percolates in Li2S (barrier 0.37 eV)
+    out = bvse_barriers(li2s(), resolution_A=0.3, encut_eV=0.05)
+    assert all(math.isinf(v) for v in out.values())
+
+
+def test_featurizer():
+    f = BVSEFeaturizer(resolution_A=0.3)
+    values = f.featurize(li2s())
+    assert len(values) == len(f.feature_labels()) == 3
+    assert np.all(np.isfinite(values))
+    assert f.citations() and f.implementors()
