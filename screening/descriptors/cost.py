@@ -73,9 +73,11 @@ def element_cost_table() -> dict[str, float]:
 def _parse(formula: str) -> tuple[tuple[str, float], ...]:
     try:
         comp = Composition(formula)
+        return _amounts(comp, formula)
+    except InvalidCompositionError:
+        raise
     except Exception as exc:  # pymatgen raises several types for bad formulas
         raise InvalidCompositionError(f"{formula!r}: cannot parse the formula ({exc})") from exc
-    return _amounts(comp, formula)
 
 
 def _amounts(comp: Composition, label: str) -> tuple[tuple[str, float], ...]:
