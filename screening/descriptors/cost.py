@@ -82,6 +82,9 @@ def _parse(formula: str) -> tuple[tuple[str, float], ...]:
 
 def _amounts(comp: Composition, label: str) -> tuple[tuple[str, float], ...]:
     items = tuple((el.symbol, float(amt)) for el, amt in comp.element_composition.items() if amt > 0)
+    unknown = [sym for sym, _ in items if not Element.is_valid_symbol(sym)]
+    if unknown:
+        raise InvalidCompositionError(f"{label!r}: unknown element(s) {', '.join(unknown)}")
     if not items:
         raise InvalidCompositionError(f"{label!r}: empty composition")
     return items
