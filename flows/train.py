@@ -1,0 +1,82 @@
+"""The ``train`` flow: retrain the surrogate models and record their model cards.
+
+Calls ``screening.train.main`` (the ``make train`` entry point) when that module exists,
+else :func:`screening.surrogates.train_conductivity_baseline`. The model cards it writes
+(``models/<name>/card.json``) are shown as a markdown artifact.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from pydantic import BaseModel, ConfigDict, Field
+
+from screening.config import get_settings
+
+
+class TrainParameters(BaseModel):
+    """Which surrogates to retrain (the form of the ``train`` deployment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] = Field(
+        default_factory=lambda: ["all"],
+        min_length=1,
+        description="models to retrain ('all', or names understood by screening.train; the baseline when that module is absent)",
+    )
+    save: bool = Field(True, description="save the trained models and their cards under models/")
+
+
+@task(name="train surrogates", retries=1, retry_delay_seconds=2)
+def train_models(params: TrainParameters) -> list[str]:
+    logger = get_run_logger()
+    if importlib.util.find_spec("screening.train") is not None:
+        import inspect
+
+        import screening.train as train_module
+
+        fn = getattr(train_module, "train_all", None)
+        if fn is not None:  # train_all(models=..., save=...) when it takes them
+            accepted = inspect.signature(fn).parameters
+            kwargs = {"models": params.models, "save": params.save}
+            fn(**{k: v for k, v in kwargs.items() if k in accepted and not (k == "models" and v == ["all"])})
+        else:  # the command-line entry point of `make train`
+            main = train_module.main
+            main([]) if inspect.signature(main).parameters else main()
+        logger.info("trained with screening.train")
+    else:
+        from screening.surrogates import train_conductivity_baseline
+
+        logger.info("screening.train not found: training the conductivity baseline")
+        train_conductivity_baseline(save=params.save)
+    return sorted(p.parent.name for p in get_settings().models_dir.glob("*/card.json"))
+
+
+def cards_markdown(names: list[str]) -> str:
+    """The metrics of each model card as a markdown table."""
+    lines = ["# Model cards", "", "| model | metric | value |", "|---|---|---:|"]
+    for name in names:
+        card = json.loads((get_settings().models_dir / name / "card.json").read_text())
+        metrics = card.get("metrics_test") or card.get("metrics") or {}
+        flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        for key, value in flat.items():
+            lines.append(f"| {name} | {key} | {value:.4g} |")
+        if not flat:
+            lines.append(f"| {name} | (no numeric test metrics in card) | |")
+    return "\n".join(lines)
+
+
+@flow(name="train", log_prints=True)
+def train(params: TrainParameters = TrainParameters()) -> list[str]:
+    """Retrain the surrogates; returns the names of the models that have a card."""
+    names = train_models(params)
+    create_markdown_artifact(key="model-cards", markdown=cards_markdown(names), description="after training")
+    print(f"models with cards: {names}")
+    return names
+
+
+if __name__ == "__main__":
+    train()

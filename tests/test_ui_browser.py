@@ -1,0 +1,172 @@
+"""Drive the Prefect UI in headless Chromium: open the ``screen`` deployment, fill the
+custom-run form with a budget of 5 candidates, submit, wait for the run to complete and
+find its rows in the results store.
+
+Needs Debian's /usr/bin/chromium (``make browser`` installs it). Skips only when it is
+absent and cannot be installed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
+WAIT_S = 240  # upper bound on each wait (server start, run completion), not a performance claim
+
+
+def _ensure_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    subprocess.run(["bash", str(ROOT / "scripts" / "install_browser.sh")], capture_output=True, timeout=900)
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent and could not be installed (run `make browser`)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate, what: str, procs=()):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{what}: a subprocess exited with {p.returncode}")
+        try:
+            value = predicate()
+            if value:
+                return value
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"gave up waiting for {what}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture()
+def served(tmp_path):
+    """A Prefect server on a free port and the served deployments; yields (api_url, ui_url, store_path)."""
+    _ensure_chromium()
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    store = tmp_path / "ui.duckdb"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "SCREENING_RESULTS_PATH": str(store),
+    }
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("server", "serve")}
+    procs = []
+    try:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=logs["server"], stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        procs.append(server)
+        _wait(lambda: httpx.get(f"{api}/health", timeout=5).status_code == 200, "the Prefect server", procs)
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve"],
+            cwd=ROOT, env=env, stdout=logs["serve"], stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        procs.append(serve)
+
+        def deployments():
+            r = httpx.post(f"{api}/deployments/filter", json={}, timeout=5)
+            names = {d["name"] for d in r.json()}
+            return names >= {"screen", "train", "evaluate"}
+
+        _wait(deployments, "the served deployments", procs)
+        yield api, f"http://127.0.0.1:{port}", store
+    finally:
+        for p in reversed(procs):
+            _stop(p)
+        for f in logs.values():
+            f.close()
+
+
+def test_custom_run_from_the_ui(served, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from screening.store import ResultStore
+
+    api, ui, store_path = served
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(dir=tmp_path), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )  # fmt: skip
+        ctx.set_default_timeout(60_000)
+        try:
+            page = ctx.new_page()
+            page.goto(f"{ui}/deployments", wait_until="networkidle")
+            page.get_by_role("link", name="screen", exact=True).first.click()
+            page.wait_for_url("**/deployments/deployment/**")
+            page.locator("button:has-text('Run')").last.click()
+            page.get_by_text("Custom run").first.click()
+            page.wait_for_url("**/run**")
+            # the form drawn from ScreenParameters: Limit is "int | None"; choose int and type 5
+            label = page.get_by_text("Limit (Optional)", exact=True)
+            limit = label.locator("xpath=ancestor::*[.//button[normalize-space()='int']][1]")
+            limit.get_by_role("button", name="int", exact=True).click()
+            limit.locator("input[type=number]").fill("5")
+            page.screenshot(path=str(shots / "form.png"), full_page=True)
+            page.get_by_role("button", name="Submit").click()
+
+            def created_run():  # the UI returns to the deployment page; the run is found through the API
+                runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json()
+                return runs[0]["id"] if runs else None
+
+            run_id = _wait(created_run, "the flow run created by the form")
+
+            def final_state():
+                state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
+                return state["type"] if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else None
+
+            state = _wait(final_state, "the flow run to finish")
+            page.goto(f"{ui}/runs/flow-run/{run_id}", wait_until="networkidle")
+            page.screenshot(path=str(shots / "run.png"), full_page=True)
+        finally:
+            ctx.close()
+
+    assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
+    params = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["parameters"]
+    assert params["params"]["limit"] == 5
+    store = ResultStore(store_path)
+    runs = store.query("SELECT run_id, status, n_candidates FROM runs")
+    assert list(runs["status"]) == ["completed"]
+    assert list(runs["n_candidates"]) == [5]
+    ranked = store.query("SELECT candidate_id, rank FROM ranked")
+    assert len(ranked) == 5 and ranked["candidate_id"].is_unique
+    artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}, timeout=5).json()
+    assert {a["key"] for a in artifacts} >= {"top-candidates", "screen-summary"}
