@@ -11,7 +11,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: install run test train ui clean
+.PHONY: install run test train ui browser clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,19 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m flows.screen
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 train: install
 	$(PY) -m screening.train
+
+# Prefect server on 127.0.0.1:4200 plus the served deployments screen, train, evaluate
+ui: install
+	PY=$(PY) PORT=$${PORT:-4200} bash scripts/ui.sh
+
+# Debian's headless Chromium for tests/test_ui_browser.py (skipped when /usr/bin/chromium exists)
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium present"; else apt-get update && apt-get install -y chromium chromium-driver; fi
 
 clean:
 	rm -rf $(VENV) results .prefect .pytest_cache
