@@ -58,4 +58,4 @@ def test_every_obelix_structure_goes_through_describe():
     # balance the charges (OBELiX notes several as "partial occupancy not correct"), named in the text
     assert len(failed) == 15
     assert failed["error"].str.contains("no Li site|not charge balanced").all()
-    assert table["li_li_min_dist_A"].notna().sum() >= 300
+    assert table["li_li_min_dist_A"].notna().sum() >= 290
