@@ -133,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tracemalloc: peak {traced['peak_mb']:.0f} MB (pass took {run2['wall_s']:.1f} s under tracing)")
 
     structures = structure_pass(run["sample"])
+    rates = {k: round(v) for k, v in structures["per_family_rate"].items()}
     print(f"structures: {structures['n']} in {structures['wall_s']:.1f} s = {structures['rate']:.0f}/s, "
-          f"errors {structures['errors']}; per family {({k: round(v) for k, v in structures['per_family_rate'].items()})}")
+          f"errors {structures['errors']}; per family {rates}")
 
     if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -156,9 +157,10 @@ def _markdown(run: dict, rss_gb: float, traced: dict | None, structures: dict, p
         f"| peak Python memory (tracemalloc pass) | {traced['peak_mb']:.0f} MB (that pass: {traced['wall_s']:.0f} s) |"
         if traced else ""
     )
+    command = "python benchmarks/bench_enumeration.py --write" + (" --tracemalloc" if traced else "")
     return f"""# Candidate enumeration benchmark
 
-Produced by `python benchmarks/bench_enumeration.py --write{' --tracemalloc' if traced else ''}` on {dt.date.today().isoformat()}.
+Produced by `{command}` on {dt.date.today().isoformat()}.
 Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs, Python
 {platform.python_version()}, {platform.system()}; the process was {pinned}, BLAS threads 1.
 

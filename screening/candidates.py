@@ -401,7 +401,9 @@ class Seed:
                 )
         for el, total in per_element.items():
             if total > self.amounts[el] + _EPS:
-                raise SeedError(f"seed {self.name!r}: site rules for {el} count {total} > {self.amounts[el]} in formula")
+                raise SeedError(
+                    f"seed {self.name!r}: site rules for {el} count {total} > {self.amounts[el]} in the formula"
+                )
         if "Li" not in self.amounts:
             raise SeedError(f"seed {self.name!r}: the formula has no Li")
 
@@ -541,13 +543,18 @@ class EnumerationReport:
 
     def total(self, filter_name: str = "unique", family: str | None = None) -> int:
         """Sum of the counts of one filter, over all or one family."""
-        return sum(n for (fam, _, f), n in self.counts.items() if f == filter_name and (family is None or fam == family))
+        return sum(
+            n for (fam, _, f), n in self.counts.items() if f == filter_name and (family is None or fam == family)
+        )
 
     def to_frame(self) -> Any:
         """A tidy DataFrame: family, prototype, filter, count (filters in order)."""
         import pandas as pd
 
-        rows = [{"family": fam, "prototype": proto, "filter": f, "count": n} for (fam, proto, f), n in self.counts.items()]
+        rows = [
+            {"family": fam, "prototype": proto, "filter": f, "count": n}
+            for (fam, proto, f), n in self.counts.items()
+        ]
         df = pd.DataFrame(rows, columns=["family", "prototype", "filter", "count"])
         if len(df):
             df["filter"] = pd.Categorical(df["filter"], categories=list(FILTERS), ordered=True)
@@ -1151,4 +1158,5 @@ def build_structure(candidate: Candidate, seeds: Sequence[Seed] | None = None) -
     try:
         return Structure(new_lattice, species, coords, validate_proximity=False)
     except ValueError as exc:
-        raise ScreeningError(f"candidate {candidate.formula} ({candidate.parent}): cannot build structure ({exc})") from exc
+        msg = f"candidate {candidate.formula} ({candidate.parent}): cannot build structure ({exc})"
+        raise ScreeningError(msg) from exc

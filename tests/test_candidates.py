@@ -264,10 +264,14 @@ def _write_manifest(tmp_path: Path) -> Path:
     sites:
       - {{element: Cl, coordination: 6, dopants: [Br-, I-]}}
 """
-    bad_cif = good.replace("Li3OCl-copy", "bad-cif").replace(str(good_cif), "garbage.cif").replace("prototype: ap", "prototype: b1")
-    missing = good.replace("Li3OCl-copy", "missing-file").replace(str(good_cif), "nowhere.cif").replace("prototype: ap", "prototype: b2")
-    bad_site = good.replace("Li3OCl-copy", "bad-site").replace("element: Cl", "element: Br").replace("prototype: ap", "prototype: b3")
-    bad_wyck = good.replace("Li3OCl-copy", "bad-wyckoff").replace("element: Cl,", "element: Cl, wyckoff: [8c],").replace("prototype: ap", "prototype: b4")
+
+    def variant(name: str, prototype: str, old: str, new: str) -> str:
+        return good.replace("Li3OCl-copy", name).replace("prototype: ap", f"prototype: {prototype}").replace(old, new)
+
+    bad_cif = variant("bad-cif", "b1", str(good_cif), "garbage.cif")  # unreadable CIF
+    missing = variant("missing-file", "b2", str(good_cif), "nowhere.cif")  # no such file
+    bad_site = variant("bad-site", "b3", "element: Cl", "element: Br")  # element not in the seed
+    bad_wyck = variant("bad-wyckoff", "b4", "element: Cl,", "element: Cl, wyckoff: [8c],")  # no such site
     path = tmp_path / "manifest.yaml"
     path.write_text("version: 1\nseeds:" + bad_cif + good + missing + bad_site + bad_wyck)
     return path
