@@ -167,8 +167,9 @@ class ResultStore:
     def finish_run(self, run_id: str, status: str = "completed", timings: Mapping | None = None) -> None:
         """Mark a run finished and record its counts and timings."""
         with self.connect() as con:
+            has_error = "error" in {r[0] for r in con.execute("DESCRIBE candidates").fetchall()}
             n, n_err = con.execute(
-                "SELECT count(*), count(error) FROM candidates WHERE run_id = ?", [run_id]
+                f"SELECT count(*), {'count(error)' if has_error else '0'} FROM candidates WHERE run_id = ?", [run_id]
             ).fetchone()
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, timings = ?, n_candidates = ?, n_errors = ? WHERE run_id = ?",

@@ -1,0 +1,34 @@
+"""Shared fixtures: a small results store written without Prefect."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture()
+def small_store(tmp_path):
+    """A ResultStore with one completed run 'r1' of 6 ranked candidates (3 halides, 3 sulfides)."""
+    from screening.store import ResultStore
+
+    store = ResultStore(tmp_path / "small.duckdb")
+    run = store.start_run({"limit": 6}, run_id="r1")
+    ids = [f"c{i}" for i in range(6)]
+    store.write("candidates", run, pd.DataFrame({
+        "candidate_id": ids, "formula": ["Li3YCl6", "Li3InCl6", "Li2ZrCl6", "Li6PS5Cl", "Li7P3S11", "Li3PS4"],
+        "family": ["halide"] * 3 + ["sulfide"] * 3, "error": [None] * 5 + ["bad row"],
+    }))  # fmt: skip
+    store.write("predictions", run, pd.DataFrame({"candidate_id": ids, "log10_sigma_S_cm": [-3.0, -3.2, -4.0, -2.5, -2.2, np.nan]}))
+    store.write("stability", run, pd.DataFrame({"candidate_id": ids, "window_width_V": [3.5, 2.0, 3.0, 0.5, 0.3, np.nan]}))
+    store.write("scores", run, pd.DataFrame({
+        "candidate_id": ids, "passes_filters": [True] * 5 + [False], "pareto_rank": [1, 2, 1, 1, 1, 0],
+        "score": [0.5, 0.1, 0.2, 0.9, 1.0, np.nan], "rank": [4, 5, 3, 2, 1, 6],
+    }))  # fmt: skip
+    store.finish_run(run)
+    return store
