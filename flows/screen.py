@@ -59,7 +59,7 @@ class SimulatedCrash(RuntimeError):
 
 @task(name="composition tier", task_run_name="composition tier: chunk {index}", **_TASK_OPTIONS)
 def composition_chunk(index: int, candidates: pd.DataFrame, model_version: str) -> dict[str, pd.DataFrame]:
-    """Tier 0 of one chunk (``model_version`` is part of the cache key)."""
+    """Tier 0 of one chunk (``model_version``, the hashes of the trained models, is part of the cache key)."""
     return pipeline.composition_tier(candidates)
 
 
@@ -132,7 +132,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
                 raise SimulatedCrash(f"test hook {CRASH_ENV}={crash_after}: crashing after {n_chunks_written} chunks")
 
         arguments = (
-            {"index": i, "candidates": chunk, "model_version": versions.get("conductivity_baseline", "")}
+            {"index": i, "candidates": chunk, "model_version": ",".join(f"{k}={v}" for k, v in versions.items())}
             for i, chunk in enumerate(pipeline.iter_candidate_frames(params))
         )
         _run_chunks(runner, composition_chunk, arguments, 2 * params.max_workers, write_composition)

@@ -41,8 +41,9 @@ def train_models(params: TrainParameters) -> list[str]:
         fn = getattr(train_module, "train_all", None)
         if fn is not None:  # train_all(models=..., save=...) when it takes them
             accepted = inspect.signature(fn).parameters
-            kwargs = {"models": params.models, "save": params.save}
-            fn(**{k: v for k, v in kwargs.items() if k in accepted and not (k == "models" and v == ["all"])})
+            names = None if params.models == ["all"] else params.models
+            kwargs = {"names": names, "models": names, "save": params.save}
+            fn(**{k: v for k, v in kwargs.items() if k in accepted and (v is not None or k == "save")})
         else:  # the command-line entry point of `make train`
             main = train_module.main
             main([]) if inspect.signature(main).parameters else main()

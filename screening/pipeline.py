@@ -143,6 +143,7 @@ def merge_errors(*frames: pd.DataFrame) -> pd.Series:
 # arranges these into Prefect tasks; nothing here imports Prefect.
 
 import glob as _glob  # noqa: E402
+from functools import lru_cache  # noqa: E402
 import hashlib  # noqa: E402
 import itertools  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -161,6 +162,7 @@ __all__ += [
     "stability_tier",
     "rank_funnel",
     "model_versions",
+    "predict_properties",
     "funnel_markdown",
     "pareto_plot",
 ]
@@ -364,26 +366,31 @@ def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
 # ------------------------------------------------------------------------------- tiers
 
 
-def _conductivity_from_features(descriptors: pd.DataFrame, model) -> pd.DataFrame:
-    """The baseline's prediction from an already computed composition table (no second featurisation)."""
-    from screening.surrogates import CONDUCTIVITY_FEATURES
+@lru_cache(maxsize=1)
+def _trained_surrogates() -> bool:
+    """True when :func:`screening.surrogates.predict` exists and its trained models are present."""
+    try:
+        from screening.surrogates import load_models, predict  # noqa: F401
 
-    X = descriptors[CONDUCTIVITY_FEATURES].to_numpy(dtype=float)
-    mean = np.full(len(X), np.nan)
-    std = np.full(len(X), np.nan)
-    ok = np.isfinite(X).all(axis=1)
-    if ok.any():
-        per_tree = np.stack([t.predict(X[ok]) for t in model.model_.estimators_])
-        mean[ok] = per_tree.mean(axis=0)
-        std[ok] = per_tree.std(axis=0)
-    return pd.DataFrame(
-        {
-            "candidate_id": descriptors["candidate_id"].to_numpy(),
-            "log10_sigma_S_cm": mean,
-            "log10_sigma_S_cm_std": std,
-            "model_conductivity": model.name,
-        }
-    )
+        return bool(load_models())
+    except Exception:
+        return False
+
+
+def predict_properties(candidates: pd.DataFrame, stability: bool = False) -> pd.DataFrame:
+    """Surrogate predictions of a chunk, keyed by ``candidate_id``, errors in ``prediction_error``.
+
+    Uses :func:`screening.surrogates.predict` (conductivity, formation energy, e_hull,
+    moduli, K_IC ... with uncertainty) when its models are trained, else the conductivity
+    baseline (:func:`predict_conductivity`).
+    """
+    if _trained_surrogates():
+        from screening.surrogates import predict
+
+        out = predict(candidates[["candidate_id", "formula"]].reset_index(drop=True), stability=stability)
+        out = out.drop(columns=[c for c in ("formula", "family", "prototype") if c in out])
+        return out.rename(columns={"error": "prediction_error"})
+    return predict_conductivity(candidates)
 
 
 def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataFrame]:
@@ -393,13 +400,11 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
     ``candidate_id``), ready for :meth:`screening.store.ResultStore.write`. A bad row keeps
     its place with NaN numbers and the reason in ``candidates.error``.
     """
-    from screening.surrogates import load_conductivity_baseline
 
-    model = model or load_conductivity_baseline()
     comp = describe_compositions(candidates)
-    pred = _conductivity_from_features(comp, model)
+    pred = predict_conductivity(candidates, model) if model is not None else predict_properties(candidates)
     base = candidates[[c for c in CANDIDATE_COLUMNS if c in candidates]].copy().reset_index(drop=True)
-    base["error"] = merge_errors(base, comp.reset_index(drop=True))
+    base["error"] = merge_errors(base, comp.reset_index(drop=True), pred.rename(columns={"prediction_error": "error"}))
     base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())
     descriptors = comp.drop(columns=["error", "family"], errors="ignore")
     return {"candidates": base, "descriptors": descriptors, "predictions": pred}

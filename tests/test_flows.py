@@ -1,0 +1,111 @@
+"""The Prefect flows: resume after a crash, two runs at once, Dask equals threads, bad parameters refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+from pydantic import ValidationError
+
+from flows.screen import CRASH_ENV, ScreenParameters, SimulatedCrash, screen
+from screening.store import ResultStore
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = dict(limit=40, chunk_size=10, tiers=["composition"])
+
+
+def _stored(store: ResultStore, run_id: str):
+    return store.query(
+        "SELECT candidate_id, formula, log10_sigma_S_cm, rank FROM ranked WHERE run_id = ? ORDER BY candidate_id", [run_id]
+    )
+
+
+def test_crashed_run_resumes_without_duplicates_or_gaps(tmp_path, monkeypatch):
+    path = str(tmp_path / "resume.duckdb")
+    params = ScreenParameters(**{**SMALL, "tiers": ["composition", "stability"]}, stability_top_k=3, run_id="crashy", store_path=path)
+    monkeypatch.setenv(CRASH_ENV, "2")
+    with pytest.raises(SimulatedCrash):
+        screen(params)
+    store = ResultStore(path)
+    half = store.query("SELECT status, (SELECT count(*) FROM candidates) AS n FROM runs").iloc[0]
+    assert half["status"] == "running" and half["n"] == 20  # the first two chunks were kept
+
+    monkeypatch.delenv(CRASH_ENV)
+    state = screen(params, return_state=True)
+    assert state.is_completed()
+    resumed = _stored(store, "crashy")
+    assert len(resumed) == 40 and resumed["candidate_id"].is_unique and resumed["rank"].notna().all()
+    assert store.query("SELECT count(*) AS n FROM stability")["n"].item() == 3
+    assert store.query("SELECT status FROM runs")["status"].tolist() == ["completed"]
+
+    # the same screen in one go gives the same table
+    fresh = screen(params.model_copy(update={"run_id": "clean"}))
+    assert _stored(store, fresh).equals(resumed)
+
+
+def test_dask_runner_gives_the_same_results(tmp_path):
+    path = str(tmp_path / "dask.duckdb")
+    with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}):  # compute, do not read the cache
+        screen(ScreenParameters(**SMALL, run_id="threads", store_path=path))
+        screen(ScreenParameters(**SMALL, run_id="dask", task_runner="dask", max_workers=2, store_path=path))
+    store = ResultStore(path)
+    a, b = _stored(store, "threads"), _stored(store, "dask")
+    assert len(a) == 40 and a.equals(b)
+
+
+def test_two_runs_at_once_both_complete(tmp_path):
+    path = tmp_path / "shared.duckdb"
+    procs = []
+    for name in ("one", "two"):
+        env = {**os.environ, "PREFECT_HOME": str(tmp_path / f"prefect-{name}")}
+        env.pop("PREFECT_API_URL", None)
+        argv = [sys.executable, "-m", "screening.cli", "--store", str(path), "screen", "--limit", "30", "--chunk-size", "5",
+                "--tier", "composition", "--run-id", name]  # fmt: skip
+        procs.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate()[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[-2000:] for o in outputs]
+    store = ResultStore(path)
+    runs = store.query("SELECT run_id, status, n_candidates FROM runs ORDER BY run_id")
+    assert runs.to_dict("records") == [
+        {"run_id": "one", "status": "completed", "n_candidates": 30},
+        {"run_id": "two", "status": "completed", "n_candidates": 30},
+    ]
+    counts = store.query("SELECT run_id, count(DISTINCT candidate_id) AS u, count(*) AS n FROM ranked GROUP BY 1 ORDER BY 1")
+    assert counts["u"].tolist() == [30, 30] and counts["n"].tolist() == [30, 30]
+
+
+@pytest.mark.parametrize(
+    "bad, where",
+    [({"families": []}, "families"), ({"limit": -1}, "limit"), ({"elements": ["Qq"]}, "elements"), ({"tiers": ["md"]}, "tiers")],
+)
+def test_bad_parameters_refused_before_any_work(bad, where, tmp_path):
+    path = tmp_path / "never.duckdb"
+    with pytest.raises(ValidationError, match=where):
+        ScreenParameters(**bad, store_path=str(path))
+    # through the flow: Prefect validates the parameters against the model before the run starts
+    with pytest.raises(Exception, match=where):
+        screen(params={**bad, "store_path": str(path)})
+    assert not path.exists()
+
+
+def test_parameter_schema_is_a_form_with_descriptions():
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(screen).model_dump()
+    fields = schema["definitions"]["ScreenParameters"]["properties"]
+    assert {"source", "families", "elements", "limit", "tiers", "weights", "filters", "top_n", "run_id"} <= set(fields)
+    assert all(f.get("description") for f in fields.values())
+    assert fields["families"]["minItems"] == 1
+
+
+def test_evaluate_flow_reports_the_cards():
+    from flows.evaluate import EvaluateParameters, evaluate
+
+    result = evaluate(EvaluateParameters(rerun=True, tolerance=0.05))
+    assert "conductivity_baseline" in result["models"]
+    assert result["rerun"]["rows"] > 0 and result["rerun"]["matches_card"]
