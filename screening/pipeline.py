@@ -218,6 +218,9 @@ class ScreenParameters(BaseModel):
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
     )
+    min_lambda: float = Field(
+        -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have"
+    )
     cif_glob: str | None = Field(None, description="for source 'cif': a glob pattern of CIF/POSCAR files")
     weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
@@ -308,7 +311,10 @@ def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
     """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables."""
     from screening.candidates import enumerate_candidates
 
-    kwargs = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")] or ["__none__"]}
+    kwargs = {
+        "families": [f for f in params.families if f in ("sulfide", "halide", "oxide")] or ["__none__"],
+        "min_lambda": params.min_lambda,
+    }
     if params.elements:
         kwargs["elements"] = list(params.elements)
     stream = enumerate_candidates(**kwargs)
