@@ -1,0 +1,161 @@
+"""Surrogate models: features, conformal intervals, persistence, predict() and its failure rows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from screening.surrogates import (
+    MODEL_NAMES,
+    PREDICT_COLUMNS,
+    ConformalRegressor,
+    Surrogate,
+    coarse_family,
+    element_fractions,
+    feature_table,
+    load_model,
+    predict,
+    prototype_of,
+)
+from screening.config import get_settings
+
+
+@pytest.mark.parametrize(
+    "formula, proto",
+    [
+        ("Li6PS5Cl", "argyrodite"), ("Li10GeP2S12", "LGPS"), ("Li3PS4", "thiophosphate"), ("Li7La3Zr2O12", "garnet"),
+        ("LiTi2(PO4)3", "NASICON"), ("Li0.33La0.56TiO3", "perovskite"), ("Li3OCl", "antiperovskite"),
+        ("Li3YCl6", "halide"), ("Li3N", "nitride"), ("LiBH4", "hydride"),
+    ],
+)  # fmt: skip
+def test_prototype_of(formula, proto):
+    assert prototype_of(formula) == proto
+
+
+def test_coarse_family_and_fractions():
+    from pymatgen.core import Composition
+
+    comps = [Composition(f) for f in ("Li6PS5Cl", "Li2O", "LiCl", "Li3N", "LiAlO2F", "LiAl")]
+    f = element_fractions(comps)
+    assert f.sum(axis=1) == pytest.approx(np.ones(6))
+    assert coarse_family(f).tolist() == ["sulfide", "oxide", "halide", "nitride", "mixed-anion", "no-anion"]
+
+
+def test_feature_table_marks_bad_rows():
+    X, errors, strata = feature_table(["Li3PS4", "Xx2O", "", "Li2Og"], "conductivity")
+    assert errors[0] is None and np.isfinite(X.iloc[0]).all()
+    for i in (1, 2, 3):
+        assert errors[i] and X.iloc[i].isna().all()
+    with pytest.raises(ValueError, match="kind"):
+        feature_table(["Li"], "nope")
+
+
+def test_conformal_regressor_coverage_and_strata():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 2))
+    strata = np.where(X[:, 0] > 0, "noisy", "quiet")
+    y = X @ [1.0, 2.0] + rng.normal(size=2000) * np.where(strata == "noisy", 2.0, 0.2)
+    reg = ConformalRegressor(LinearRegression(), coverage=0.8, calibration=5).fit(X[:1000], y[:1000], strata=strata[:1000])
+    mean, lo, hi = reg.predict_interval(X[1000:], strata[1000:])
+    inside = (y[1000:] >= lo) & (y[1000:] <= hi)
+    assert 0.75 <= inside.mean() <= 0.85
+    assert reg.stratum_quantiles_["noisy"] > 5 * reg.stratum_quantiles_["quiet"]
+    # unknown stratum -> pooled quantile; split calibration also works
+    assert reg.half_widths(["other"], 1)[0] == reg.quantile_
+    split = ConformalRegressor(LinearRegression(), calibration=0.25).fit(X, y)
+    assert len(split.calibration_index_) == 500
+    with pytest.raises(ValueError, match="calibration"):
+        ConformalRegressor(LinearRegression(), calibration=1.5).fit(X, y)
+
+
+def test_surrogate_save_load_roundtrip(tmp_path):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(100, 3)), rng.normal(size=100)
+    reg = ConformalRegressor(LinearRegression(), calibration=0.2).fit(X, y)
+    Surrogate("toy", "y", "basic", reg, {"name": "toy", "metrics_test": {"mae": 0.5}}).save(tmp_path)
+    back = Surrogate.load("toy", tmp_path)
+    assert np.allclose(back.regressor.predict(X), reg.predict(X))
+    assert json.loads((tmp_path / "toy" / "card.json").read_text())["metrics_test"]["mae"] == 0.5
+    assert "# Model card: toy" in (tmp_path / "toy" / "CARD.md").read_text()
+    with pytest.raises(FileNotFoundError, match="train"):
+        Surrogate.load("absent", tmp_path)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_cards_are_complete(name):
+    d = get_settings().models_dir / name
+    card = json.loads((d / "card.json").read_text())
+    for key in ("target", "features", "train", "test", "split", "uncertainty", "data_sha256", "code_version", "retrain"):
+        assert key in card, f"{name}: card lacks {key}"
+    assert (d / "CARD.md").is_file()
+    assert (d / "model.skops").stat().st_size < 15e6
+
+
+def test_conductivity_card_meets_targets():
+    card = json.loads((get_settings().models_dir / "conductivity" / "card.json").read_text())
+    m = card["metrics_test"]
+    assert m["mae"] < m["mae_rf_magpie_baseline"] < m["mae_median_baseline"]
+    assert m["roc_auc_fast_vs_slow"] >= 0.85
+    assert 0.7 <= m["coverage80"] <= 0.9
+
+
+def test_predict_every_column_and_uncertainty():
+    out = predict(["Li6PS5Cl", "Li7La3Zr2O12", "LiCl"])
+    assert list(out.columns) == list(PREDICT_COLUMNS)
+    assert out["error"].isna().all(), out["error"].tolist()
+    numeric = [c for c in PREDICT_COLUMNS if c not in ("formula", "family", "prototype", "e_hull_source", "error")]
+    assert np.isfinite(out[numeric].to_numpy(float)).all()
+    assert (out["log10_sigma_S_cm_lo80"] < out["log10_sigma_S_cm"]).all()
+    assert (out["G_VRH_GPa_lo80"] < out["G_VRH_GPa"]).all() and (out["G_VRH_GPa"] < out["G_VRH_GPa_hi80"]).all()
+    assert out["family"].tolist() == ["sulfide", "oxide", "halide"]
+    assert out["prototype"].tolist() == ["argyrodite", "garnet", "halide"]
+    # LiCl is in the reference data; a fast argyrodite predicted faster than LiCl
+    assert out.loc[2, "e_hull_source"] == "reference"
+    assert out.loc[0, "log10_sigma_S_cm"] > out.loc[2, "log10_sigma_S_cm"]
+
+
+def test_predict_bad_items_give_error_rows():
+    from pymatgen.core import Lattice, Structure
+
+    s = Structure(Lattice.cubic(4.2), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    items = ["Li3PS4", "Xx2O", "not a formula((", None, 42, s, "LiUuo", "LiAm"]
+    out = predict(items, stability=False)
+    assert len(out) == len(items)
+    assert out.loc[0, "error"] is None and np.isfinite(out.loc[0, "log10_sigma_S_cm"])
+    for i in (1, 2, 3, 4, 6):
+        assert isinstance(out.loc[i, "error"], str) and out.loc[i, "error"], i
+        assert np.isnan(out.loc[i, "log10_sigma_S_cm"])
+    assert out.loc[5, "error"] is None and out.loc[5, "formula"] == "Li1 Cl1"
+    assert out[["window_low_V", "e_hull_eV_atom"]].isna().all().all()  # stability=False
+
+
+def test_predict_dataframe_keeps_columns():
+    df = pd.DataFrame({"candidate_id": ["x1", "x2"], "formula": ["Li3YCl6", "Li3InCl6"], "note": ["a", "b"]})
+    out = predict(df, stability=False)
+    assert out["candidate_id"].tolist() == ["x1", "x2"] and out["note"].tolist() == ["a", "b"]
+    assert out["formula"].tolist() == ["Li3YCl6", "Li3InCl6"]
+    with pytest.raises(KeyError, match="formula"):
+        predict(pd.DataFrame({"x": [1]}))
+
+
+def test_top_level_api():
+    import screening
+
+    assert screening.predict is predict
+    out = screening.rank(predict(["Li6PS5Cl", "Li3YCl6", "Li2O"]), kappa=1.0)
+    assert len(out) == 3 and "score" in out
+
+
+@pytest.mark.slow
+def test_retrain_conductivity_reproduces_card(tmp_path):
+    from screening.train import train_conductivity
+
+    card = json.loads((get_settings().models_dir / "conductivity" / "card.json").read_text())
+    model = train_conductivity(save=True, models_dir=tmp_path)
+    for key in ("mae", "spearman", "coverage80", "roc_auc_fast_vs_slow"):
+        assert model.card["metrics_test"][key] == pytest.approx(card["metrics_test"][key], abs=1e-6)
+    assert load_model("conductivity", tmp_path).card["metrics_test"]["mae"] == pytest.approx(card["metrics_test"]["mae"], abs=1e-6)
