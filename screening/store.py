@@ -239,17 +239,34 @@ class ResultStore:
         run_id = run_id or self.latest_run()
         if run_id is None:
             return pd.DataFrame()
-        where, params = ["run_id = ?"], [run_id]
+        # pick the ids on the narrow tables first, then read the wide rows of those ids only
+        joins, where, params = [], ["s.run_id = ?"], [run_id]
         if family:
-            where.append("family = ?")
+            joins.append("JOIN candidates c USING (run_id, candidate_id)")
+            where.append("c.family = ?")
             params.append(family)
         if min_window_V is not None:
-            where.append("window_width_V >= ?")
+            joins.append("JOIN stability t USING (run_id, candidate_id)")
+            where.append("t.window_width_V >= ?")
             params.append(float(min_window_V))
         if passes_filters:
-            where.append("passes_filters")
-        sql = f"SELECT * FROM ranked WHERE {' AND '.join(where)} ORDER BY rank LIMIT {int(n)}"
-        return self.query(sql, params)
+            where.append("s.passes_filters")
+        ids = self.query(
+            f"SELECT candidate_id FROM scores s {' '.join(joins)} WHERE {' AND '.join(where)} ORDER BY s.rank LIMIT {int(n)}",
+            params,
+        )["candidate_id"].tolist()
+        if not ids:
+            return self.query("SELECT * FROM ranked LIMIT 0")
+        marks = ", ".join("?" * len(ids))
+        tables = " ".join(
+            f"LEFT JOIN (SELECT * FROM {t} WHERE run_id = ? AND candidate_id IN ({marks})) {a} USING (run_id, candidate_id)"
+            for t, a in (("descriptors", "d"), ("stability", "t"), ("predictions", "p"), ("scores", "s"))
+        )
+        cols = ", ".join(_quote(c) for c in self.query("SELECT * FROM ranked LIMIT 0").columns)
+        sql = (
+            f"SELECT {cols} FROM (SELECT * FROM candidates WHERE run_id = ? AND candidate_id IN ({marks})) c {tables} ORDER BY rank"
+        )
+        return self.query(sql, [run_id, *ids] * 5)
 
     def export_parquet(self, directory: str | Path) -> list[Path]:
         """Write every table and the ranked view to Parquet files in ``directory``."""
