@@ -35,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.analysis.interface_reactions import InterfacialReactivity
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+from pymatgen.analysis.reaction_calculator import ReactionError
 from pymatgen.core import Composition, Element
 
 from screening.errors import InvalidCompositionError, UnsupportedChemistryError
@@ -244,7 +245,29 @@ class ReferenceHull:
             pd = PhaseDiagram([*others, entry])
             use_hull = False
         ir = InterfacialReactivity(c1, c2, pd, norm=True, use_hull_energy=use_hull)
-        return float(min(0.0, ir.minimum[1]))
+        return float(min(0.0, _minimum_energy(ir)))
+
+
+def _minimum_energy(ir: InterfacialReactivity) -> float:
+    """Most negative reaction energy along the mixing line (eV/atom).
+
+    ``InterfacialReactivity.minimum`` also balances the reaction at every kink, which
+    fails (``ReactionError``) for compositions with many-digit amounts such as
+    ``Li24.19992Si0.2P3.8S20Br4``. The energies themselves do not need the balanced
+    reactions, so on that failure they are evaluated at the same kinks without them.
+    """
+    try:
+        return float(ir.minimum[1])
+    except ReactionError:
+        c1 = ir.pd.pd_coords(ir.comp1)
+        c2 = ir.pd.pd_coords(ir.comp2)
+        n1, n2 = ir.comp1.num_atoms, ir.comp2.num_atoms
+        energies = []
+        for comp in ir.pd.get_critical_compositions(ir.comp1, ir.comp2):
+            ratio = float(np.linalg.norm(ir.pd.pd_coords(comp) - c2) / np.linalg.norm(c1 - c2))
+            ratio = ratio * n2 / (n1 + ratio * (n2 - n1))  # as pymatgen's get_kinks
+            energies.append(ir._get_energy(ratio))
+        return float(min(energies))
 
 
 _default: ReferenceHull | None = None
