@@ -47,6 +47,7 @@ from pymatgen.core import Composition, Element
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.model_selection import GroupKFold, KFold
+from threadpoolctl import threadpool_limits
 
 from screening import __version__
 from screening.config import get_settings
@@ -605,6 +606,12 @@ def predict(
             formulas.append("")
             errors.append(f"{type(exc).__name__}: {exc}")
     models = load_models(models_dir)
+    with threadpool_limits(limits=1):  # OpenMP spin-waits badly on shared machines; batches are small
+        return _predict(raw, base, formulas, errors, models, stability)
+
+
+def _predict(raw, base, formulas, errors, models, stability) -> pd.DataFrame:
+    n = len(raw)
     out = pd.DataFrame(index=range(n))
     out["formula"] = [f if e is None else (f or None) for f, e in zip(formulas, errors)]
     # one feature pass per feature kind, reused by every model of that kind

@@ -24,6 +24,7 @@ from scipy.stats import spearmanr
 from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, cross_val_predict
+from threadpoolctl import threadpool_limits
 
 from screening import __version__
 from screening.datasets import (
@@ -62,7 +63,7 @@ CONDUCTIVITY_CANDIDATES: dict[str, Callable[[], object]] = {
         max_iter=500, learning_rate=0.03, max_leaf_nodes=15, min_samples_leaf=5, l2_regularization=1.0,
         early_stopping=False, random_state=SEED,
     ),
-    "extra_trees_300": lambda: ExtraTreesRegressor(n_estimators=300, max_features=0.5, random_state=SEED, n_jobs=2),
+    "extra_trees_300": lambda: ExtraTreesRegressor(n_estimators=300, max_features=0.5, random_state=SEED, n_jobs=1),
 }  # fmt: skip
 
 
@@ -308,6 +309,23 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
 # --------------------------------------------------------------------------- all
 
 
+def single_threaded(fn):
+    """Run ``fn`` with OpenMP/BLAS limited to one thread.
+
+    HistGradientBoosting's OpenMP threads spin-wait: on a shared, oversubscribed machine a
+    2-thread fit was ~50x slower than a 1-thread fit. One thread also makes the floating-
+    point summation order, hence the trained model, independent of the machine.
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def train_all(names: list[str] | None = None, models_dir: str | Path | None = None) -> dict[str, Surrogate]:
     """Train the named models (default all), save them and their cards; return them."""
     names = names or ["conductivity", "formation_energy", "moduli", "conductivity_baseline"]
@@ -335,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     train_all(args.models or None)
     return 0
 
+
+train_conductivity = single_threaded(train_conductivity)
+train_formation_energy = single_threaded(train_formation_energy)
+train_moduli = single_threaded(train_moduli)
 
 if __name__ == "__main__":
     sys.exit(main())
