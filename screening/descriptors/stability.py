@@ -110,17 +110,31 @@ class ReferenceHull:
     ----------
     formulas, formation_energies_eV_atom
         Reference compositions and their formation energies per atom (elements at 0).
+    on_hull
+        Optional flags: which references lie on the hull. Only those enter the phase
+        diagrams (a phase above the hull never changes it), which keeps the hulls of
+        six- and seven-element systems small and fast; all of them keep their reference
+        formation energy. Default: every reference enters.
     cache_size
         How many phase diagrams to keep (least recently used are dropped).
     """
 
-    def __init__(self, formulas: Iterable[str], formation_energies_eV_atom: Iterable[float], cache_size: int = 2048):
+    def __init__(
+        self,
+        formulas: Iterable[str],
+        formation_energies_eV_atom: Iterable[float],
+        on_hull: Iterable[bool] | None = None,
+        cache_size: int = 2048,
+    ):
         self._by_system: dict[frozenset[str], list[PDEntry]] = defaultdict(list)
         self._energy_of: dict[str, float] = {}
-        for formula, ef in zip(formulas, formation_energies_eV_atom):
+        formulas = list(formulas)
+        flags = [True] * len(formulas) if on_hull is None else list(on_hull)
+        for formula, ef, keep in zip(formulas, formation_energies_eV_atom, flags, strict=True):
             comp = Composition(formula)
-            entry = PDEntry(comp, float(ef) * comp.num_atoms, name=comp.reduced_formula)
-            self._by_system[frozenset(el.symbol for el in comp.elements)].append(entry)
+            if keep:  # phases above the hull cannot change it: leaving them out keeps hulls small
+                entry = PDEntry(comp, float(ef) * comp.num_atoms, name=comp.reduced_formula)
+                self._by_system[frozenset(el.symbol for el in comp.elements)].append(entry)
             reduced = comp.reduced_formula
             self._energy_of[reduced] = min(float(ef), self._energy_of.get(reduced, math.inf))
         self._lock = threading.Lock()
@@ -128,11 +142,12 @@ class ReferenceHull:
 
     @classmethod
     def from_mp_ground_states(cls) -> ReferenceHull:
-        """The hull of the bundled Materials Project ground states (all splits)."""
+        """The hull of the bundled Materials Project ground states (all splits, stable phases)."""
         from screening.datasets import load_mp_ground_states
 
         df = load_mp_ground_states()
-        return cls(df["formula"], df["formation_energy_eV_atom"])
+        # decomposition energy <= 0: on the hull of the other phases (Bartel et al. 2020)
+        return cls(df["formula"], df["formation_energy_eV_atom"], on_hull=df["decomposition_energy_eV_atom"] <= 0)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_system.values())
