@@ -97,3 +97,15 @@ def test_reaction_energy_with_many_digit_amounts():
     e = reaction_energy("Li24.19992Si0.2P3.8S20Br4", "Li")
     assert e == pytest.approx(reaction_energy("Li6.05Si0.05P0.95S5Br", "Li"), abs=1e-3)
     assert -0.7 < e < -0.4
+
+
+def test_stable_phases_give_the_same_hull():
+    # the default hull holds only phases on the hull (decomposition energy <= 0); a hull of all
+    # 85,014 references must give the same numbers
+    from screening.datasets import load_mp_ground_states
+
+    df = load_mp_ground_states()
+    full = ReferenceHull(df["formula"], df["formation_energy_eV_atom"])
+    for formula in ("Li10GeP2S12", "Li6.25Al0.25La3Zr2O12"):
+        a, b = stability_descriptors(formula, hull=full), stability_descriptors(formula)
+        assert a == pytest.approx(b, abs=1e-9, nan_ok=True)
