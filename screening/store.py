@@ -16,10 +16,22 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
     ``passes_filters``, ``pareto_rank``, ``score``, ``rank``.
 ``ranked`` (view)
     all of the above joined, ordered by run and rank.
+``_top_rows``, ``_top_runs`` (internal)
+    the first ``_TOP_ROWS`` rows of each run in rank order (``ranked`` columns), and the
+    number of scored rows of each run cached there: :meth:`ResultStore.top` reads these
+    instead of looking up ids in the wide tables. :meth:`ResultStore.write` rebuilds a
+    run's rows in the same transaction as any change to that run, so they are never stale
+    (a change made with plain SQL outside ``write`` is not seen by them: call
+    ``ResultStore.refresh_top(run_id)`` after one).
 
 Writes are idempotent: writing a candidate again for the same run replaces its row, so a
 run that is resumed after a crash ends with no duplicate. Each call opens and closes its
 own connection, so several processes can take turns on one file.
+
+Reads keep no connection open between calls either: opening one costs about 10 ms on a
+200 MB file, while a connection held open would lock other processes out of writing
+(DuckDB allows one writing process or several reading ones, not both) and would make
+writes from the same process fail. ``top()`` opens one read-only connection per call.
 """
 
 from __future__ import annotations
@@ -62,6 +74,11 @@ CREATE TABLE IF NOT EXISTS runs (
 
 _KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "scores")
 
+# rows of each run kept in rank order in _top_rows; top(n) with n (matching rows) within
+# this prefix reads only _top_rows, anything else falls back to the wide tables
+_TOP_ROWS = 2000
+_ORDER = "ORDER BY rank NULLS LAST, candidate_id"
+
 
 def _git_commit() -> str | None:
     try:
@@ -99,7 +116,12 @@ class ResultStore:
             for table in _KEYED_TABLES:
                 extra = ", passes_filters BOOLEAN, pareto_rank INTEGER, score DOUBLE, rank INTEGER" if table == "scores" else ""
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} (run_id VARCHAR, candidate_id VARCHAR{extra})")
+            fresh = not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone()
+            con.execute("CREATE TABLE IF NOT EXISTS _top_runs (run_id VARCHAR, n_scores BIGINT)")
             self._refresh_view(con)
+            if fresh:  # a store written by an older version: cache its scored runs once
+                for (run,) in con.execute("SELECT DISTINCT run_id FROM scores").fetchall():
+                    _refresh_top(con, run)
 
     # ------------------------------------------------------------- connections
 
@@ -122,19 +144,20 @@ class ResultStore:
             con.close()
 
     def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
-        cols = {t: [r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()] for t in _KEYED_TABLES}
-        select = ["c.*"]
-        seen = set(cols["candidates"])
-        joins = []
-        for alias, table in (("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("s", "scores")):
-            extra = [c for c in cols[table] if c not in seen]
-            seen.update(extra)
-            select += [f"{alias}.{_quote(c)}" for c in extra]
-            joins.append(f"LEFT JOIN {table} {alias} USING (run_id, candidate_id)")
-        con.execute(
-            f"CREATE OR REPLACE VIEW ranked AS SELECT {', '.join(select)} FROM candidates c {' '.join(joins)} "
-            "ORDER BY c.run_id, s.rank NULLS LAST"
-        )
+        con.execute(f"CREATE OR REPLACE VIEW ranked AS {_ranked_sql(con, ids=False)} ORDER BY c.run_id, s.rank NULLS LAST")
+        # _top_rows has the columns of the view (added as the view grows)
+        con.execute("CREATE TABLE IF NOT EXISTS _top_rows AS SELECT * FROM ranked LIMIT 0")
+        have = {r[0] for r in con.execute("DESCRIBE _top_rows").fetchall()}
+        for name, sql_type, *_ in con.execute("DESCRIBE ranked").fetchall():
+            if name not in have:
+                con.execute(f"ALTER TABLE _top_rows ADD COLUMN {_quote(name)} {sql_type}")
+
+    def refresh_top(self, run_id: str) -> None:
+        """Rebuild the cached best rows of ``run_id`` (``write`` does it; for changes made with plain SQL)."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            _refresh_top(con, run_id)
+            con.execute("COMMIT")
 
     # ------------------------------------------------------------------ runs
 
@@ -201,16 +224,17 @@ class ResultStore:
                 if c not in have:
                     con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(c)} {_sql_type(frame[c])}")
                     added = True
+            if added:
+                self._refresh_view(con)
             con.register("incoming", frame)
             con.execute("BEGIN TRANSACTION")
             con.execute(
                 f"DELETE FROM {table} WHERE run_id = ? AND candidate_id IN (SELECT candidate_id FROM incoming)", [run_id]
             )
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            _refresh_top(con, run_id)
             con.execute("COMMIT")
             con.unregister("incoming")
-            if added:
-                self._refresh_view(con)
         return len(frame)
 
     # ---------------------------------------------------------------- reading
@@ -222,8 +246,8 @@ class ResultStore:
 
     def latest_run(self, status: str = "completed") -> str | None:
         """Id of the most recently started run with this status."""
-        row = self.query("SELECT run_id FROM runs WHERE status = ? ORDER BY started_at DESC LIMIT 1", [status])
-        return None if row.empty else str(row.iloc[0, 0])
+        with self.connect(read_only=True) as con:
+            return _latest_run(con, status)
 
     def top(
         self,
@@ -236,37 +260,36 @@ class ResultStore:
         """The ``n`` best ranked candidates of a run (default: the latest completed run)."""
         if n < 1:
             raise ValueError(f"n={n}: must be at least 1")
-        run_id = run_id or self.latest_run()
-        if run_id is None:
-            return pd.DataFrame()
-        # pick the ids on the narrow tables first, then read the wide rows of those ids only
-        joins, where, params = [], ["s.run_id = ?"], [run_id]
-        if family:
-            joins.append("JOIN candidates c USING (run_id, candidate_id)")
-            where.append("c.family = ?")
-            params.append(family)
-        if min_window_V is not None:
-            joins.append("JOIN stability t USING (run_id, candidate_id)")
-            where.append("t.window_width_V >= ?")
-            params.append(float(min_window_V))
-        if passes_filters:
-            where.append("s.passes_filters")
-        ids = self.query(
-            f"SELECT candidate_id FROM scores s {' '.join(joins)} WHERE {' AND '.join(where)} ORDER BY s.rank LIMIT {int(n)}",
-            params,
-        )["candidate_id"].tolist()
-        if not ids:
-            return self.query("SELECT * FROM ranked LIMIT 0")
-        marks = ", ".join("?" * len(ids))
-        tables = " ".join(
-            f"LEFT JOIN (SELECT * FROM {t} WHERE run_id = ? AND candidate_id IN ({marks})) {a} USING (run_id, candidate_id)"
-            for t, a in (("descriptors", "d"), ("stability", "t"), ("predictions", "p"), ("scores", "s"))
-        )
-        cols = ", ".join(_quote(c) for c in self.query("SELECT * FROM ranked LIMIT 0").columns)
-        sql = (
-            f"SELECT {cols} FROM (SELECT * FROM candidates WHERE run_id = ? AND candidate_id IN ({marks})) c {tables} ORDER BY rank"
-        )
-        return self.query(sql, [run_id, *ids] * 5)
+        with self.connect(read_only=True) as con:  # one connection for every query of the call
+            run_id = run_id or _latest_run(con)
+            if run_id is None:
+                return pd.DataFrame()
+            cols = ", ".join(_quote(c[0]) for c in con.execute("SELECT * FROM ranked LIMIT 0").description)
+            where, params = ["run_id = $run"], {"run": run_id}
+            if family:
+                where.append("family = $family")
+                params["family"] = family
+            if min_window_V is not None:
+                where.append("window_width_V >= $window")
+                params["window"] = float(min_window_V)
+            if passes_filters:
+                where.append("passes_filters")
+            # 1. the cached rank-ordered prefix of the run: right when it holds n matches or the whole run
+            cached = con.execute("SELECT n_scores FROM _top_runs WHERE run_id = $run", {"run": run_id}).fetchone()
+            if cached is not None:
+                frame = con.execute(f"SELECT {cols} FROM _top_rows WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params).df()
+                if len(frame) == n or cached[0] <= _TOP_ROWS:
+                    return frame
+            # 2. ids from the narrow tables, then the wide rows of those ids
+            joins = []
+            if family:
+                joins.append("JOIN (SELECT run_id, candidate_id, family FROM candidates) c USING (run_id, candidate_id)")
+            if min_window_V is not None:
+                joins.append("JOIN (SELECT run_id, candidate_id, window_width_V FROM stability) t USING (run_id, candidate_id)")
+            ids = [r[0] for r in con.execute(
+                f"SELECT candidate_id FROM scores {' '.join(joins)} WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params
+            ).fetchall()]  # fmt: skip
+            return con.execute(f"{_ranked_sql(con, ids=True)} {_ORDER}", {"run": run_id, "ids": ids}).df()
 
     def export_parquet(self, directory: str | Path) -> list[Path]:
         """Write every table and the ranked view to Parquet files in ``directory``."""
@@ -285,6 +308,48 @@ def _is_unstorable(series: pd.Series) -> bool:
     """True for object columns holding structures or other non-scalar objects."""
     sample = series.dropna().head(5)
     return any(not isinstance(v, (str, bool, int, float, np.generic)) for v in sample)
+
+
+def _latest_run(con: duckdb.DuckDBPyConnection, status: str = "completed") -> str | None:
+    row = con.execute("SELECT run_id FROM runs WHERE status = ? ORDER BY started_at DESC LIMIT 1", [status]).fetchone()
+    return None if row is None else str(row[0])
+
+
+_ALIASES = (("c", "candidates"), ("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("s", "scores"))
+
+
+def _ranked_sql(con: duckdb.DuckDBPyConnection, ids: bool) -> str:
+    """The select of the ``ranked`` view; with ``ids``, of its rows of run ``$run`` and ids ``$ids`` only.
+
+    Every column comes from the first table that has it (``candidates`` first).
+    """
+    select, seen, sources = [], set(), []
+    for alias, table in _ALIASES:
+        names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        if alias == "c":
+            select.append("c.*")
+            seen.update(names)
+        else:
+            extra = [c for c in names if c not in seen]
+            seen.update(extra)
+            select += [f"{alias}.{_quote(c)}" for c in extra]
+        source = table
+        if ids:  # one scan of each table for the ids
+            source = f"(SELECT * FROM {table} WHERE run_id = $run AND candidate_id IN (SELECT unnest($ids::VARCHAR[])))"
+        sources.append(f"{source} {alias}" if alias == "c" else f"LEFT JOIN {source} {alias} USING (run_id, candidate_id)")
+    return f"SELECT {', '.join(select)} FROM {' '.join(sources)}"
+
+
+def _refresh_top(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Rebuild the cached first ``_TOP_ROWS`` ranked rows of ``run_id`` (inside the caller's transaction)."""
+    con.execute("DELETE FROM _top_rows WHERE run_id = ?", [run_id])
+    con.execute("DELETE FROM _top_runs WHERE run_id = ?", [run_id])
+    n_scores = con.execute("SELECT count(*) FROM scores WHERE run_id = ?", [run_id]).fetchone()[0]
+    if not n_scores:
+        return
+    ids = [r[0] for r in con.execute(f"SELECT candidate_id FROM scores WHERE run_id = ? {_ORDER} LIMIT {_TOP_ROWS}", [run_id]).fetchall()]
+    con.execute(f"INSERT INTO _top_rows BY NAME {_ranked_sql(con, ids=True)}", {"run": run_id, "ids": ids})
+    con.execute("INSERT INTO _top_runs VALUES (?, ?)", [run_id, n_scores])
 
 
 def query(sql: str, path: str | Path | None = None) -> pd.DataFrame:

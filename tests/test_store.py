@@ -97,3 +97,30 @@ def test_two_processes_write_at_once(tmp_path):
     counts = ResultStore(path).query("SELECT run_id, count(*) AS n, count(DISTINCT candidate_id) AS u FROM candidates GROUP BY 1 ORDER BY 1")
     assert counts.to_dict("records") == [{"run_id": "a", "n": 200, "u": 200}, {"run_id": "b", "n": 200, "u": 200}]
     assert ResultStore(path).query("SELECT status FROM runs")["status"].tolist() == ["completed", "completed"]
+
+
+@pytest.mark.parametrize("cached_rows", [0, 2, 2000])
+def test_top_is_the_same_with_or_without_the_cached_prefix(small_store, monkeypatch, cached_rows):
+    monkeypatch.setattr(store_module, "_TOP_ROWS", cached_rows)
+    small_store.refresh_top("r1")
+    test_top_orders_and_filters(small_store)
+    assert small_store.top(10, passes_filters=False)["formula"].tolist()[-1] == "Li3PS4"
+    assert list(small_store.top(2).columns) == list(small_store.query("SELECT * FROM ranked LIMIT 0").columns)
+
+
+def test_top_follows_later_writes(small_store):
+    small_store.write("scores", "r1", pd.DataFrame({"candidate_id": ["c5"], "passes_filters": [True], "rank": [0]}))
+    assert small_store.top(1)["formula"].tolist() == ["Li3PS4"]
+    small_store.write("candidates", "r1", pd.DataFrame({"candidate_id": ["c5"], "formula": ["Li3PS4"], "family": ["halide"]}))
+    assert small_store.top(1, family="halide")["formula"].tolist() == ["Li3PS4"]
+    small_store.write("predictions", "r1", pd.DataFrame({"candidate_id": ["c5"], "new_col": [7.0]}))
+    assert small_store.top(1)["new_col"].tolist() == [7.0]
+
+
+def test_a_store_from_an_older_version_gets_its_cache(small_store):
+    with duckdb.connect(str(small_store.path)) as con:
+        con.execute("DROP TABLE _top_runs")
+        con.execute("DROP TABLE _top_rows")
+    store = ResultStore(small_store.path)
+    assert store.query("SELECT n_scores FROM _top_runs")["n_scores"].tolist() == [6]
+    assert store.top(3)["formula"].tolist() == ["Li7P3S11", "Li6PS5Cl", "Li2ZrCl6"]
