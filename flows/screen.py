@@ -144,7 +144,8 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
             t = time.perf_counter()
             limit = f"LIMIT {int(params.stability_top_k)}" if params.stability_top_k else ""
             best = store.query(
-                "SELECT c.candidate_id, c.formula FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
+                "SELECT c.candidate_id, c.formula, p.* EXCLUDE (run_id, candidate_id) "
+                "FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
                 f"WHERE run_id = ? AND c.error IS NULL AND p.log10_sigma_S_cm IS NOT NULL "
                 f"ORDER BY p.log10_sigma_S_cm DESC, c.candidate_id {limit}",
                 [run_id],

@@ -7,15 +7,23 @@ way; a row that fails carries an ``error`` text and NaN numbers, and the step go
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import glob as _glob
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pymatgen.core.periodic_table import Element
 
 from screening.datasets import load_obelix
 from screening.descriptors.composition import composition_table
-from screening.descriptors.stability import ReferenceHull, default_hull, stability_descriptors
+from screening.descriptors.stability import STABILITY_COLUMNS, ReferenceHull, stability_table
+from screening.ranking import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, rank
 from screening.structures import read_structure, structure_id, text_id
 
 __all__ = [
@@ -68,10 +76,16 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def describe_compositions(candidates: pd.DataFrame) -> pd.DataFrame:
-    """Composition descriptors (Magpie + Li chemistry + family) of each candidate."""
+    """Composition descriptors (Magpie + Li chemistry + family + raw-material cost) of each candidate."""
+    from screening.descriptors.cost import cost_per_kg_many, excluded_fraction
+
     formulas = candidates["formula"].fillna("").astype(str).tolist()
     table = composition_table(formulas, check_balance=False)
     table.insert(0, "candidate_id", candidates["candidate_id"].to_numpy())
+    table["cost_usd_per_kg"] = cost_per_kg_many(formulas)
+    ok = table["error"].isna()
+    table["excluded_element_fraction"] = np.nan
+    table.loc[ok, "excluded_element_fraction"] = [excluded_fraction(f) for f in table.loc[ok, "formula"]]
     return table.drop(columns=["formula"])
 
 
@@ -82,28 +96,20 @@ def describe_stability(
 ) -> pd.DataFrame:
     """Stability descriptors (window, interface reaction energies, hull) of each candidate.
 
-    Results are computed once per reduced formula. ``progress(done, total)`` is called
-    after each formula.
+    When ``candidates`` carries predicted ``formation_energy_eV_atom`` (and ``_std``), the
+    energy above the hull of compositions outside the reference data comes from it; see
+    :func:`screening.descriptors.stability.stability_table`.
     """
-    hull = hull or default_hull()
-    cache: dict[str, dict] = {}
-    rows = []
-    formulas = candidates["formula"].tolist()
-    for i, formula in enumerate(formulas):
-        if not isinstance(formula, str) or not formula:
-            rows.append({"error": "no formula"})
-            continue
-        if formula not in cache:
-            try:
-                cache[formula] = {**stability_descriptors(formula, hull=hull), "error": None}
-            except Exception as exc:
-                cache[formula] = {"error": f"stability of {formula}: {type(exc).__name__}: {exc}"}
-        rows.append(cache[formula])
-        if progress:
-            progress(i + 1, len(formulas))
-    out = pd.DataFrame(rows, index=range(len(candidates)))
-    out.insert(0, "candidate_id", candidates["candidate_id"].to_numpy())
-    return out
+    formulas = candidates["formula"].where(candidates["formula"].notna(), "").astype(str).tolist()
+    table = stability_table(
+        formulas,
+        candidates.get("formation_energy_eV_atom"),
+        candidates.get("formation_energy_eV_atom_std"),
+        hull=hull,
+        progress=progress,
+    )
+    table.insert(0, "candidate_id", candidates["candidate_id"].to_numpy())
+    return table
 
 
 def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
@@ -142,17 +148,7 @@ def merge_errors(*frames: pd.DataFrame) -> pd.Series:
 # stability tier, the funnel ranking and the report (summary, Pareto plot). ``flows/screen.py``
 # arranges these into Prefect tasks; nothing here imports Prefect.
 
-import glob as _glob  # noqa: E402
-from functools import lru_cache  # noqa: E402
-import hashlib  # noqa: E402
-import itertools  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from typing import Literal  # noqa: E402
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator  # noqa: E402
-from pymatgen.core.periodic_table import Element  # noqa: E402
-
-from screening.ranking import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, rank  # noqa: E402
 
 __all__ += [
     "FAMILIES",
@@ -292,6 +288,8 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
                 fam.append(None)
         frame = frame.assign(family=fam)
     keep = frame["family"].isin(params.families)
+    if "error" in frame:  # an unreadable input stays, as a row that says why
+        keep |= frame["error"].notna()
     if params.elements and params.source != "enumerated":
         from pymatgen.core import Composition
 
@@ -394,7 +392,10 @@ def predict_properties(candidates: pd.DataFrame, stability: bool = False) -> pd.
         from screening.surrogates import predict
 
         out = predict(candidates[["candidate_id", "formula"]].reset_index(drop=True), stability=stability)
-        out = out.drop(columns=[c for c in ("formula", "family", "prototype") if c in out])
+        drop = ["formula", "family", "prototype"]
+        if not stability:  # left to the stability tier, which writes its own table
+            drop += ["e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source", *STABILITY_COLUMNS]
+        out = out.drop(columns=[c for c in drop if c in out])
         return out.rename(columns={"error": "prediction_error"})
     return predict_conductivity(candidates)
 
@@ -418,7 +419,8 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
 
 def stability_tier(candidates: pd.DataFrame, hull: ReferenceHull | None = None) -> pd.DataFrame:
     """The stability tier of a chunk: :func:`describe_stability`, errors in ``stability_error``."""
-    out = describe_stability(candidates[["candidate_id", "formula"]].reset_index(drop=True), hull=hull)
+    columns = [c for c in ("candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std") if c in candidates]
+    out = describe_stability(candidates[columns].reset_index(drop=True), hull=hull)
     return out.rename(columns={"error": "stability_error"})
 
 

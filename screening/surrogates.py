@@ -59,7 +59,7 @@ from screening.descriptors.composition import (
     magpie_labels,
     magpie_table,
 )
-from screening.descriptors.stability import as_composition
+from screening.descriptors.stability import STABILITY_COLUMNS, as_composition
 from screening.errors import InvalidCompositionError
 
 __all__ = [
@@ -523,7 +523,6 @@ PREDICT_COLUMNS = (
     "error",
 )  # fmt: skip
 
-_STABILITY_KEYS = ("window_low_V", "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom")
 
 
 def _as_formula(item: Any) -> str:
@@ -645,36 +644,23 @@ def _predict(raw, base, formulas, errors, models, stability) -> pd.DataFrame:
     mech = _mechanics(out["K_VRH_GPa"].to_numpy(float), out["G_VRH_GPa"].to_numpy(float), out["volume_per_atom_A3"].to_numpy(float))
     for key in ("K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li"):
         out[key] = mech[key]
-    for key in ("e_hull_eV_atom", "e_hull_eV_atom_std", *_STABILITY_KEYS):
+    for key in ("e_hull_eV_atom", "e_hull_eV_atom_std", *STABILITY_COLUMNS):
         out[key] = np.nan
     out["e_hull_source"] = None
     if stability:
-        from screening.descriptors.stability import default_hull, stability_descriptors
+        from screening.descriptors.stability import stability_table
 
-        hull = default_hull()
-        cache: dict[str, dict] = {}
-        for i in np.flatnonzero(ok):
-            key = Composition(formulas[i]).reduced_formula
-            if key not in cache:
-                try:
-                    cache[key] = {**stability_descriptors(formulas[i], hull=hull), "_error": None}
-                except Exception as exc:
-                    cache[key] = {"_error": f"stability: {type(exc).__name__}: {exc}"}
-            d = cache[key]
-            if d["_error"]:
-                errors[i] = _join(errors[i], d["_error"])
-                continue
-            for k in _STABILITY_KEYS:
-                out.at[i, k] = d[k]
-            ref = d["reference_formation_energy_eV_atom"]
-            if np.isfinite(ref):
-                out.at[i, "e_hull_eV_atom"] = ref - d["hull_formation_energy_eV_atom"]
-                out.at[i, "e_hull_eV_atom_std"] = 0.0
-                out.at[i, "e_hull_source"] = "reference"
-            else:
-                out.at[i, "e_hull_eV_atom"] = out.at[i, "formation_energy_eV_atom"] - d["hull_formation_energy_eV_atom"]
-                out.at[i, "e_hull_eV_atom_std"] = out.at[i, "formation_energy_eV_atom_std"]
-                out.at[i, "e_hull_source"] = "predicted"
+        rows = np.flatnonzero(ok)
+        table = stability_table(
+            [formulas[i] for i in rows],
+            out["formation_energy_eV_atom"].to_numpy(float)[rows],
+            out["formation_energy_eV_atom_std"].to_numpy(float)[rows],
+        )
+        for col in ("e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source", *STABILITY_COLUMNS):
+            out.loc[rows, col] = table[col].to_numpy()
+        for i, err in zip(rows, table["error"]):
+            if err:
+                errors[i] = _join(errors[i], err)
     out["error"] = errors
     out = out[list(PREDICT_COLUMNS)]
     extra = base.drop(columns=[c for c in ("formula",) if c in base])

@@ -109,3 +109,37 @@ def test_evaluate_flow_reports_the_cards():
     result = evaluate(EvaluateParameters(rerun=True, tolerance=0.05))
     assert "conductivity_baseline" in result["models"]
     assert result["rerun"]["rows"] > 0 and result["rerun"]["matches_card"]
+
+
+def test_enumerated_screen_ranks_on_every_objective(tmp_path):
+    """Enumerated halides through both tiers: the ranking sees windows, hull and mechanics."""
+    path = str(tmp_path / "enum.duckdb")
+    params = ScreenParameters(source="enumerated", families=["halide"], limit=30, chunk_size=15, stability_top_k=10,
+                              run_id="enum", store_path=path)  # fmt: skip
+    screen(params)
+    store = ResultStore(path)
+    ranked = store.query("SELECT * FROM ranked WHERE run_id = 'enum' ORDER BY rank")
+    assert len(ranked) == 30 and ranked["candidate_id"].is_unique
+    passed = ranked[ranked["passes_filters"]]
+    assert len(passed) == 10  # the stability tier ran on the best 10, and those are ranked
+    for col in ("window_width_V", "e_rxn_li_eV_atom", "e_hull_eV_atom", "K_IC_MPa_m05", "cost_usd_per_kg"):
+        assert passed[col].notna().all(), col
+    assert set(passed["e_hull_source"]) <= {"reference", "predicted"}
+    assert (passed["pareto_rank"] >= 1).all() and passed["rank"].tolist() == list(range(1, 11))
+    top = store.top(5, run_id="enum")
+    assert len(top) == 5 and top["family"].eq("halide").all()
+
+
+def test_broken_cif_among_the_inputs(tmp_path):
+    """A malformed CIF ends as a row whose error names the file; the run completes."""
+    from screening.datasets import obelix_cif_text
+
+    (tmp_path / "good.cif").write_text(obelix_cif_text("w87"))  # Li6PS5Br
+    (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a 5\nloop_\n_atom_site_label\n")
+    params = ScreenParameters(source="cif", cif_glob=str(tmp_path / "*.cif"), run_id="files",
+                              store_path=str(tmp_path / "files.duckdb"))  # fmt: skip
+    assert screen(params, return_state=True).is_completed()
+    rows = ResultStore(params.store_path).query("SELECT parent, formula, error, passes_filters FROM ranked ORDER BY parent")
+    assert rows["parent"].tolist() == ["broken.cif", "good.cif"]
+    assert "broken.cif" in rows.loc[0, "error"] and not rows.loc[0, "passes_filters"]
+    assert rows.loc[1, "error"] is None and rows.loc[1, "passes_filters"]

@@ -28,11 +28,12 @@ import itertools
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from pymatgen.analysis.interface_reactions import InterfacialReactivity
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.analysis.reaction_calculator import ReactionError
@@ -48,6 +49,8 @@ __all__ = [
     "electrochemical_window",
     "reaction_energy",
     "stability_descriptors",
+    "stability_table",
+    "STABILITY_COLUMNS",
     "as_composition",
     "DEFAULT_PARTNERS",
 ]
@@ -55,6 +58,11 @@ __all__ = [
 #: Partners of :func:`stability_descriptors`: the anode, a 4 V layered-oxide cathode, and
 #: water (moisture sensitivity: sulfides that hydrolyse release H2S).
 DEFAULT_PARTNERS = {"Li": "li", "LiCoO2": "licoo2", "H2O": "h2o"}
+
+#: window and interface columns of :func:`stability_descriptors` (besides the hull energies)
+STABILITY_COLUMNS = (
+    "window_low_V", "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
+)  # fmt: skip
 
 _EVOLUTION_TOL = 1e-6
 
@@ -343,3 +351,55 @@ def stability_descriptors(
     ef = formation_energy_eV_atom if formation_energy_eV_atom is not None else ref
     out["e_hull_eV_atom"] = hull.energy_above_hull(comp, ef) if np.isfinite(ef) else float("nan")
     return out
+
+
+def stability_table(
+    formulas: Iterable[str],
+    formation_energy_eV_atom: Iterable[float] | None = None,
+    formation_energy_eV_atom_std: Iterable[float] | None = None,
+    hull: ReferenceHull | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Stability descriptors of many formulas, one row each, with an ``error`` text per row.
+
+    The energy above the hull uses the reference (DFT) formation energy when the
+    composition is in the reference data (``e_hull_source = "reference"``, spread 0) and
+    otherwise the given, e.g. predicted, formation energy (``"predicted"``, its spread
+    carried over); without either it is NaN. Each reduced formula is computed once.
+    ``progress(done, total)`` is called after each row.
+    """
+    hull = hull or default_hull()
+    formulas = list(formulas)
+    n = len(formulas)
+    ef = np.full(n, np.nan) if formation_energy_eV_atom is None else np.asarray(list(formation_energy_eV_atom), float)
+    ef_std = np.full(n, np.nan) if formation_energy_eV_atom_std is None else np.asarray(list(formation_energy_eV_atom_std), float)
+    cache: dict[str, dict] = {}
+    rows = []
+    for i, formula in enumerate(formulas):
+        row: dict = {"error": None}
+        try:
+            comp = as_composition(formula)
+            key = comp.reduced_formula
+            if key not in cache:
+                cache[key] = stability_descriptors(comp, hull=hull)
+            row.update(cache[key])
+            if np.isfinite(row["reference_formation_energy_eV_atom"]):
+                row.update(e_hull_eV_atom_std=0.0, e_hull_source="reference")
+            elif np.isfinite(ef[i]):
+                row.update(
+                    e_hull_eV_atom=float(ef[i] - row["hull_formation_energy_eV_atom"]),
+                    e_hull_eV_atom_std=float(ef_std[i]),
+                    e_hull_source="predicted",
+                )
+        except Exception as exc:  # one bad row never stops the batch
+            row["error"] = f"stability of {formula}: {type(exc).__name__}: {exc}"
+        rows.append(row)
+        if progress:
+            progress(i + 1, n)
+    table = pd.DataFrame(rows, index=range(n))
+    for col in ("e_hull_eV_atom", "e_hull_eV_atom_std"):
+        if col not in table:
+            table[col] = np.nan
+    if "e_hull_source" not in table:
+        table["e_hull_source"] = None
+    return table
