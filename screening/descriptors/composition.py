@@ -134,15 +134,26 @@ def magpie_table(formulas: Iterable[str | Composition]) -> pd.DataFrame:
 # ----------------------------------------------------------------- chemistry
 
 
-def anions_of(comp: Composition) -> list[str]:
+def _amounts(comp: Composition) -> dict[str, float]:
+    """``{symbol: amount}`` of a composition (plain dict look-ups are far cheaper than pymatgen's)."""
+    return {el.symbol: float(amt) for el, amt in comp.items()}
+
+
+def anions_of(comp: Composition | dict[str, float]) -> list[str]:
     """The anion elements of a composition (see the module's anion policy)."""
-    symbols = [el.symbol for el in comp.elements]
-    anions = [s for s in symbols if s in ANION_CHARGES]
+    amounts = comp if isinstance(comp, dict) else _amounts(comp)
+    anions = [s for s in amounts if s in ANION_CHARGES]
     if "O" in anions:  # oxoanions: S, Se, Te with at least 3 O each are cations (SO4, TeO6)
-        anions = [s for s in anions if not (s in _CHALCOGENS and comp["O"] >= 3 * comp[s])]
-    if not anions and len(symbols) > 1:
-        anions = [max(comp.elements, key=lambda el: el.X).symbol]
+        anions = [s for s in anions if not (s in _CHALCOGENS and amounts["O"] >= 3 * amounts[s])]
+    if not anions and len(amounts) > 1:
+        anions = [max(amounts, key=lambda s: _electronegativity(s))]
     return anions
+
+
+@lru_cache(maxsize=None)
+def _electronegativity(symbol: str) -> float:
+    x = Element(symbol).X
+    return float(x) if x == x else 0.0  # noble gases have no Pauling value
 
 
 def _anion_charge(symbol: str) -> int:
@@ -153,7 +164,11 @@ def _anion_charge(symbol: str) -> int:
 
 def family_of(formula: str | Composition) -> str:
     """Family label: ``sulfide``, ``oxide``, ``halide``, ``nitride`` or ``mixed-anion``."""
-    anions = set(anions_of(as_composition(formula)))
+    return _family(anions_of(as_composition(formula)))
+
+
+def _family(anion_list: list[str]) -> str:
+    anions = set(anion_list)
     if anions & _CHALCOGENS and "O" not in anions:
         return "sulfide"
     if anions == {"O"}:
@@ -185,14 +200,14 @@ def check_charge_balance(formula: str | Composition, rel_tol: float = 0.05) -> N
     candidates are balanced exactly by construction. Catches formulas such as ``LiCl3``
     or ``Li2O5``; it does not prove that a balanced formula is chemically sensible.
     """
-    comp = as_composition(formula)
+    comp = _amounts(as_composition(formula))
     anions = anions_of(comp)
     if not anions:
         return  # an element: nothing to balance
     if any(_anion_charge(a) >= 0 for a in anions):
         raise InvalidCompositionError(f"{formula}: no element can be an anion (an intermetallic, not an ionic compound)")
     negative = -sum(_anion_charge(a) * comp[a] for a in anions)
-    cations = [el.symbol for el in comp.elements if el.symbol not in anions]
+    cations = [c for c in comp if c not in anions]
     low = sum(_min_positive_state(c) * comp[c] for c in cations)
     high = sum(_max_positive_state(c) * comp[c] for c in cations)
     slack = rel_tol * negative + 1e-6
@@ -219,29 +234,30 @@ def chemistry_descriptors(formula: str | Composition) -> dict[str, object]:
     ``cation_radius_std_A``, ``anion_radius_mean_A`` (pymatgen's average ionic radii, A),
     ``radius_ratio`` (mean cation / mean anion radius), ``family``.
     """
-    comp = as_composition(formula)
-    anions = anions_of(comp)
-    n_anion = sum(comp[a] for a in anions)
-    cations = [el.symbol for el in comp.elements if el.symbol not in anions]
-    n_cation = sum(comp[c] for c in cations)
-    li = comp["Li"] if "Li" in comp else 0.0
-    anion_charge = -sum(_anion_charge(a) * comp[a] for a in anions)
+    amounts = _amounts(as_composition(formula))
+    anions = anions_of(amounts)
+    n_anion = sum(amounts[a] for a in anions)
+    cations = [s for s in amounts if s not in anions]
+    n_cation = sum(amounts[c] for c in cations)
+    li = amounts.get("Li", 0.0)
+    anion_charge = -sum(_anion_charge(a) * amounts[a] for a in anions)
     cat_r = np.array([_radius(c, False) for c in cations])
-    cat_w = np.array([comp[c] for c in cations])
+    cat_w = np.array([amounts[c] for c in cations])
     if cations and np.isfinite(cat_r).any():
         ok = np.isfinite(cat_r)
         r_mean = float(np.average(cat_r[ok], weights=cat_w[ok]))
         r_std = float(np.sqrt(np.average((cat_r[ok] - r_mean) ** 2, weights=cat_w[ok])))
     else:
         r_mean = r_std = float("nan")
-    an_r = float(np.average([_radius(a, True) for a in anions], weights=[comp[a] for a in anions])) if anions else float("nan")
+    an_w = [amounts[a] for a in anions]
+    an_r = float(np.average([_radius(a, True) for a in anions], weights=an_w)) if anions else float("nan")
     return {
-        "n_elements": len(comp.elements),
-        "li_fraction": float(li / comp.num_atoms),
+        "n_elements": len(amounts),
+        "li_fraction": float(li / sum(amounts.values())),
         "li_per_anion": float(li / n_anion) if n_anion else float("nan"),
         "anions": ",".join(sorted(anions)),
         "n_anion_species": len(anions),
-        "anion_electronegativity_mean": float(np.average([Element(a).X for a in anions], weights=[comp[a] for a in anions]))
+        "anion_electronegativity_mean": float(np.average([_electronegativity(a) for a in anions], weights=an_w))
         if anions
         else float("nan"),
         "cation_oxidation_state_mean": float(anion_charge / n_cation) if n_cation else float("nan"),
@@ -249,7 +265,7 @@ def chemistry_descriptors(formula: str | Composition) -> dict[str, object]:
         "cation_radius_std_A": r_std,
         "anion_radius_mean_A": an_r,
         "radius_ratio": r_mean / an_r if an_r and np.isfinite(an_r) else float("nan"),
-        "family": family_of(comp),
+        "family": _family(anions),
     }
 
 

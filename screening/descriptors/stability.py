@@ -68,22 +68,37 @@ _EVOLUTION_TOL = 1e-6
 
 
 def as_composition(formula: str | Composition) -> Composition:
-    """Parse a formula into a pymatgen Composition, or raise InvalidCompositionError naming it."""
+    """Parse a formula into a pymatgen Composition, or raise InvalidCompositionError naming it.
+
+    Formula strings are parsed once per process (a cache of the most recent 2**17): the
+    same formula goes through descriptors, surrogates and the hull several times.
+    """
     if isinstance(formula, Composition):
-        comp = formula
-    else:
-        try:
-            comp = Composition(str(formula))
-        except Exception as exc:
-            raise InvalidCompositionError(f"{formula!r}: not a valid formula ({exc})") from exc
+        return _checked(formula, formula)
+    return _parse_formula(str(formula))
+
+
+@lru_cache(maxsize=2**17)
+def _parse_formula(text: str) -> Composition:
+    try:
+        comp = Composition(text)
+    except Exception as exc:
+        raise InvalidCompositionError(f"{text!r}: not a valid formula ({exc})") from exc
+    return _checked(comp, text)
+
+
+def _checked(comp: Composition, label: object) -> Composition:
     if comp.num_atoms <= 0:
-        raise InvalidCompositionError(f"{formula!r}: empty composition")
-    for el in comp.elements:
-        if not isinstance(getattr(el, "element", el), Element):
-            raise InvalidCompositionError(f"{formula!r}: unknown element {getattr(el, 'symbol', el)}")
-    if any(amt < 0 for amt in comp.values()):
-        raise InvalidCompositionError(f"{formula!r}: negative amount")
-    return Composition({getattr(el, "element", el): amt for el, amt in comp.items()})
+        raise InvalidCompositionError(f"{label!r}: empty composition")
+    plain = {}
+    for el, amt in comp.items():
+        element = getattr(el, "element", el)
+        if not isinstance(element, Element):
+            raise InvalidCompositionError(f"{label!r}: unknown element {getattr(el, 'symbol', el)}")
+        if amt < 0:
+            raise InvalidCompositionError(f"{label!r}: negative amount")
+        plain[element] = plain.get(element, 0.0) + amt
+    return Composition(plain)
 
 
 @dataclass(frozen=True)
