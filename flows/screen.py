@@ -184,7 +184,8 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
 def _artifacts(params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
     show = ["rank", "candidate_id", "formula", "family", "log10_sigma_S_cm", "log10_sigma_S_cm_std", "measured_log10_sigma_S_cm",
-            "window_low_V", "window_high_V", "e_rxn_li_eV_atom", "pareto_rank", "score"]  # fmt: skip
+            "window_low_V", "window_high_V", "e_rxn_li_eV_atom", "e_hull_eV_atom", "K_IC_MPa_m05", "G_over_G_Li",
+            "pareto_rank", "score"]  # fmt: skip
     best = ranked[ranked["passes_filters"]].head(params.top_n)
     best = best[[c for c in show if c in best]]
     rows = best.round(3).astype(object).where(best.notna(), "").to_dict("records")  # no NaN in the UI table
