@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_structural.py [--bvse-sample 20] [--out benchmarks/results/structural.md]
 
-Extracts ``/work/shared/data/obelix/all_cifs.tar.gz`` into a temporary folder, reads
+Extracts the bundled ``datasets/obelix/all_cifs.tar.gz`` into a temporary folder, reads
 every CIF (reading is timed separately), times :func:`structural_descriptors` on each
 structure, then :func:`bvse_barriers` on a seeded random sample, counts failures by
 their error message, and writes a Markdown report.
@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
+from screening.datasets import dataset_path
 from screening.descriptors.bondvalence import bvse_barriers
 from screening.descriptors.structural import structural_descriptors
 from screening.errors import ScreeningError
 from screening.structures import read_structure
 
-ARCHIVE = Path("/work/shared/data/obelix/all_cifs.tar.gz")
+ARCHIVE = dataset_path("obelix/all_cifs.tar.gz")  # the bundled copy, checksummed
 
 
 def _reason(exc: Exception) -> str:

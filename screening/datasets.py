@@ -33,6 +33,8 @@ __all__ = [
     "dataset_checksums",
     "load_obelix",
     "load_obelix_structures",
+    "obelix_cif_ids",
+    "obelix_cif_text",
     "load_mp_ground_states",
     "load_mp_formation_energies",
     "load_elasticity",
@@ -216,6 +218,11 @@ def load_obelix_structures(ids: list[str] | None = None) -> dict[str, tuple[obje
     texts = _obelix_cif_texts()
     wanted = texts.keys() if ids is None else [i for i in ids if i in texts]
     return {i: _parse_cif_text(f"{i}.cif", texts[i]) for i in wanted}
+
+
+def obelix_cif_ids() -> list[str]:
+    """Ids of the OBELiX entries that have a bundled CIF (321)."""
+    return sorted(_obelix_cif_texts())
 
 
 def obelix_cif_text(obelix_id: str) -> str:

@@ -12,6 +12,17 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+@pytest.fixture(scope="session")
+def obelix_dir(tmp_path_factory):
+    """The 321 bundled OBELiX CIFs written to a folder as ``<id>.cif`` (from datasets/, checksummed)."""
+    from screening.datasets import obelix_cif_ids, obelix_cif_text
+
+    out = tmp_path_factory.mktemp("obelix_cifs")
+    for obelix_id in obelix_cif_ids():
+        (out / f"{obelix_id}.cif").write_text(obelix_cif_text(obelix_id))
+    return out
+
+
 @pytest.fixture()
 def small_store(tmp_path):
     """A ResultStore with one completed run 'r1' of 6 ranked candidates (3 halides, 3 sulfides)."""

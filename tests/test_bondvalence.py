@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,19 +20,6 @@ from screening.descriptors.bondvalence import (
 from screening.descriptors.structural import NoLithiumError
 from screening.errors import ScreeningError, UnsupportedChemistryError
 from screening.structures import read_structure
-
-OBELIX = Path("/work/shared/data/obelix/all_cifs.tar.gz")
-
-
-@pytest.fixture(scope="session")
-def obelix_dir(tmp_path_factory) -> Path:
-    if not OBELIX.exists():
-        pytest.skip("OBELiX CIFs not available")
-    out = tmp_path_factory.mktemp("obelix_bv")
-    with tarfile.open(OBELIX) as tar:
-        members = [m for m in tar.getmembers() if Path(m.name).stem in {"zzr", "122", "w7d", "9lo", "nhq"}]
-        tar.extractall(out, members=members, filter="data")
-    return out / "all_randomized_cifs"
 
 
 def li2s(a: float = 5.70) -> Structure:

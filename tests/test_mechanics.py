@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,9 +23,6 @@ from screening.descriptors.mechanics import (
     youngs_modulus_array,
 )
 from screening.errors import ScreeningError
-
-ELASTIC = Path("/work/shared/data/mp_elasticity_binaries/mp-binary-pbe-elasticity-2025.1.json.gz")
-
 
 def test_diamond_fracture_toughness():
     assert fracture_toughness_niu(443, 535, 5.67) == pytest.approx(6.50, abs=0.01)
@@ -88,14 +82,12 @@ def test_vectorized_matches_scalar_and_nan_for_bad_rows():
 
 def test_mp_li2s_pinned():
     """Li2S (mp-1153, antifluorite): K = 40.49, G = 33.875 GPa from the MP elasticity set."""
-    if not ELASTIC.exists():
-        pytest.skip("elasticity data not available")
-    from pymatgen.core import Structure
+    from screening.datasets import load_elastic_binaries
 
-    with gzip.open(ELASTIC, "rt") as handle:
-        row = next(r for r in json.load(handle) if r["mp_id"] == "mp-1153")
-    s = Structure.from_dict(row["structure"])
-    d = mechanics_descriptors(row["bulk_modulus_vrh"], row["shear_modulus_vrh"], s.volume / len(s))
+    binaries = load_elastic_binaries(structures=True)
+    row = binaries[binaries["mp_id"] == "mp-1153"].iloc[0]
+    s = row["structure"]
+    d = mechanics_descriptors(row["K_VRH_GPa"], row["G_VRH_GPa"], s.volume / len(s))
     expected = (s.volume / len(s) * 1e-30) ** (1 / 6) * 33.875e9 * math.sqrt(40.49 / 33.875) / 1e6
     assert d["K_IC_MPa_m05"] == pytest.approx(expected)
     assert 0.4 < d["K_IC_MPa_m05"] < 0.7  # brittle, like measured sulfide electrolytes

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import tarfile
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,18 +30,6 @@ from screening.descriptors.structural import (
 )
 from screening.errors import ScreeningError
 from screening.structures import read_structure
-
-OBELIX = Path("/work/shared/data/obelix/all_cifs.tar.gz")
-
-
-@pytest.fixture(scope="session")
-def obelix_dir(tmp_path_factory) -> Path:
-    if not OBELIX.exists():
-        pytest.skip("OBELiX CIFs not available")
-    out = tmp_path_factory.mktemp("obelix")
-    with tarfile.open(OBELIX) as tar:
-        tar.extractall(out, filter="data")
-    return out / "all_randomized_cifs"
 
 
 def li2s(a: float = 5.70) -> Structure:
