@@ -44,6 +44,8 @@ __all__ = ["ScreenParameters", "screen", "composition_chunk", "stability_chunk",
 
 #: test hook: the flow raises :class:`SimulatedCrash` after writing this many chunks
 CRASH_ENV = "SCREENING_TEST_CRASH_AFTER_CHUNKS"
+#: test hook: the flow sleeps this many seconds after each stored chunk (so a test can kill it mid-run)
+PAUSE_ENV = "SCREENING_TEST_PAUSE_AFTER_CHUNK_S"
 
 _TASK_OPTIONS = dict(
     cache_policy=INPUTS + TASK_SOURCE,
@@ -108,6 +110,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+    pause_s = float(os.environ.get(PAUSE_ENV, "0") or 0)
     store = ResultStore(params.store_path)
     versions = pipeline.model_versions()
     run_id = store.start_run(params.model_dump(), flow="screen", run_id=params.run_id, model_versions=versions)
@@ -128,6 +131,8 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
             n_failed += int(tables["candidates"]["error"].notna().sum())
             n_chunks_written += 1
             logger.info("chunk %d stored: %d candidates so far", index, n_in)
+            if pause_s:
+                time.sleep(pause_s)
             if crash_after and n_chunks_written >= crash_after:
                 raise SimulatedCrash(f"test hook {CRASH_ENV}={crash_after}: crashing after {n_chunks_written} chunks")
 
