@@ -207,10 +207,10 @@ class ScreenParameters(BaseModel):
         default_factory=lambda: ["composition", "stability"],
         min_length=1,
         description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
-        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~50 ms a formula)",
+        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula)",
     )
     stability_top_k: int | None = Field(
-        500,
+        2000,
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
     )
