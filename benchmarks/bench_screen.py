@@ -49,7 +49,7 @@ def run(n: int, top_k: int, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
-    parser.add_argument("--top-k", type=int, default=200)
+    parser.add_argument("--top-k", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     for n in args.sizes:
