@@ -2,9 +2,10 @@
 
 The reference data are the formation energies (eV/atom, elements at 0) of the 85,014
 ground-state compositions compiled by Bartel et al. (2020) from the Materials Project.
-:class:`ReferenceHull` builds a pymatgen :class:`~pymatgen.analysis.phase_diagram.PhaseDiagram`
-for each chemical system on demand (every reference composition whose elements lie in
-the system, plus the elements at zero) and caches it.
+:class:`ReferenceHull` holds, for each chemical system on demand, the reference phases on
+the hull whose elements lie in the system plus the elements at zero (cached), and answers
+with linear programs over them or with a pymatgen
+:class:`~pymatgen.analysis.phase_diagram.PhaseDiagram` of them (see the two methods below).
 
 On that hull:
 
@@ -13,10 +14,10 @@ On that hull:
 * :meth:`ReferenceHull.electrochemical_window` - the Li/Li+ window of Zhu, He and Mo
   (ACS Appl. Mater. Interfaces 7, 23685 (2015)): the range of Li chemical potential over
   which the material (or, off the hull, its equilibrium phase assemblage) neither takes
-  up nor releases lithium, from pymatgen's grand-potential element profile;
+  up nor releases lithium;
 * :meth:`ReferenceHull.reaction_energy` - the most negative reaction energy of the
-  interface with a partner (Li metal, a cathode, water) from pymatgen's
-  :class:`~pymatgen.analysis.interface_reactions.InterfacialReactivity`
+  interface with a partner (Li metal, a cathode, water), as pymatgen's
+  :class:`~pymatgen.analysis.interface_reactions.InterfacialReactivity` defines it
   (Richards et al., Chem. Mater. 28, 266 (2016)).
 
 Two methods compute the same numbers (``method=`` on each of them, default ``"lp"``):
