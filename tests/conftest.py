@@ -43,3 +43,17 @@ def small_store(tmp_path):
     }))  # fmt: skip
     store.finish_run(run)
     return store
+
+
+def pytest_unconfigure(config):
+    """Stop Prefect's temporary API servers while pytest's output streams are still open.
+
+    Prefect stops them at interpreter exit (atexit), when pytest has already closed the
+    stream its log handler writes to, which prints a harmless but noisy "Logging error".
+    """
+    import sys
+
+    server_module = sys.modules.get("prefect.server.api.server")
+    if server_module is not None:
+        for server in list(server_module.SubprocessASGIServer._instances.values()):
+            server.stop()
