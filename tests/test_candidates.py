@@ -6,7 +6,6 @@ import dataclasses
 import math
 import pickle
 import random
-import time
 import types
 from collections import defaultdict
 from pathlib import Path
@@ -129,7 +128,6 @@ def test_report_counts_shrink_filter_by_filter(default_space):
 @pytest.mark.slow
 def test_structures_of_a_random_sample(default_space):
     sample = default_space["sample"]
-    start = time.perf_counter()
     for c in sample:
         s = c.structure()
         z = c._seed.z
@@ -138,8 +136,7 @@ def test_structures_of_a_random_sample(default_space):
         for el in set(got) | set(want):
             assert abs(got.get(el, 0) / z - want.get(el, 0)) < 1e-4, (c.formula, el)
         assert max(sum(site.species.values()) for site in s) <= 1 + 1e-6
-    rate = len(sample) / (time.perf_counter() - start)
-    assert rate > 20, f"{rate:.0f} structures/s"  # benchmark: well above 50/s on an idle core
+    # speed: benchmarks/bench_enumeration.py (306 structures/s recorded), not a timed test
 
 
 # ------------------------------------------------------------------------- fast tests
