@@ -65,6 +65,7 @@ from screening.errors import InvalidCompositionError
 __all__ = [
     "CONDUCTIVITY_FEATURES",
     "MODEL_NAMES",
+    "STRUCTURE_MODEL_NAME",
     "PROTOTYPES",
     "ConformalRegressor",
     "Surrogate",
@@ -84,6 +85,10 @@ Z80 = 1.2815515655446004
 
 #: the trained models predict() uses, in order
 MODEL_NAMES = ("conductivity", "formation_energy", "shear_modulus", "bulk_modulus")
+
+#: the optional structure-aware conductivity model (composition + structure features); predict()
+#: works without it and uses it only for structures (see ``predict(structure_model=...)``)
+STRUCTURE_MODEL_NAME = "conductivity_structure"
 
 #: elements 1..94: columns of the element-fraction features
 ELEMENTS = tuple(Element.from_Z(z).symbol for z in range(1, 95))
@@ -277,6 +282,70 @@ def feature_table(formulas: Sequence[Any], kind: str = "basic") -> tuple[pd.Data
 
 #: feature names of the conductivity model
 CONDUCTIVITY_FEATURES = list(feature_table(["Li3PS4"], kind="conductivity")[0].columns)
+
+
+# --------------------------------------------------------------------------- structure features
+
+#: anion-framework labels of :func:`screening.descriptors.structural.structural_descriptors` (one-hot)
+ANION_FRAMEWORKS = ("bcc", "fcc", "hcp", "other")
+
+
+def structural_feature_labels(bvse: bool = False) -> list[str]:
+    """Names of the structure-only features of the ``conductivity_structure`` model."""
+    from screening.descriptors.structural import FEATURE_LABELS
+
+    labels = [f"struct_{k}" for k in FEATURE_LABELS if k != "anion_framework"]
+    labels += [f"struct_anion_framework_{a}" for a in ANION_FRAMEWORKS]
+    if bvse:
+        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS
+
+        labels += list(BVSE_LABELS)
+    return labels
+
+
+#: stand-in for an infinite descriptor (no percolating path, ...): trees only see the order
+_BIG = 1.0e6
+
+
+def _finite(value: Any) -> float:
+    """``float(value)`` with +-inf replaced by +-:data:`_BIG` (NaN stays NaN)."""
+    v = float(value)
+    return math.copysign(_BIG, v) if math.isinf(v) else v
+
+
+def structure_descriptor_row(structure: Any, bvse: bool = False) -> dict[str, float]:
+    """Structure-only features of one structure (pymatgen Structure or ase Atoms).
+
+    Raises when the structural descriptors cannot be computed (no Li, unreadable
+    structure, ...). A failed BVSE barrier gives NaN (the tree models take it); an infinite
+    value (no percolating path) becomes +-1e6.
+    """
+    from screening.descriptors.structural import FEATURE_LABELS, structural_descriptors
+
+    if not hasattr(structure, "lattice") and hasattr(structure, "get_cell"):  # ase Atoms
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        structure = AseAtomsAdaptor.get_structure(structure)
+    d = structural_descriptors(structure)
+    row = {f"struct_{k}": _finite(d[k]) for k in FEATURE_LABELS if k != "anion_framework"}
+    for a in ANION_FRAMEWORKS:
+        row[f"struct_anion_framework_{a}"] = float(d.get("anion_framework") == a)
+    if bvse:
+        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS, bondvalence_descriptors
+
+        try:
+            b = bondvalence_descriptors(structure)
+            row.update({k: _finite(b[k]) for k in BVSE_LABELS})
+        except Exception:
+            row.update({k: float("nan") for k in BVSE_LABELS})
+    return row
+
+
+def is_structure(item: Any) -> bool:
+    """True for a pymatgen Structure (ordered or disordered) or an ase Atoms object."""
+    return (hasattr(item, "lattice") and isinstance(getattr(item, "composition", None), Composition)) or (
+        hasattr(item, "get_cell") and hasattr(item, "get_chemical_formula")
+    )
 
 
 # --------------------------------------------------------------------------- conformal
@@ -550,6 +619,7 @@ def predict(
     items: Sequence[Any] | pd.DataFrame,
     stability: bool = True,
     models_dir: str | Path | None = None,
+    structure_model: bool | None = None,
 ) -> pd.DataFrame:
     """Every predicted property of formulas, structures or a table of candidates, with uncertainty.
 
@@ -564,6 +634,14 @@ def predict(
         chemical system, cached per system). ``False`` leaves them NaN, for huge batches.
     models_dir
         Where the trained models are (default ``settings.models_dir``).
+    structure_model
+        For items that are structures (pymatgen Structure, ase Atoms, or Structures in a
+        DataFrame's ``structure`` column): predict the conductivity with the
+        structure-aware model ``conductivity_structure`` (composition + structural
+        descriptors). ``None`` (default): only when that model beat the composition model
+        on the OBELiX test rows with a structure (``better_than_composition_on_test`` in its
+        card). A structure whose descriptors fail (no Li, ...) or a missing model falls
+        back to the composition model, without an error.
 
     Returns
     -------
@@ -577,7 +655,10 @@ def predict(
         toughness ``K_IC_MPa_m05``, ``pugh_ratio`` (K/G), ``G_over_G_Li`` (Monroe-Newman),
         the electrochemical window and reaction energies with Li, LiCoO2 and H2O, ``family``,
         ``prototype`` and ``error`` (None when every step worked). A bad item never raises:
-        its row holds NaN and the reason in ``error``.
+        its row holds NaN and the reason in ``error``. When the input holds structures,
+        one more column, ``conductivity_model`` (after ``log10_sigma_S_cm_hi80``), says which
+        model gave the conductivity of each row: ``"structure"`` or ``"composition"`` (None
+        when there is no prediction); formula-only input keeps exactly :data:`PREDICT_COLUMNS`.
     """
     if isinstance(items, pd.DataFrame):
         base = items.reset_index(drop=True).copy()
@@ -589,12 +670,15 @@ def predict(
             raw = base["structure"].tolist()
         else:
             raise KeyError("predict(DataFrame): the table needs a 'formula' or a 'structure' column")
-        base = base.drop(columns=[c for c in PREDICT_COLUMNS if c in base and c != "formula"])
+        structs = base["structure"].tolist() if "structure" in base else [None] * len(raw)
+        base = base.drop(columns=[c for c in (*PREDICT_COLUMNS, "conductivity_model") if c in base and c != "formula"])
     else:
-        if isinstance(items, (str, Composition)) or hasattr(items, "composition"):
+        if isinstance(items, (str, Composition)) or hasattr(items, "composition") or hasattr(items, "get_chemical_formula"):
             items = [items]
         raw = list(items)
+        structs = raw
         base = pd.DataFrame(index=range(len(raw)))
+    structs = [x if is_structure(x) else None for x in structs]
     n = len(raw)
     formulas, errors = [], []
     for item in raw:
@@ -605,11 +689,19 @@ def predict(
             formulas.append("")
             errors.append(f"{type(exc).__name__}: {exc}")
     models = load_models(models_dir)
+    struct_model = None
+    if any(x is not None for x in structs) and structure_model is not False:
+        try:
+            struct_model = load_model(STRUCTURE_MODEL_NAME, models_dir)
+        except Exception:  # not trained (or unreadable): composition model for every row
+            struct_model = None
+        if struct_model is not None and structure_model is None and not struct_model.card.get("better_than_composition_on_test", False):
+            struct_model = None
     with threadpool_limits(limits=1):  # OpenMP spin-waits badly on shared machines; batches are small
-        return _predict(raw, base, formulas, errors, models, stability)
+        return _predict(raw, base, formulas, errors, models, stability, structs, struct_model)
 
 
-def _predict(raw, base, formulas, errors, models, stability) -> pd.DataFrame:
+def _predict(raw, base, formulas, errors, models, stability, structs=None, struct_model=None) -> pd.DataFrame:
     n = len(raw)
     out = pd.DataFrame(index=range(n))
     out["formula"] = [f if e is None else (f or None) for f, e in zip(formulas, errors)]
@@ -635,6 +727,9 @@ def _predict(raw, base, formulas, errors, models, stability) -> pd.DataFrame:
     for name, col in (("conductivity", "log10_sigma_S_cm"), ("formation_energy", "formation_energy_eV_atom")):
         mean, lo, hi = run(name, Xc if name == "conductivity" else Xb)
         out[col], out[f"{col}_std"], out[f"{col}_lo80"], out[f"{col}_hi80"] = mean, (hi - lo) / (2 * Z80), lo, hi
+    conductivity_model = np.where(np.isfinite(out["log10_sigma_S_cm"].to_numpy(float)), "composition", None)
+    if struct_model is not None:
+        _structure_conductivity(out, Xc, strata, ok, structs, struct_model, conductivity_model)
     for name, sym in (("shear_modulus", "G"), ("bulk_modulus", "K")):
         mean, lo, hi = run(name, Xb)
         out[f"{sym}_VRH_GPa"], out[f"{sym}_VRH_GPa_lo80"], out[f"{sym}_VRH_GPa_hi80"] = 10**mean, 10**lo, 10**hi
@@ -662,9 +757,42 @@ def _predict(raw, base, formulas, errors, models, stability) -> pd.DataFrame:
             if err:
                 errors[i] = _join(errors[i], err)
     out["error"] = errors
-    out = out[list(PREDICT_COLUMNS)]
+    columns = list(PREDICT_COLUMNS)
+    if structs is not None and any(x is not None for x in structs):
+        out["conductivity_model"] = conductivity_model
+        columns.insert(columns.index("log10_sigma_S_cm_hi80") + 1, "conductivity_model")
+    out = out[columns]
     extra = base.drop(columns=[c for c in ("formula",) if c in base])
     return pd.concat([extra.reset_index(drop=True), out], axis=1)
+
+
+def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, conductivity_model: np.ndarray) -> None:
+    """Overwrite the conductivity columns of the structure rows with the structure-aware model (in place)."""
+    labels = model.card.get("feature_labels") or (CONDUCTIVITY_FEATURES + structural_feature_labels(model.card.get("uses_bvse", False)))
+    struct_labels = labels[len(CONDUCTIVITY_FEATURES):]
+    bvse = any(k.startswith("bvse_") for k in struct_labels)
+    rows, feats = [], []
+    for i, st in enumerate(structs):
+        if st is None or not ok[i]:
+            continue
+        try:
+            d = structure_descriptor_row(st, bvse=bvse)
+            x = [d[k] for k in struct_labels]
+        except Exception:  # no Li, unreadable structure ...: keep the composition prediction
+            continue
+        if not np.isfinite(np.asarray([v for k, v in zip(struct_labels, x) if not k.startswith("bvse_")], float)).all():
+            continue
+        rows.append(i)
+        feats.append(x)
+    if not rows:
+        return
+    rows = np.asarray(rows)
+    X = np.hstack([Xc.to_numpy(float)[rows][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(feats, float)])
+    mean, lo, hi = model.regressor.predict_interval(X, strata[rows])
+    col = "log10_sigma_S_cm"
+    out.loc[rows, col], out.loc[rows, f"{col}_std"] = mean, (hi - lo) / (2 * Z80)
+    out.loc[rows, f"{col}_lo80"], out.loc[rows, f"{col}_hi80"] = lo, hi
+    conductivity_model[rows] = "structure"
 
 
 def _mechanics(K: np.ndarray, G: np.ndarray, V: np.ndarray) -> dict[str, np.ndarray]:

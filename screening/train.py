@@ -2,7 +2,8 @@
 
 ``python -m screening.train`` (``make train``) trains, in order, the conductivity model
 (OBELiX), the formation-energy model (matbench mp_e_form), the shear and bulk modulus
-models (matbench elasticity) and the walking-skeleton conductivity baseline, evaluates
+models (matbench elasticity), the structure-aware conductivity model (OBELiX rows with a
+CIF: ``conductivity_structure``) and the walking-skeleton conductivity baseline, evaluates
 each on held-out data and writes ``models/<name>/{model.skops,card.json,CARD.md}``.
 Everything is seeded (``SEED``); a retrain reproduces the cards' metrics.
 
@@ -42,7 +43,7 @@ from screening.surrogates import (
     train_conductivity_baseline,
 )
 
-__all__ = ["SEED", "CONDUCTIVITY_CANDIDATES", "train_conductivity", "train_formation_energy", "train_moduli", "train_all", "main"]
+__all__ = ["SEED", "CONDUCTIVITY_CANDIDATES", "train_conductivity", "train_conductivity_structure", "train_formation_energy", "train_moduli", "train_all", "main"]
 
 SEED = 0
 COVERAGE = 0.8
@@ -162,6 +163,156 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None) 
     }
     card["train_seconds"] = round(time.perf_counter() - t0, 2)
     model = Surrogate("conductivity", "log10_sigma_S_cm", "conductivity", reg, card)
+    if save:
+        model.save(models_dir)
+    return model
+
+
+# --------------------------------------------------------------------------- conductivity from structure
+
+_STRUCTURE_ROWS_CACHE: dict[tuple[str, bool], dict[str, float] | None] = {}
+
+
+def _structure_rows(ids: list[str], structures: list[object], bvse: bool) -> list[dict[str, float] | None]:
+    """Structure features of OBELiX entries, computed once per (id, bvse) per process; None when they fail."""
+    from screening.surrogates import structure_descriptor_row
+
+    out = []
+    for i, s in zip(ids, structures):
+        key = (str(i), bvse)
+        if key not in _STRUCTURE_ROWS_CACHE:
+            try:
+                _STRUCTURE_ROWS_CACHE[key] = structure_descriptor_row(s, bvse=bvse) if s is not None else None
+            except Exception:
+                _STRUCTURE_ROWS_CACHE[key] = None
+        out.append(_STRUCTURE_ROWS_CACHE[key])
+    return out
+
+
+def _structure_matrix(df: pd.DataFrame, bvse: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(X, ok, labels)``: composition + structure features of the rows of an OBELiX table."""
+    from screening.surrogates import CONDUCTIVITY_FEATURES, structural_feature_labels
+
+    Xc, _, _ = feature_table(df["formula"].tolist(), "conductivity")
+    labels = structural_feature_labels(bvse)
+    rows = _structure_rows(df["id"].tolist(), df["structure"].tolist(), bvse)
+    Xs = np.array([[r[k] for k in labels] if r is not None else [np.nan] * len(labels) for r in rows], float)
+    ok = np.isfinite(Xc.to_numpy(float)).all(axis=1) & np.array([r is not None for r in rows])
+    return np.hstack([Xc.to_numpy(float), Xs]), ok, CONDUCTIVITY_FEATURES + labels
+
+
+def train_conductivity_structure(save: bool = True, models_dir: str | Path | None = None) -> Surrogate:
+    """Conductivity from composition + crystal structure, on the OBELiX rows that have a CIF.
+
+    Features: the conductivity model's composition features + structural descriptors
+    (+ BVSE barriers when they lower the grouped CV MAE). The feature set and estimator are
+    chosen by 5-fold GroupKFold (chemical system) CV on train only; the test rows with a
+    structure are scored with both this model and the composition model
+    (``models/conductivity``), and ``better_than_composition_on_test`` in the card decides
+    whether :func:`screening.surrogates.predict` uses it by default for structures.
+    """
+    from screening.surrogates import CONDUCTIVITY_FEATURES, load_model
+
+    t0 = time.perf_counter()
+    train, test = load_obelix("train", structures=True), load_obelix("test", structures=True)
+    has_tr, has_te = train["structure"].notna().to_numpy(), test["structure"].notna().to_numpy()
+    train, test = train[has_tr].reset_index(drop=True), test[has_te].reset_index(drop=True)
+    ytr, yte = train["log10_sigma_S_cm"].to_numpy(float), test["log10_sigma_S_cm"].to_numpy(float)
+    cv = GroupKFold(n_splits=5)
+    cv_mae: dict[str, float] = {}
+    data = {}
+    for bvse in (False, True):
+        X, ok, labels = _structure_matrix(train, bvse)
+        ok &= np.isfinite(ytr)
+        data[bvse] = (X, ok, labels)
+    # one common set of training rows (structure descriptors computed) for every candidate
+    ok_tr = data[False][1] & data[True][1]
+    groups = np.array([chemical_system(f) for f in train["formula"][ok_tr]])
+    y = ytr[ok_tr]
+    n_comp = len(CONDUCTIVITY_FEATURES)
+    for bvse in (False, True):
+        X = data[bvse][0][ok_tr]
+        for name, make in CONDUCTIVITY_CANDIDATES.items():
+            oof = cross_val_predict(make(), X, y, cv=cv, groups=groups)
+            cv_mae[f"{'comp+struct+bvse' if bvse else 'comp+struct'}/{name}"] = float(np.mean(np.abs(oof - y)))
+    for name, make in CONDUCTIVITY_CANDIDATES.items():  # reference: composition features alone, same rows
+        oof = cross_val_predict(make(), data[False][0][ok_tr][:, :n_comp], y, cv=cv, groups=groups)
+        cv_mae[f"comp_only(reference)/{name}"] = float(np.mean(np.abs(oof - y)))
+    best = min((k for k in cv_mae if not k.startswith("comp_only")), key=cv_mae.get)
+    use_bvse = best.startswith("comp+struct+bvse")
+    est_name = best.split("/", 1)[1]
+    X, _, labels = data[use_bvse]
+    X = X[ok_tr]
+    _, _, strata_tr = feature_table(train["formula"][ok_tr].tolist(), "conductivity")
+    reg = ConformalRegressor(CONDUCTIVITY_CANDIDATES[est_name](), coverage=COVERAGE, calibration=5, random_state=SEED)
+    reg.fit(X, y, groups=groups, strata=strata_tr)
+    # test: rows with a structure whose descriptors compute (the others fall back to composition in predict)
+    Xte, ok_te, _ = _structure_matrix(test, use_bvse)
+    ok_te &= np.isfinite(yte)
+    _, _, strata_te = feature_table(test["formula"][ok_te].tolist(), "conductivity")
+    yt = yte[ok_te]
+    mean, lo, hi = reg.predict_interval(Xte[ok_te], strata_te)
+    metrics = _regression_metrics(yt, mean, lo, hi)
+    metrics["mae_median_baseline"] = float(np.mean(np.abs(np.median(y) - yt)))
+    try:  # the composition model as shipped (models_dir, else the default models directory)
+        comp_model = load_model("conductivity", models_dir)
+    except FileNotFoundError:
+        try:
+            comp_model = load_model("conductivity")
+        except FileNotFoundError:
+            comp_model = train_conductivity(save=False)
+    cm, clo, chi = comp_model.regressor.predict_interval(Xte[ok_te][:, :n_comp], strata_te)
+    comp_metrics = _regression_metrics(yt, cm, clo, chi)
+    metrics["mae_composition_model"] = comp_metrics["mae"]
+    metrics["spearman_composition_model"] = comp_metrics["spearman"]
+    metrics["coverage80_composition_model"] = comp_metrics["coverage80"]
+    # diagnostic (not used for any choice): the best composition-only candidate of the CV above, fitted on the
+    # same train rows as this model, so that "fewer rows" and "structure features" can be told apart
+    comp_best = min((k for k in cv_mae if k.startswith("comp_only")), key=cv_mae.get).split("/", 1)[1]
+    same_rows = CONDUCTIVITY_CANDIDATES[comp_best]().fit(X[:, :n_comp], y).predict(Xte[ok_te][:, :n_comp])
+    metrics["mae_composition_features_same_train_rows"] = float(np.mean(np.abs(same_rows - yt)))
+    metrics["spearman_composition_features_same_train_rows"] = float(spearmanr(same_rows, yt)[0])
+    better = bool(metrics["mae"] < comp_metrics["mae"])
+    cal_abs = np.abs(reg.calibration_residuals_)
+    n_struct = X.shape[1] - n_comp
+    card = {
+        "name": "conductivity_structure",
+        "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition + crystal structure, with an 80 % "
+        "conformal interval. Used by predict() for structures only when better_than_composition_on_test is true.",
+        "target": "log10_sigma_S_cm",
+        "model": f"{est_name}: {type(reg.estimator_).__name__} {reg.estimator_.get_params()}",
+        "features": f"{X.shape[1]}: the conductivity model's {n_comp} composition features + {n_struct} structure features "
+        f"(screening.descriptors.structural{' + BVSE barriers, screening.descriptors.bondvalence' if use_bvse else ''}; "
+        "anion framework one-hot)",
+        "feature_labels": labels,
+        "uses_bvse": use_bvse,
+        "train": {"dataset": "obelix/train.csv + bundled CIFs", "rows": int(ok_tr.sum()), "rows_with_structure": int(has_tr.sum()),
+                  "structure_descriptors_failed": int(has_tr.sum() - ok_tr.sum())},
+        "test": {"dataset": "obelix/test.csv + bundled CIFs", "rows": int(ok_te.sum()), "rows_with_structure": int(has_te.sum()),
+                 "structure_descriptors_failed": int(has_te.sum() - ok_te.sum())},
+        "split": "official OBELiX train/test split restricted to rows with a CIF; test never used for selection",
+        "selection": "feature set (with/without BVSE) and estimator with the lowest 5-fold GroupKFold (groups = chemical "
+        "system) CV MAE on the train rows with a structure",
+        "cv_selection": cv_mae,
+        "uncertainty": "Mondrian CV+ conformal (ConformalRegressor): |out-of-fold residual| quantiles (grouped 5-fold CV "
+        f"on train) per coarse family (>= {reg.min_stratum_size} rows, else pooled); std = half-width / 1.2816",
+        "conformal_quantiles": {"pooled": reg.quantile_, **reg.stratum_quantiles_},
+        "metrics_cv_train": {"mae_oof": float(np.mean(cal_abs)), "coverage80_oof": float(np.mean(cal_abs <= reg.half_widths(strata_tr, len(y))))},
+        "metrics_test": metrics,
+        "metrics_test_composition_model_same_rows": comp_metrics,
+        "better_than_composition_on_test": better,
+        "data_sha256": _checksums("obelix/"),
+        "code_version": __version__,
+        "seed": SEED,
+        "retrain": _retrain_text("conductivity_structure"),
+        "limitations": [
+            f"trained on only {int(ok_tr.sum())} OBELiX rows with a CIF (the composition model has 478)",
+            "CIFs are the reported (often disordered) structures; processing and microstructure stay invisible",
+            "test subset is small: the comparison with the composition model has a large sampling error",
+        ],
+    }
+    card["train_seconds"] = round(time.perf_counter() - t0, 2)
+    model = Surrogate("conductivity_structure", "log10_sigma_S_cm", "conductivity_structure", reg, card)
     if save:
         model.save(models_dir)
     return model
@@ -328,7 +479,7 @@ def single_threaded(fn):
 
 def train_all(names: list[str] | None = None, models_dir: str | Path | None = None) -> dict[str, Surrogate]:
     """Train the named models (default all), save them and their cards; return them."""
-    names = names or ["conductivity", "formation_energy", "moduli", "conductivity_baseline"]
+    names = names or ["conductivity", "formation_energy", "moduli", "conductivity_structure", "conductivity_baseline"]
     done: dict[str, object] = {}
     for name in names:
         t = time.perf_counter()
@@ -338,17 +489,19 @@ def train_all(names: list[str] | None = None, models_dir: str | Path | None = No
             done[name] = train_formation_energy(models_dir=models_dir)
         elif name in ("moduli", "shear_modulus", "bulk_modulus"):
             done.update(train_moduli(models_dir=models_dir))
+        elif name == "conductivity_structure":
+            done[name] = train_conductivity_structure(models_dir=models_dir)
         elif name == "conductivity_baseline":
             done[name] = train_conductivity_baseline(save=True)
         else:
-            raise ValueError(f"unknown model {name!r}: expected conductivity, formation_energy, moduli, conductivity_baseline")
+            raise ValueError(f"unknown model {name!r}: expected conductivity, formation_energy, moduli, conductivity_structure, conductivity_baseline")
         print(f"trained {name} in {time.perf_counter() - t:.1f} s", flush=True)
     return done
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m screening.train", description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", help="conductivity, formation_energy, moduli, conductivity_baseline (default: all)")
+    parser.add_argument("models", nargs="*", help="conductivity, formation_energy, moduli, conductivity_structure, conductivity_baseline (default: all)")
     args = parser.parse_args(argv)
     train_all(args.models or None)
     return 0
@@ -357,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
 train_conductivity = single_threaded(train_conductivity)
 train_formation_energy = single_threaded(train_formation_energy)
 train_moduli = single_threaded(train_moduli)
+train_conductivity_structure = single_threaded(train_conductivity_structure)
 
 if __name__ == "__main__":
     sys.exit(main())
