@@ -21,18 +21,19 @@ import numpy as np  # noqa: E402
 
 from screening.datasets import load_mp_ground_states, load_obelix  # noqa: E402
 from screening.descriptors.composition import composition_table  # noqa: E402
-from screening.descriptors.stability import default_hull, stability_descriptors  # noqa: E402
+from screening.descriptors.stability import _parse_formula, default_hull, stability_descriptors  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "composition.md"
 
 
 def main() -> None:
-    obelix = load_obelix()["formula"].tolist()
+    obelix = sorted(set(load_obelix()["formula"]))
     li = load_mp_ground_states()
-    li = li[li["formula"].str.contains("Li")]["formula"].sample(5000, random_state=0).tolist()
-    formulas = (obelix * 9)[:5000] + li  # 10,000 formulas: measured electrolytes and MP Li compounds
+    li = li[li["formula"].str.contains("Li")]["formula"].drop_duplicates().tolist()
+    formulas = (obelix + li)[:10_000]  # distinct formulas: measured electrolytes, then MP Li compounds
 
-    composition_table(formulas[:50])  # warm the element tables
+    composition_table(["Li3PS4", "LiCl"])  # warm the element tables
+    _parse_formula.cache_clear()  # every formula is parsed inside the timed call
     t = time.perf_counter()
     table = composition_table(formulas)
     dt = time.perf_counter() - t
@@ -54,7 +55,7 @@ def main() -> None:
         "",
         f"- date: {date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores, one core used",
         f"- composition descriptors (`composition_table`, Magpie 132 + chemistry + charge check): "
-        f"{len(formulas)} formulas in {dt:.2f} s = **{len(formulas) / dt:,.0f} formulas/s** (target >= 1,000); "
+        f"{len(formulas)} distinct formulas, cold parse cache, in {dt:.2f} s = **{len(formulas) / dt:,.0f} formulas/s** (target >= 1,000); "
         f"{n_err} rows with an error text",
         f"- stability descriptors (`stability_descriptors`, window + 3 interface reactions + hull, cold cache): "
         f"{len(sample)} OBELiX formulas in {dt_stab:.1f} s = {1000 * dt_stab / len(sample):.0f} ms/formula; {failures} failures",
