@@ -17,7 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 
 from screening.datasets import load_mp_ground_states, load_obelix  # noqa: E402
 from screening.descriptors.composition import composition_table  # noqa: E402

@@ -118,7 +118,7 @@ def main() -> None:
     for label, kwargs in CASES.items():
         kw = dict(kwargs)
         n = kw.pop("n", 20)
-        fn = lambda: store.top(n, **kw)  # noqa: E731
+        fn = lambda n=n, kw=kw: store.top(n, **kw)  # noqa: E731
         assert len(fn()) == n, label
         c1, c2 = cold(path, kwargs, False), cold(path, kwargs, True)
         print(f"| `{label}` | {1000 * c1:.0f} ms | {1000 * c2:.0f} ms | {1000 * best_of(fn, args.repeat):.0f} ms |")

@@ -28,7 +28,6 @@ import base64
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger, task

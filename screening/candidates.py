@@ -84,7 +84,8 @@ from typing import Any, NamedTuple
 import yaml
 from pymatgen.core import Composition, Element, Lattice, Species, Structure
 
-from screening.errors import InvalidCompositionError, ScreeningError, StructureReadError
+from screening.chemistry import ANION_CHARGES, EXCLUDED_ELEMENTS
+from screening.errors import ScreeningError, StructureReadError
 from screening.structures import composition_id, read_structure
 
 __all__ = [
@@ -115,10 +116,7 @@ DEFAULT_MIXING_GRID: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
 #: Fractions of a site for aliovalent doping.
 DEFAULT_DOPING_GRID: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.75)
 #: Elements left out of the dopant pool by default (see seeds/elements.csv for reasons).
-DEFAULT_EXCLUDED: frozenset[str] = frozenset(
-    ["Be", "Cd", "Hg", "Tl", "Pb", "As", "Os", "Tc", "Pm", "Ru", "Rh", "Pd", "Re", "Ir", "Pt", "Au"]
-    + [Element.from_Z(z).symbol for z in range(84, 104)]
-)
+DEFAULT_EXCLUDED: frozenset[str] = frozenset(EXCLUDED_ELEMENTS)
 #: Filters in the order they are applied; the names used in :class:`EnumerationReport`.
 FILTERS: tuple[str, ...] = (
     "oxidation_state",
@@ -128,7 +126,8 @@ FILTERS: tuple[str, ...] = (
     "charge_balance",
     "unique",
 )
-ANION_POOL = ("F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N")
+ANION_POOL = ("F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N")  # the set of chemistry.ANION_CHARGES, in enumeration order
+assert set(ANION_POOL) == set(ANION_CHARGES)
 _ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9,
           "X": 10, "XI": 11, "XII": 12, "XIV": 14}
 _EPS = 1e-6

@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pymatgen.core.periodic_table import Element
 
+from screening.chemistry import ANION_CHARGES, FAMILIES
 from screening.datasets import load_obelix
 from screening.descriptors.composition import composition_table
 from screening.descriptors.stability import STABILITY_COLUMNS, ReferenceHull, stability_table
@@ -163,10 +164,8 @@ __all__ += [
     "pareto_plot",
 ]
 
-#: candidate families (``screening.descriptors.composition.family_of``)
-FAMILIES = ("sulfide", "halide", "oxide", "nitride", "mixed-anion")
 #: anions: elements that need not be in the element pool of OBELiX/CIF candidates
-ANIONS = frozenset({"N", "O", "F", "S", "Cl", "Se", "Br", "Te", "I"})
+ANIONS = frozenset(ANION_CHARGES)
 #: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]

@@ -43,13 +43,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Composition, Element
+from pymatgen.core import Composition
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.model_selection import GroupKFold, KFold
 from threadpoolctl import threadpool_limits
 
 from screening import __version__
+from screening.chemistry import CHALCOGENS, COARSE_FAMILIES, ELEMENTS, HALOGENS, as_composition
 from screening.config import get_settings
 from screening.datasets import dataset_checksums, load_obelix
 from screening.descriptors.composition import (
@@ -59,7 +60,7 @@ from screening.descriptors.composition import (
     magpie_labels,
     magpie_table,
 )
-from screening.descriptors.stability import STABILITY_COLUMNS, as_composition
+from screening.descriptors.stability import STABILITY_COLUMNS
 from screening.errors import InvalidCompositionError
 
 __all__ = [
@@ -91,11 +92,8 @@ MODEL_NAMES = ("conductivity", "formation_energy", "shear_modulus", "bulk_modulu
 STRUCTURE_MODEL_NAME = "conductivity_structure"
 
 #: elements 1..94: columns of the element-fraction features
-ELEMENTS = tuple(Element.from_Z(z).symbol for z in range(1, 95))
 _EL_INDEX = {s: i for i, s in enumerate(ELEMENTS)}
 
-_HALOGENS = {"F", "Cl", "Br", "I"}
-_CHALCOGENS = {"S", "Se", "Te"}
 
 #: the prototypes :func:`prototype_of` can return
 PROTOTYPES = (
@@ -103,8 +101,6 @@ PROTOTYPES = (
     "perovskite", "LISICON", "borate", "oxide-other", "halide", "nitride", "hydride", "other",
 )  # fmt: skip
 
-#: coarse families used as conformal strata (cheap: from element fractions only)
-COARSE_FAMILIES = ("sulfide", "oxide", "halide", "nitride", "mixed-anion", "no-anion")
 
 
 # --------------------------------------------------------------------------- features
@@ -128,8 +124,8 @@ def prototype_of(formula: str | Composition) -> str:
     els = set(amt)
     li = amt.get("Li", 0.0)
     o = amt.get("O", 0.0)
-    s = sum(amt.get(x, 0.0) for x in _CHALCOGENS)
-    hal = sum(amt.get(x, 0.0) for x in _HALOGENS)
+    s = sum(amt.get(x, 0.0) for x in CHALCOGENS)
+    hal = sum(amt.get(x, 0.0) for x in HALOGENS)
     if s > 0 and o < 3 * s:
         if "P" in els and hal > 0:
             return "argyrodite"
@@ -137,7 +133,7 @@ def prototype_of(formula: str | Composition) -> str:
             return "LGPS"
         return "thiophosphate" if "P" in els else "sulfide-other"
     if o > 0:
-        if hal > 0 and not els - {"Li", "O", "H"} - _HALOGENS:
+        if hal > 0 and not els - {"Li", "O", "H"} - HALOGENS:
             return "antiperovskite"
         other = sum(a for e, a in amt.items() if e not in {"Li", "O", "F", "N", "H"})
         p = amt.get("P", 0.0) + amt.get("As", 0.0)
@@ -331,7 +327,8 @@ def structure_descriptor_row(structure: Any, bvse: bool = False) -> dict[str, fl
     for a in ANION_FRAMEWORKS:
         row[f"struct_anion_framework_{a}"] = float(d.get("anion_framework") == a)
     if bvse:
-        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS, bondvalence_descriptors
+        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS
+        from screening.descriptors.bondvalence import bondvalence_descriptors
 
         try:
             b = bondvalence_descriptors(structure)
@@ -679,7 +676,6 @@ def predict(
         structs = raw
         base = pd.DataFrame(index=range(len(raw)))
     structs = [x if is_structure(x) else None for x in structs]
-    n = len(raw)
     formulas, errors = [], []
     for item in raw:
         try:

@@ -24,6 +24,7 @@ from screening.descriptors.mechanics import (
 )
 from screening.errors import ScreeningError
 
+
 def test_diamond_fracture_toughness():
     assert fracture_toughness_niu(443, 535, 5.67) == pytest.approx(6.50, abs=0.01)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
+from screening.config import get_settings
 from screening.surrogates import (
     MODEL_NAMES,
     PREDICT_COLUMNS,
@@ -21,7 +22,6 @@ from screening.surrogates import (
     predict,
     prototype_of,
 )
-from screening.config import get_settings
 
 
 @pytest.mark.parametrize(

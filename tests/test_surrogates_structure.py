@@ -12,7 +12,7 @@ from pymatgen.core import Lattice, Structure
 
 from screening.config import get_settings
 from screening.datasets import load_obelix_structures
-from screening.surrogates import PREDICT_COLUMNS, STRUCTURE_MODEL_NAME, load_model, predict
+from screening.surrogates import PREDICT_COLUMNS, STRUCTURE_MODEL_NAME, predict
 
 # value of predict(["Li6PS5Cl"]) before the structure model existed: formulas must not change
 LI6PS5CL_LOG10_SIGMA = -3.3351862475233216

@@ -30,7 +30,7 @@ __all__ = ["describe", "describe_table"]
 
 def _as_item(item: Any) -> Composition | Structure:
     """A pymatgen Composition for formulas, a Structure for structures (files, ase Atoms)."""
-    from screening.descriptors.stability import as_composition
+    from screening.chemistry import as_composition
     from screening.structures import to_structure
 
     if isinstance(item, (Structure, Composition)):

@@ -114,7 +114,7 @@ def _scatterers(structure: Structure, name: str):
     # oxidation states already on the structure, if any (mean per element)
     given: dict[str, list[float]] = {}
     for site in structure:
-        for sp, amount in site.species.items():
+        for sp in site.species:
             q = getattr(sp, "oxi_state", None)
             if q is not None and getattr(sp, "symbol", None):
                 given.setdefault(sp.symbol, []).append(float(q))

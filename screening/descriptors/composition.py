@@ -35,7 +35,17 @@ import pandas as pd
 from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition, Element
 
-from screening.descriptors.stability import as_composition
+from screening.chemistry import (  # noqa: F401  (re-exported: the public names of this module)
+    ANION_CHARGES,
+    _anion_charge,
+    _electronegativity,
+    amounts_of,
+    anions_of,
+    as_composition,
+    check_charge_balance,
+    family_from_anions,
+    family_of,
+)
 from screening.errors import InvalidCompositionError
 
 __all__ = [
@@ -61,10 +71,6 @@ MAGPIE_PROPERTIES = (
 )  # fmt: skip
 MAGPIE_STATS = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
 
-#: Anion elements in order of preference, with the oxidation state they carry.
-ANION_CHARGES = {"N": -3, "O": -2, "F": -1, "S": -2, "Cl": -1, "Se": -2, "Br": -1, "Te": -2, "I": -1}
-_CHALCOGENS = {"S", "Se", "Te"}
-_HALOGENS = {"F", "Cl", "Br", "I"}
 
 
 def magpie_labels() -> list[str]:
@@ -134,89 +140,6 @@ def magpie_table(formulas: Iterable[str | Composition]) -> pd.DataFrame:
 # ----------------------------------------------------------------- chemistry
 
 
-def _amounts(comp: Composition) -> dict[str, float]:
-    """``{symbol: amount}`` of a composition (plain dict look-ups are far cheaper than pymatgen's)."""
-    return {el.symbol: float(amt) for el, amt in comp.items()}
-
-
-def anions_of(comp: Composition | dict[str, float]) -> list[str]:
-    """The anion elements of a composition (see the module's anion policy)."""
-    amounts = comp if isinstance(comp, dict) else _amounts(comp)
-    anions = [s for s in amounts if s in ANION_CHARGES]
-    if "O" in anions:  # oxoanions: S, Se, Te with at least 3 O each are cations (SO4, TeO6)
-        anions = [s for s in anions if not (s in _CHALCOGENS and amounts["O"] >= 3 * amounts[s])]
-    if not anions and len(amounts) > 1:
-        anions = [max(amounts, key=lambda s: _electronegativity(s))]
-    return anions
-
-
-@lru_cache(maxsize=None)
-def _electronegativity(symbol: str) -> float:
-    x = Element(symbol).X
-    return float(x) if x == x else 0.0  # noble gases have no Pauling value
-
-
-def _anion_charge(symbol: str) -> int:
-    if symbol in ANION_CHARGES:
-        return ANION_CHARGES[symbol]
-    return min(Element(symbol).oxidation_states, default=-1)
-
-
-def family_of(formula: str | Composition) -> str:
-    """Family label: ``sulfide``, ``oxide``, ``halide``, ``nitride`` or ``mixed-anion``."""
-    return _family(anions_of(as_composition(formula)))
-
-
-def _family(anion_list: list[str]) -> str:
-    anions = set(anion_list)
-    if anions & _CHALCOGENS and "O" not in anions:
-        return "sulfide"
-    if anions == {"O"}:
-        return "oxide"
-    if anions and anions <= _HALOGENS:
-        return "halide"
-    if anions == {"N"}:
-        return "nitride"
-    return "mixed-anion"
-
-
-@lru_cache(maxsize=None)
-def _max_positive_state(symbol: str) -> int:
-    return max((s for s in Element(symbol).oxidation_states if s > 0), default=0)
-
-
-@lru_cache(maxsize=None)
-def _min_positive_state(symbol: str) -> int:
-    return min((s for s in Element(symbol).oxidation_states if s > 0), default=0)
-
-
-def check_charge_balance(formula: str | Composition, rel_tol: float = 0.05) -> None:
-    """Raise InvalidCompositionError if no assignment of known oxidation states can balance the formula.
-
-    A cheap necessary condition: the anion charge must lie between the cations' smallest
-    and largest total positive charge (pymatgen's table of known oxidation states), within
-    ``rel_tol`` of the anion charge. The tolerance admits the rounded and slightly off-
-    stoichiometric formulas of measured samples (``Li0.91Hf2.022(PO4)3``); enumerated
-    candidates are balanced exactly by construction. Catches formulas such as ``LiCl3``
-    or ``Li2O5``; it does not prove that a balanced formula is chemically sensible.
-    """
-    comp = _amounts(as_composition(formula))
-    anions = anions_of(comp)
-    if not anions:
-        return  # an element: nothing to balance
-    if any(_anion_charge(a) >= 0 for a in anions):
-        raise InvalidCompositionError(f"{formula}: no element can be an anion (an intermetallic, not an ionic compound)")
-    negative = -sum(_anion_charge(a) * comp[a] for a in anions)
-    cations = [c for c in comp if c not in anions]
-    low = sum(_min_positive_state(c) * comp[c] for c in cations)
-    high = sum(_max_positive_state(c) * comp[c] for c in cations)
-    slack = rel_tol * negative + 1e-6
-    if not low - slack <= negative <= high + slack:
-        raise InvalidCompositionError(
-            f"{formula}: not charge balanced (anions carry -{negative:g}, cations can carry +{low:g} to +{high:g})"
-        )
-
-
 @lru_cache(maxsize=None)
 def _radius(symbol: str, anion: bool) -> float:
     el = Element(symbol)
@@ -234,7 +157,7 @@ def chemistry_descriptors(formula: str | Composition) -> dict[str, object]:
     ``cation_radius_std_A``, ``anion_radius_mean_A`` (pymatgen's average ionic radii, A),
     ``radius_ratio`` (mean cation / mean anion radius), ``family``.
     """
-    amounts = _amounts(as_composition(formula))
+    amounts = amounts_of(as_composition(formula))
     anions = anions_of(amounts)
     n_anion = sum(amounts[a] for a in anions)
     cations = [s for s in amounts if s not in anions]
@@ -265,7 +188,7 @@ def chemistry_descriptors(formula: str | Composition) -> dict[str, object]:
         "cation_radius_std_A": r_std,
         "anion_radius_mean_A": an_r,
         "radius_ratio": r_mean / an_r if an_r and np.isfinite(an_r) else float("nan"),
-        "family": _family(anions),
+        "family": family_from_anions(anions),
     }
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from matminer.featurizers.base import BaseFeaturizer
 from pymatgen.core import Composition, Element
 
+from screening.chemistry import EXCLUDED_ELEMENTS
 from screening.errors import InvalidCompositionError
 
 __all__ = [
@@ -39,15 +40,8 @@ __all__ = [
     "excluded_fraction",
 ]
 
-DEFAULT_EXCLUDED_ELEMENTS: frozenset[str] = frozenset(
-    # radioactive: no stable isotope (handling, licensing, decay heat)
-    ["Tc", "Pm", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm",
-     "Bk", "Cf", "Es", "Fm", "Md", "No", "Lr"]
-    # acutely toxic / restricted heavy metals (RoHS lists Hg, Cd, Pb; Tl is a potent poison)
-    + ["Tl", "Hg", "Cd", "Pb"]
-    # Be: carcinogenic dust (berylliosis); As: toxic, restricted
-    + ["Be", "As"]
-)
+#: :data:`screening.chemistry.EXCLUDED_ELEMENTS` (radioactive, toxic, scarce precious metals)
+DEFAULT_EXCLUDED_ELEMENTS: frozenset[str] = frozenset(EXCLUDED_ELEMENTS)
 
 FEATURE_LABELS = ("cost_usd_per_kg", "excluded_element_fraction")
 

@@ -57,7 +57,8 @@ from pymatgen.analysis.reaction_calculator import ReactionError
 from pymatgen.core import Composition, Element
 from scipy.optimize import linprog
 
-from screening.errors import InvalidCompositionError, UnsupportedChemistryError
+from screening.chemistry import as_composition
+from screening.errors import InvalidCompositionError
 
 __all__ = [
     "ReferenceHull",
@@ -92,40 +93,6 @@ _HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1
 _SUPPORT_TOL = 1e-10
 #: how close to its hyperplane an entry counts as coexisting at a limit potential (eV/atom)
 _TIGHT_TOL = 1e-7
-
-
-def as_composition(formula: str | Composition) -> Composition:
-    """Parse a formula into a pymatgen Composition, or raise InvalidCompositionError naming it.
-
-    Formula strings are parsed once per process (a cache of the most recent 2**17): the
-    same formula goes through descriptors, surrogates and the hull several times.
-    """
-    if isinstance(formula, Composition):
-        return _checked(formula, formula)
-    return _parse_formula(str(formula))
-
-
-@lru_cache(maxsize=2**17)
-def _parse_formula(text: str) -> Composition:
-    try:
-        comp = Composition(text)
-    except Exception as exc:
-        raise InvalidCompositionError(f"{text!r}: not a valid formula ({exc})") from exc
-    return _checked(comp, text)
-
-
-def _checked(comp: Composition, label: object) -> Composition:
-    if comp.num_atoms <= 0:
-        raise InvalidCompositionError(f"{label!r}: empty composition")
-    plain = {}
-    for el, amt in comp.items():
-        element = getattr(el, "element", el)
-        if not isinstance(element, Element):
-            raise InvalidCompositionError(f"{label!r}: unknown element {getattr(el, 'symbol', el)}")
-        if amt < 0:
-            raise InvalidCompositionError(f"{label!r}: negative amount")
-        plain[element] = plain.get(element, 0.0) + amt
-    return Composition(plain)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from pymatgen.core import Element, Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
 from scipy.spatial import Delaunay, QhullError
 
+from screening.chemistry import STRUCTURE_ANION_CHARGES
 from screening.errors import ScreeningError
 
 __all__ = [
@@ -65,11 +66,7 @@ __all__ = [
 ]
 
 # Nominal charges of the elements that may act as anions in Li conductors.
-ANION_CHARGES: dict[str, int] = {
-    "O": -2, "S": -2, "Se": -2, "Te": -2,
-    "F": -1, "Cl": -1, "Br": -1, "I": -1,
-    "N": -3, "P": -3, "As": -3, "H": -1,
-}
+ANION_CHARGES: dict[str, int] = STRUCTURE_ANION_CHARGES
 # Shannon (1976) ionic radii of those anions, CN 6 (N3- CN 4). P3- and As3- are not in
 # Shannon's table: Pauling's ionic radii (The Nature of the Chemical Bond, 1960) are used.
 # H- (hydrides such as LiAlH4) has no Shannon value; 1.40 A is a rough mid-range estimate
