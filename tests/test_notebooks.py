@@ -1,4 +1,4 @@
-"""The example notebooks run from top to bottom."""
+"""The example notebooks run from top to bottom, draw a plot, and are stored without outputs."""
 
 from pathlib import Path
 
@@ -9,13 +9,24 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
+def test_the_three_notebooks_exist():
+    assert {p.name for p in NOTEBOOKS} >= {"descriptors.ipynb", "explore_screen.ipynb", "predict_your_composition.ipynb"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs_and_plots(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCREENING_RESULTS_PATH", str(tmp_path / "screening.duckdb"))
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
-    # the last cell shows the batch table with an error row for the unknown element
-    last = nb.cells[-1]["outputs"][-1]["data"]["text/plain"]
-    assert "Xx" in last
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook draws no plot"
+    if path.name == "descriptors.ipynb":  # the last cell shows the batch with an error row for the unknown element
+        assert "Xx" in nb.cells[-1]["outputs"][-1]["data"]["text/plain"]
