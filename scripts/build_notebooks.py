@@ -198,6 +198,110 @@ table.loc[table["error"].fillna("") != "", ["formula", "error"]]
 """),
 ]
 
+EXPLORE = [
+    md("""
+# Explore a screen
+
+Open a screening run from the results store, look at the trade-offs between conductivity,
+electrochemical window and mechanics, and pick candidates with SQL. The store is the
+DuckDB file `results/screening.duckdb` (or `SCREENING_RESULTS_PATH`); if it holds no
+screen yet, the first cell runs a small one (300 enumerated candidates, about a minute).
+"""),
+    code("""
+import matplotlib.pyplot as plt
+import numpy as np
+
+from screening.store import ResultStore
+
+store = ResultStore()
+run_id = store.latest_run()
+if run_id is None:  # no screen yet: the same as `screening screen --source enumerated --limit 300`
+    from flows.screen import ScreenParameters, screen
+
+    run_id = screen(ScreenParameters(source="enumerated", limit=300))
+ranked = store.query("SELECT * FROM ranked WHERE run_id = ? ORDER BY rank NULLS LAST", [run_id])
+print(run_id, len(ranked), "candidates")
+ranked[["rank", "formula", "family", "prototype", "log10_sigma_S_cm", "window_width_V", "e_hull_eV_atom"]].head(10)
+"""),
+    md("""
+## Conductivity against electrochemical window
+
+Each point is a candidate with its 80% conductivity interval. Wide windows protect
+against decomposition at the electrodes; high conductivity is the reason to make it. The
+best candidates sit top right. Candidates without a window did not reach the stability
+tier (it runs on the best K of the composition tier).
+"""),
+    code("""
+colors = {"sulfide": "tab:orange", "halide": "tab:green", "oxide": "tab:blue", "mixed-anion": "tab:purple"}
+has = ranked.dropna(subset=["window_width_V", "log10_sigma_S_cm"])
+fig, ax = plt.subplots(figsize=(9, 5))
+for fam, g in has.groupby("family"):
+    err = np.vstack([g["log10_sigma_S_cm"] - g["log10_sigma_S_cm_lo80"], g["log10_sigma_S_cm_hi80"] - g["log10_sigma_S_cm"]])
+    ax.errorbar(g["window_width_V"], g["log10_sigma_S_cm"], yerr=err, fmt="o", ms=4, alpha=0.6,
+                elinewidth=0.6, color=colors.get(fam, "grey"), label=fam)
+for _, row in has.nsmallest(5, "rank").iterrows():
+    ax.annotate(row["formula"], (row["window_width_V"], row["log10_sigma_S_cm"]), fontsize=8)
+ax.set_xlabel("electrochemical window width (V)")
+ax.set_ylabel("predicted log10 conductivity (S/cm)")
+ax.legend()
+fig.tight_layout()
+"""),
+    md("## Families side by side"),
+    code("""
+fams = [f for f in ["sulfide", "halide", "oxide", "mixed-anion"] if f in set(ranked["family"])]
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+axes[0].boxplot([ranked.loc[ranked["family"] == f, "log10_sigma_S_cm"].dropna() for f in fams])
+axes[0].set_ylabel("predicted log10 conductivity (S/cm)")
+axes[1].boxplot([ranked.loc[ranked["family"] == f, "window_width_V"].dropna() for f in fams])
+for ax in axes:
+    ax.set_xticks(range(1, len(fams) + 1), fams)
+axes[1].set_ylabel("window width (V)")
+fig.tight_layout()
+"""),
+    md("""
+## Mechanics
+
+Fracture toughness `K_IC` (Niu, Niu and Oganov 2019) against the Monroe-Newman ratio
+G/G_Li. An electrolyte with G above about twice the shear modulus of lithium (dashed
+line) resists dendrite growth in the linear-elastic picture; stiffer is not better beyond
+that (garnets pass and still grow dendrites along grain boundaries), and a brittle,
+stiff electrolyte cracks against soft lithium.
+"""),
+    code("""
+fig, ax = plt.subplots(figsize=(7, 4))
+for fam, g in ranked.groupby("family"):
+    ax.scatter(g["G_over_G_Li"], g["K_IC_MPa_m05"], s=10, alpha=0.6, color=colors.get(fam, "grey"), label=fam)
+ax.axvline(2.0, color="k", ls="--", lw=0.8)
+ax.text(2.05, ax.get_ylim()[1] * 0.95, "G = 2 G_Li", fontsize=8, va="top")
+ax.set_xscale("log")
+ax.set_xlabel("G / G_Li")
+ax.set_ylabel("K_IC (MPa m^0.5)")
+ax.legend()
+fig.tight_layout()
+"""),
+    md("""
+## Pick candidates with SQL
+
+The store is plain DuckDB: any SQL over the `ranked` view works. Here: stable or nearly
+stable candidates (at most 0.1 eV/atom above the hull) with a window of at least 0.3 V, best first.
+"""),
+    code("""
+picked = store.query(
+    \"\"\"
+    SELECT rank, formula, family, prototype, round(log10_sigma_S_cm, 2) AS log10_sigma,
+           round(window_low_V, 2) AS low_V, round(window_high_V, 2) AS high_V,
+           round(e_hull_eV_atom, 3) AS e_hull, round(K_IC_MPa_m05, 2) AS K_IC
+    FROM ranked
+    WHERE run_id = ? AND window_width_V >= 0.3 AND e_hull_eV_atom <= 0.1
+    ORDER BY rank NULLS LAST
+    LIMIT 15
+    \"\"\",
+    [run_id],
+)
+picked
+"""),
+]
+
 
 def write(name: str, cells) -> Path:
     nb = new_notebook(cells=cells)
@@ -209,7 +313,11 @@ def write(name: str, cells) -> Path:
 
 def main() -> None:
     NOTEBOOKS.mkdir(exist_ok=True)
-    for name, cells in [("descriptors.ipynb", DESCRIPTORS), ("predict_your_composition.ipynb", PREDICT)]:
+    for name, cells in [
+        ("descriptors.ipynb", DESCRIPTORS),
+        ("explore_screen.ipynb", EXPLORE),
+        ("predict_your_composition.ipynb", PREDICT),
+    ]:
         print("wrote", write(name, cells))
 
 
