@@ -123,7 +123,9 @@ def test_a_store_from_an_older_version_gets_its_cache(small_store):
     with duckdb.connect(str(small_store.path)) as con:
         con.execute("DROP TABLE _top_runs")
         con.execute("DROP TABLE _top_rows")
+        con.execute("DROP TABLE meta")  # stores before the schema version had none
     store = ResultStore(small_store.path)
+    assert store.query("SELECT value FROM meta")["value"].tolist() == [str(store_module.SCHEMA_VERSION)]
     assert store.query("SELECT n_scores FROM _top_runs")["n_scores"].tolist() == [6]
     assert store.top(3)["formula"].tolist() == ["Li7P3S11", "Li6PS5Cl", "Li2ZrCl6"]
 
