@@ -202,3 +202,53 @@ def test_predict_prints_properties_with_intervals(capsys):
     assert "Xx" in bad["error"]
     code, out, _ = run(capsys, "predict", "Li3YCl6", "--no-stability")
     assert code == 0 and "log10 sigma (S/cm)" in out and "[" in out
+
+
+@pytest.fixture
+def damaged_data(tmp_path, monkeypatch):
+    """A private copy of datasets/ (SHA256SUMS and the OBELiX tarball) that a test may damage."""
+    import shutil
+
+    from screening import datasets
+    from screening.config import get_settings
+
+    src = get_settings().data_dir
+    dst = tmp_path / "datasets"
+    (dst / "obelix").mkdir(parents=True)
+    shutil.copy(src / "SHA256SUMS", dst / "SHA256SUMS")
+    shutil.copy(src / "obelix" / "all_cifs.tar.gz", dst / "obelix" / "all_cifs.tar.gz")
+    monkeypatch.setenv("SCREENING_DATA_DIR", str(dst))
+
+    def reset():
+        get_settings.cache_clear()
+        datasets._expected_checksums.cache_clear()
+        datasets._obelix_cif_texts.cache_clear()
+        datasets._verified.clear()
+
+    reset()
+    yield dst
+    monkeypatch.delenv("SCREENING_DATA_DIR")
+    reset()
+
+
+def test_a_malformed_checksum_list_names_the_file(damaged_data):
+    from screening import datasets
+    from screening.errors import DatasetError
+
+    sums = damaged_data / "SHA256SUMS"
+    sums.write_text(sums.read_text() + "not-a-checksum-line\n")
+    with pytest.raises(DatasetError, match=r"SHA256SUMS: line \d+ is not"):
+        datasets.dataset_checksums()
+
+
+def test_a_truncated_tarball_is_a_dataset_error(damaged_data, monkeypatch):
+    from screening import datasets
+    from screening.config import get_settings
+    from screening.errors import DatasetError
+
+    tarball = damaged_data / "obelix" / "all_cifs.tar.gz"
+    tarball.write_bytes(tarball.read_bytes()[: tarball.stat().st_size // 2])
+    monkeypatch.setenv("SCREENING_VERIFY_CHECKSUMS", "false")  # as if the sums had been regenerated
+    get_settings.cache_clear()
+    with pytest.raises(DatasetError, match="all_cifs.tar.gz: cannot be read as a gzipped tar archive"):
+        datasets.obelix_cif_ids()
