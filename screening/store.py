@@ -65,6 +65,9 @@ import pandas as pd
 from screening import __version__
 from screening.config import get_settings
 from screening.errors import QueryError, StoreError
+from screening.sql_guard import SANDBOX as _SANDBOX
+from screening.sql_guard import check_sql
+from screening.sql_guard import first_line as _first_line
 
 __all__ = ["ResultStore", "query", "top", "check_sql", "SCHEMA_VERSION", "TOP_COLUMNS", "VIEW_COLUMNS"]
 
@@ -87,14 +90,6 @@ TOP_COLUMNS = ["rank", "candidate_id", "formula", "family", "prototype", "score"
                "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "K_IC_MPa_m05", "G_over_G_Li", "cost_usd_per_kg",
                "parent", "error"]  # fmt: skip
 
-# settings of the connection that runs user SQL (DuckDB configuration options)
-_SANDBOX = {
-    "enable_external_access": False,  # no file, URL or ATTACH outside the store
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "lock_configuration": True,  # no SET/RESET can undo the above
-}
-_USER_STATEMENTS = ("SELECT", "EXPLAIN")
 
 _RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -414,30 +409,6 @@ class ResultStore:
                 con.execute(f"COPY (SELECT * FROM {table}) TO $path (FORMAT parquet)", {"path": str(path)})
                 paths.append(path)
         return paths
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def check_sql(sql: str) -> None:
-    """Raise :class:`~screening.errors.QueryError` unless ``sql`` is exactly one SELECT (or EXPLAIN) statement."""
-    if not isinstance(sql, str) or not sql.strip():
-        raise QueryError("empty query: give one SELECT statement, e.g. \"SELECT formula FROM ranked LIMIT 5\"")
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise QueryError(f"cannot parse the query: {_first_line(exc)}") from exc
-    if not statements:
-        raise QueryError("the query has no statement (only comments?): give one SELECT statement")
-    if len(statements) > 1:
-        raise QueryError(f"one statement at a time: the query has {len(statements)}")
-    kind = statements[0].type.name
-    if kind not in _USER_STATEMENTS:
-        raise QueryError(
-            f"refused: {kind} statement; `query` runs one SELECT on the store and cannot write files, "
-            "attach databases, change settings or install extensions"
-        )
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
