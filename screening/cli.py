@@ -27,6 +27,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["main", "build_parser"]
@@ -191,7 +192,7 @@ def _predict(args: argparse.Namespace) -> None:
     table = out.set_index("formula").T.reset_index().rename(columns={"index": "property"})
     table.columns = [str(c) for c in table.columns]
     _emit(table.fillna(""), "table")
-    print("(values [80% interval]; log10 sigma at room temperature)")
+    print("(value [80% interval]; window: low - high vs Li/Li+)")
 
 
 def _describe(args: argparse.Namespace) -> None:
@@ -208,12 +209,15 @@ def _describe(args: argparse.Namespace) -> None:
     table = frame.set_index("file").T.reset_index().rename(columns={"index": "descriptor"})
     table.columns = [str(c) for c in table.columns]
     cells = table.astype(object).where(table.notna(), "")
+    for col in cells.columns[1:]:
+        cells[col] = [_fmt_cell(v) for v in cells[col]]
     with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 200):
-        print(cells.to_string(index=False, formatters={c: _fmt_cell for c in cells.columns[1:]}))
+        print(cells.to_string(index=False))
 
 
 def _fmt_cell(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A float to 4 significant digits, anything else as text."""
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def _validation_message(exc) -> str:
