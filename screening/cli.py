@@ -4,12 +4,20 @@
     screening top --family halide -n 20 --format csv
     screening runs
     screening export results/parquet
+    screening predict Li6PS5Cl Li3YCl6 --format csv
+    screening describe seeds/Li6PS5Cl.cif
     screening screen --source enumerated --family halide --limit 1000
 
 ``--store PATH`` (before the command) points at another DuckDB file; the default is
 ``SCREENING_RESULTS_PATH`` or ``results/screening.duckdb``. ``screening screen`` takes
 the same parameters as the ``screen`` flow and validates them the same way: a bad value
 is refused with a message (exit status 2) before any work starts.
+
+The read commands (``query``, ``top``, ``runs``, ``export``) open the store read-only and
+never write to it; ``query`` runs one SELECT on a sandboxed connection (see
+:meth:`screening.store.ResultStore.query`). Every expected failure (bad SQL, a missing
+store, a bad dataset, a folder that cannot be created) is one ``error:`` line on stderr
+and exit status 1, not a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["main", "build_parser"]
@@ -38,8 +47,22 @@ def _emit(frame: pd.DataFrame, fmt: str, out=None) -> None:
                 out.write(frame.to_string(index=False, float_format=lambda v: f"{v:.3g}") + "\n")
 
 
-_TOP_COLUMNS = ["rank", "candidate_id", "formula", "family", "log10_sigma_S_cm", "log10_sigma_S_cm_std",
-                "window_low_V", "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "pareto_rank", "score"]  # fmt: skip
+NO_RUNS = "no runs yet: run `screening screen` or `make run`"
+
+# columns of `screening predict` in the table format: (header, value column, interval low, interval high)
+_PREDICT_SHOW = [
+    ("log10 sigma (S/cm)", "log10_sigma_S_cm", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80"),
+    ("E_f (eV/atom)", "formation_energy_eV_atom", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80"),
+    ("e_hull (eV/atom)", "e_hull_eV_atom", None, None),
+    ("e_hull source", "e_hull_source", None, None),
+    ("window (V)", "window_low_V", "window_low_V", "window_high_V"),
+    ("window width (V)", "window_width_V", None, None),
+    ("E_rxn Li (eV/atom)", "e_rxn_li_eV_atom", None, None),
+    ("G (GPa)", "G_VRH_GPa", "G_VRH_GPa_lo80", "G_VRH_GPa_hi80"),
+    ("K (GPa)", "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80"),
+    ("K_IC (MPa m^0.5)", "K_IC_MPa_m05", None, None),
+    ("G/G_Li", "G_over_G_Li", None, None),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--all-columns", action="store_true", help="every column of the ranked view, not the usual few")
     fmt(t)
 
-    r = sub.add_parser("runs", help="the runs in the store")
+    r = sub.add_parser("runs", help="the runs in the store, with their parameters and timings")
     fmt(r)
+
+    p = sub.add_parser("predict", help="predict every property of formulas, with 80%% intervals")
+    p.add_argument("formulas", nargs="+", metavar="FORMULA")
+    p.add_argument("--no-stability", action="store_true", help="skip the hull, window and reaction energies (faster)")
+    fmt(p)
+
+    d = sub.add_parser("describe", help="every descriptor of structure files (CIF, POSCAR, ...)")
+    d.add_argument("files", nargs="+", metavar="FILE")
+    d.add_argument("--all-columns", action="store_true", help="include the 132 Magpie composition statistics")
+    fmt(d)
 
     e = sub.add_parser("export", help="write every table and the ranked view as Parquet files")
     e.add_argument("directory")
@@ -113,6 +146,80 @@ def _screen_parameters(args: argparse.Namespace):
     return ScreenParameters.model_validate(data)
 
 
+def _runs_for_output(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    """Runs with parameters and timings as ``key=value`` text (table) or JSON (csv, json)."""
+    frame = frame.copy()
+    for col in ("parameters", "timings"):
+        if fmt == "table":
+            frame[col] = [", ".join(f"{k}={v}" for k, v in d.items() if v is not None) for d in frame[col]]
+        else:
+            frame[col] = [json.dumps(d, default=str) for d in frame[col]]
+    return frame
+
+
+def _interval(frame: pd.DataFrame, value: str, low: str | None, high: str | None) -> list[str]:
+    """Readable cells: ``value [low, high]`` (3 significant digits), empty where NaN."""
+    cells = []
+    for i in range(len(frame)):
+        v = frame[value].iloc[i] if value in frame else None
+        if v is None or (isinstance(v, float) and v != v):
+            cells.append("")
+        elif not isinstance(v, (int, float)):
+            cells.append(str(v))
+        elif low and high and low in frame and high in frame and value != low:
+            cells.append(f"{v:.3g} [{frame[low].iloc[i]:.3g}, {frame[high].iloc[i]:.3g}]")
+        elif low and high and low in frame and high in frame:  # a range (the window)
+            cells.append(f"{frame[low].iloc[i]:.3g} - {frame[high].iloc[i]:.3g}")
+        else:
+            cells.append(f"{v:.3g}")
+    return cells
+
+
+def _predict(args: argparse.Namespace) -> None:
+    """``screening predict``: every property of the formulas; table cells ``value [80% interval]``."""
+    import screening
+
+    frame = screening.predict(args.formulas, stability=not args.no_stability)
+    frame = frame[[c for c in frame.columns if not c.startswith("MagpieData")]]
+    if args.format != "table":
+        _emit(frame, args.format)
+        return
+    out = pd.DataFrame({"formula": frame["formula"], "family": frame.get("family"), "prototype": frame.get("prototype")})
+    for header, value, low, high in _PREDICT_SHOW:
+        out[header] = _interval(frame, value, low, high)
+    out["error"] = frame["error"].fillna("") if "error" in frame else ""
+    # one column per formula: the properties read down, with their units
+    table = out.set_index("formula").T.reset_index().rename(columns={"index": "property"})
+    table.columns = [str(c) for c in table.columns]
+    _emit(table.fillna(""), "table")
+    print("(value [80% interval]; window: low - high vs Li/Li+)")
+
+
+def _describe(args: argparse.Namespace) -> None:
+    """``screening describe``: every descriptor of the files; the table format has one column per file."""
+    from screening.descriptors import describe_table
+
+    frame = describe_table(args.files, pbar=False)
+    frame.insert(0, "file", args.files)
+    if not args.all_columns:
+        frame = frame[[c for c in frame.columns if not c.startswith("MagpieData")]]
+    if args.format != "table":
+        _emit(frame, args.format)
+        return
+    table = frame.set_index("file").T.reset_index().rename(columns={"index": "descriptor"})
+    table.columns = [str(c) for c in table.columns]
+    cells = table.astype(object).where(table.notna(), "")
+    for col in cells.columns[1:]:
+        cells[col] = [_fmt_cell(v) for v in cells[col]]
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 200):
+        print(cells.to_string(index=False))
+
+
+def _fmt_cell(value) -> str:
+    """A float to 4 significant digits, anything else as text."""
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
 def _validation_message(exc) -> str:
     lines = ["invalid parameters:"]
     for err in exc.errors():
@@ -147,33 +254,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"run_id: {run_id}")
             return 0
 
+        if args.command == "predict":
+            _predict(args)
+            return 0
+        if args.command == "describe":
+            _describe(args)
+            return 0
         from screening.store import ResultStore
 
-        store = ResultStore(args.store)
+        store = ResultStore(args.store, read_only=True)  # read commands never write, nor create a store
         if args.command == "query":
             _emit(store.query(args.sql), args.format)
         elif args.command == "top":
             if args.n < 1:
                 print(f"-n {args.n}: must be at least 1", file=sys.stderr)
                 return 2
-            frame = store.top(args.n, run_id=args.run_id, family=args.family, min_window_V=args.min_window_V)
-            if not args.all_columns and not frame.empty:
-                frame = frame[[c for c in _TOP_COLUMNS if c in frame]]
+            if store.latest_run() is None:
+                print(NO_RUNS, file=sys.stderr)
+                return 0
+            columns = "all" if args.all_columns else "default"
+            frame = store.top(args.n, run_id=args.run_id, family=args.family, min_window_V=args.min_window_V, columns=columns)
             _emit(frame, args.format)
         elif args.command == "runs":
-            frame = store.query(
-                "SELECT run_id, flow, status, started_at, finished_at, n_candidates, n_errors, code_version, git_commit "
-                "FROM runs ORDER BY started_at"
-            )
-            _emit(frame, args.format)
+            frame = store.runs()
+            if frame.empty:
+                print(NO_RUNS, file=sys.stderr)
+                return 0
+            _emit(_runs_for_output(frame, args.format), args.format)
         elif args.command == "export":
             for path in store.export_parquet(args.directory):
                 print(path)
-    except Exception as exc:  # duckdb errors (bad SQL, missing file) become one line, not a traceback
+    except Exception as exc:  # expected failures become one line, not a traceback
         import duckdb
 
-        if isinstance(exc, duckdb.Error):
-            print(f"error: {exc}", file=sys.stderr)
+        from screening.errors import ScreeningError
+
+        if isinstance(exc, (ScreeningError, duckdb.Error, OSError)):
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"error: {text}", file=sys.stderr)
             return 1
         raise
     return 0

@@ -18,6 +18,7 @@ import json
 import re
 import tarfile
 import warnings
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -60,10 +61,12 @@ def _expected_checksums() -> dict[str, str]:
     if not sums.is_file():
         raise DatasetError(f"{sums}: checksum list is missing")
     table = {}
-    for line in sums.read_text().splitlines():
+    for number, line in enumerate(sums.read_text().splitlines(), start=1):
         if line.strip():
-            digest, name = line.split(maxsplit=1)
-            table[name.strip()] = digest
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2 or len(parts[0]) != 64:
+                raise DatasetError(f"{sums}: line {number} is not '<sha256> <file>': {line[:80]!r}")
+            table[parts[1].strip()] = parts[0]
     return table
 
 
@@ -202,10 +205,13 @@ def _parse_cif_text(name: str, text: str):
 def _obelix_cif_texts() -> dict[str, str]:
     path = dataset_path("obelix/all_cifs.tar.gz")
     texts = {}
-    with tarfile.open(path, "r:gz") as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name.endswith(".cif"):
-                texts[Path(member.name).stem] = tar.extractfile(member).read().decode("utf-8", "replace")
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.endswith(".cif"):
+                    texts[Path(member.name).stem] = tar.extractfile(member).read().decode("utf-8", "replace")
+    except (EOFError, OSError, tarfile.TarError, zlib.error) as exc:  # truncated or corrupted archive
+        raise DatasetError(f"{path}: cannot be read as a gzipped tar archive ({type(exc).__name__}: {exc})") from exc
     return texts
 
 

@@ -26,3 +26,11 @@ class StructureReadError(ScreeningError):
 
 class UnsupportedChemistryError(ScreeningError):
     """The reference data cannot describe this chemistry (for example no hull for an element)."""
+
+
+class StoreError(ScreeningError):
+    """The results store is missing, unreadable, or written by a newer version of this code."""
+
+
+class QueryError(StoreError):
+    """SQL given to ``query`` is refused (not one read-only statement) or fails."""

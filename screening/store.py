@@ -15,7 +15,14 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
 ``scores``
     ``passes_filters``, ``pareto_rank``, ``score``, ``rank``.
 ``ranked`` (view)
-    all of the above joined, ordered by run and rank.
+    all of the above joined, ordered by run and rank. It has the core columns
+    (:data:`VIEW_COLUMNS`: conductivity with its interval, e_hull and its source, window,
+    K_IC, ...) from the store's creation, NULL until a run writes them, so queries written
+    for a finished run also work on a new store.
+``meta``
+    ``key``, ``value``: the store's ``schema_version`` (:data:`SCHEMA_VERSION`). Code
+    refuses a store whose schema is newer than it knows; an older store is upgraded when
+    it is next opened for writing.
 ``_top_rows``, ``_top_runs`` (internal)
     the first ``_TOP_ROWS`` rows of each run in rank order (``ranked`` columns), and the
     number of scored rows of each run cached there: :meth:`ResultStore.top` reads these
@@ -27,6 +34,12 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
 Writes are idempotent: writing a candidate again for the same run replaces its row, so a
 run that is resumed after a crash ends with no duplicate. Each call opens and closes its
 own connection, so several processes can take turns on one file.
+
+Reads (``ResultStore(path, read_only=True)``, what the ``query``, ``top``, ``runs`` and
+``export`` commands use) never write: the view and the caches are kept current by the
+writes, so a store whose file and folder are read-only can be read. User SQL
+(:meth:`ResultStore.query`) runs on a separate sandboxed connection: read-only, one
+``SELECT`` statement, no file or network access, no extensions, settings locked.
 
 Reads keep no connection open between calls either: opening one costs about 10 ms on a
 200 MB file, while a connection held open would lock other processes out of writing
@@ -40,7 +53,7 @@ import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,8 +64,32 @@ import pandas as pd
 
 from screening import __version__
 from screening.config import get_settings
+from screening.errors import QueryError, StoreError
+from screening.sql_guard import SANDBOX as _SANDBOX
+from screening.sql_guard import check_sql
+from screening.sql_guard import first_line as _first_line
 
-__all__ = ["ResultStore", "query", "top"]
+__all__ = ["ResultStore", "query", "top", "check_sql", "SCHEMA_VERSION", "TOP_COLUMNS", "VIEW_COLUMNS"]
+
+#: version of the store's tables and view; bump it when they change (the ``meta`` table records it)
+SCHEMA_VERSION = 2
+
+#: columns the ``ranked`` view always has (NULL until a run writes them), with their SQL types
+VIEW_COLUMNS = {
+    "formula": "VARCHAR", "family": "VARCHAR", "source": "VARCHAR", "prototype": "VARCHAR", "parent": "VARCHAR",
+    "error": "VARCHAR", "log10_sigma_S_cm": "DOUBLE", "log10_sigma_S_cm_std": "DOUBLE", "log10_sigma_S_cm_lo80": "DOUBLE",
+    "log10_sigma_S_cm_hi80": "DOUBLE", "formation_energy_eV_atom": "DOUBLE", "e_hull_eV_atom": "DOUBLE",
+    "e_hull_eV_atom_std": "DOUBLE", "e_hull_source": "VARCHAR", "window_low_V": "DOUBLE", "window_high_V": "DOUBLE",
+    "window_width_V": "DOUBLE", "e_rxn_li_eV_atom": "DOUBLE", "G_VRH_GPa": "DOUBLE", "K_VRH_GPa": "DOUBLE",
+    "K_IC_MPa_m05": "DOUBLE", "G_over_G_Li": "DOUBLE", "cost_usd_per_kg": "DOUBLE",
+}  # fmt: skip
+
+#: the columns :meth:`ResultStore.top` returns by default (those the view has), in this order
+TOP_COLUMNS = ["rank", "candidate_id", "formula", "family", "prototype", "score", "pareto_rank", "log10_sigma_S_cm",
+               "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "e_hull_eV_atom", "e_hull_source", "window_low_V",
+               "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "K_IC_MPa_m05", "G_over_G_Li", "cost_usd_per_kg",
+               "parent", "error"]  # fmt: skip
+
 
 _RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -107,11 +144,29 @@ def _quote(name: str) -> str:
 class ResultStore:
     """A DuckDB results store at ``path`` (default: ``SCREENING_RESULTS_PATH`` or ``results/screening.duckdb``)."""
 
-    def __init__(self, path: str | Path | None = None, retries: int = 50):
+    def __init__(self, path: str | Path | None = None, retries: int = 50, read_only: bool = False):
+        """Open (``read_only=False``: create or upgrade) the store at ``path``.
+
+        ``read_only=True`` writes nothing and raises :class:`~screening.errors.StoreError`
+        when there is no store at ``path``. Either way a store whose schema is newer than
+        this code is refused with a StoreError.
+        """
         self.path = Path(path or get_settings().results_path)
         self.retries = retries
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.is_file():
+                raise StoreError(f"no store at {self.path}: run `screening screen` first, or check --store / SCREENING_RESULTS_PATH")
+            with self.connect(read_only=True) as con:
+                _schema_version(con, self.path)
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.path.parent}: {exc.strerror or exc}") from exc
         with self.connect() as con:
+            if _schema_version(con, self.path) == SCHEMA_VERSION:
+                return  # tables, view and caches are kept current by the writes
             con.execute(_RUNS_DDL)
             for table in _KEYED_TABLES:
                 extra = ", passes_filters BOOLEAN, pareto_rank INTEGER, score DOUBLE, rank INTEGER" if table == "scores" else ""
@@ -122,20 +177,29 @@ class ResultStore:
             if fresh:  # a store written by an older version: cache its scored runs once
                 for (run,) in con.execute("SELECT DISTINCT run_id FROM scores").fetchall():
                     _refresh_top(con, run)
+            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
     # ------------------------------------------------------------- connections
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection that is closed on exit; waits while another process holds the file."""
+    def connect(self, read_only: bool = False, config: Mapping | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection that is closed on exit; waits while another process holds the file.
+
+        ``config``: DuckDB settings for this connection. A file that cannot be opened raises
+        :class:`~screening.errors.StoreError`.
+        """
+        if (read_only or self.read_only) and not self.path.is_file():
+            raise StoreError(f"no store at {self.path}")
         delay = 0.05
         for attempt in range(self.retries):
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
+                con = duckdb.connect(str(self.path), read_only=read_only or self.read_only, config=dict(config or {}))
                 break
-            except duckdb.IOException as exc:  # the file is locked by another process
-                if attempt == self.retries - 1 or "lock" not in str(exc).lower():
-                    raise
+            except duckdb.Error as exc:  # locked by another process (wait), or not a DuckDB file
+                locked = isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+                if attempt == self.retries - 1 or not locked:
+                    raise StoreError(f"{self.path}: cannot open the store ({_first_line(exc)})") from exc
                 time.sleep(delay)
                 delay = min(delay * 1.5, 1.0)
         try:
@@ -239,15 +303,41 @@ class ResultStore:
 
     # ---------------------------------------------------------------- reading
 
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        """Run SQL against the store and return a DataFrame (read-only connection)."""
-        with self.connect(read_only=True) as con:
-            return con.execute(sql, params or []).df()
+    def query(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+        """Run one SELECT statement against the store and return its rows as a DataFrame.
+
+        The SQL runs on a separate connection that is read-only, cannot read or write any
+        file other than the store, cannot attach databases, install or load extensions, or
+        change settings. Anything else (several statements, COPY, ATTACH, INSTALL, SET, an
+        empty or comment-only string) raises :class:`~screening.errors.QueryError` before
+        it runs; so does SQL that fails (unknown column, ...). ``params`` fill ``?`` or
+        ``$name`` placeholders.
+        """
+        check_sql(sql)
+        with self.connect(read_only=True, config=_SANDBOX) as con:
+            try:
+                return con.execute(sql, params or []).df()
+            except duckdb.PermissionException as exc:
+                raise QueryError(f"refused: the query reads or writes outside the store ({_first_line(exc)})") from exc
+            except duckdb.Error as exc:
+                raise QueryError(_first_line(exc)) from exc
 
     def latest_run(self, status: str = "completed") -> str | None:
         """Id of the most recently started run with this status."""
         with self.connect(read_only=True) as con:
             return _latest_run(con, status)
+
+    def runs(self) -> pd.DataFrame:
+        """The runs, oldest first: id, status, start, duration (s), counts, parameters and timings (dicts), versions."""
+        with self.connect(read_only=True) as con:
+            frame = con.execute(
+                "SELECT run_id, flow, status, started_at, finished_at, "
+                "round(epoch(finished_at) - epoch(started_at), 1) AS duration_s, n_candidates, n_errors, "
+                "parameters, timings, code_version, git_commit FROM runs ORDER BY started_at"
+            ).df()
+        for col in ("parameters", "timings"):
+            frame[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in frame[col]]
+        return frame
 
     def top(
         self,
@@ -256,15 +346,23 @@ class ResultStore:
         family: str | None = None,
         min_window_V: float | None = None,
         passes_filters: bool = True,
+        columns: str | Sequence[str] = "default",
     ) -> pd.DataFrame:
-        """The ``n`` best ranked candidates of a run (default: the latest completed run)."""
+        """The ``n`` best ranked candidates of a run (default: the latest completed run), best first.
+
+        ``columns``: ``"default"`` (:data:`TOP_COLUMNS`: identity, rank and score,
+        conductivity with its 80% interval, e_hull and its source, window, K_IC, cost),
+        ``"all"`` (every column of the ``ranked`` view) or a list of column names.
+        An empty DataFrame when the store has no completed run.
+        """
         if n < 1:
             raise ValueError(f"n={n}: must be at least 1")
         with self.connect(read_only=True) as con:  # one connection for every query of the call
             run_id = run_id or _latest_run(con)
             if run_id is None:
                 return pd.DataFrame()
-            cols = ", ".join(_quote(c[0]) for c in con.execute("SELECT * FROM ranked LIMIT 0").description)
+            wanted = _top_columns([c[0] for c in con.execute("SELECT * FROM ranked LIMIT 0").description], columns)
+            cols = ", ".join(_quote(c) for c in wanted)
             where, params = ["run_id = $run"], {"run": run_id}
             if family:
                 where.append("family = $family")
@@ -275,7 +373,9 @@ class ResultStore:
             if passes_filters:
                 where.append("passes_filters")
             # 1. the cached rank-ordered prefix of the run: right when it holds n matches or the whole run
-            cached = con.execute("SELECT n_scores FROM _top_runs WHERE run_id = $run", {"run": run_id}).fetchone()
+            cached = None
+            if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone():
+                cached = con.execute("SELECT n_scores FROM _top_runs WHERE run_id = $run", {"run": run_id}).fetchone()
             if cached is not None:
                 frame = con.execute(f"SELECT {cols} FROM _top_rows WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params).df()
                 if len(frame) == n or cached[0] <= _TOP_ROWS:
@@ -289,19 +389,54 @@ class ResultStore:
             ids = [r[0] for r in con.execute(
                 f"SELECT candidate_id FROM scores {' '.join(joins)} WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params
             ).fetchall()]  # fmt: skip
-            return con.execute(f"{_ranked_sql(con, ids=True)} {_ORDER}", {"run": run_id, "ids": ids}).df()
+            return con.execute(f"SELECT {cols} FROM ({_ranked_sql(con, ids=True)}) {_ORDER}", {"run": run_id, "ids": ids}).df()
 
     def export_parquet(self, directory: str | Path) -> list[Path]:
-        """Write every table and the ranked view to Parquet files in ``directory``."""
+        """Write every table and the ranked view to Parquet files in ``directory``; returns their paths.
+
+        The files are ``<table>.parquet`` (readable with ``pandas.read_parquet``). The store
+        is only read; the path goes to DuckDB as a parameter, never inside the SQL text.
+        """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the export folder {directory}: {exc.strerror or exc}") from exc
         paths = []
         with self.connect(read_only=True) as con:
             for table in ("runs", *_KEYED_TABLES, "ranked"):
                 path = directory / f"{table}.parquet"
-                con.execute(f"COPY (SELECT * FROM {table}) TO '{path.as_posix()}' (FORMAT parquet)")
+                con.execute(f"COPY (SELECT * FROM {table}) TO $path (FORMAT parquet)", {"path": str(path)})
                 paths.append(path)
         return paths
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The store's schema version (0 before the ``meta`` table); a StoreError when newer than the code."""
+    if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'meta'").fetchone():
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: store schema version {version} is newer than this code's ({SCHEMA_VERSION}, screening "
+            f"{__version__}): upgrade screening to read it"
+        )
+    return version
+
+
+def _top_columns(available: list[str], columns: str | Sequence[str]) -> list[str]:
+    """The columns ``top`` returns, in order, from the view's ``available`` columns."""
+    if isinstance(columns, str):
+        if columns == "all":
+            return list(available)
+        if columns == "default":
+            return [c for c in TOP_COLUMNS if c in available]
+        raise ValueError(f"columns={columns!r}: expected 'default', 'all' or a list of column names")
+    unknown = [c for c in columns if c not in available]
+    if unknown:
+        raise ValueError(f"columns: {unknown} not in the ranked view")
+    return list(columns)
 
 
 def _is_unstorable(series: pd.Series) -> bool:
@@ -333,6 +468,8 @@ def _ranked_sql(con: duckdb.DuckDBPyConnection, ids: bool) -> str:
             extra = [c for c in names if c not in seen]
             seen.update(extra)
             select += [f"{alias}.{_quote(c)}" for c in extra]
+        if alias == "s":  # the core columns no table has yet: NULL, so the view's schema is complete
+            select += [f"CAST(NULL AS {t}) AS {_quote(c)}" for c, t in VIEW_COLUMNS.items() if c not in seen]
         source = table
         if ids:  # one scan of each table for the ids
             source = f"(SELECT * FROM {table} WHERE run_id = $run AND candidate_id IN (SELECT unnest($ids::VARCHAR[])))"
@@ -353,10 +490,10 @@ def _refresh_top(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 
 def query(sql: str, path: str | Path | None = None) -> pd.DataFrame:
-    """Run SQL against the results store; see :class:`ResultStore`."""
-    return ResultStore(path).query(sql)
+    """Run one SELECT against the results store (opened read-only); see :meth:`ResultStore.query`."""
+    return ResultStore(path, read_only=True).query(sql)
 
 
 def top(n: int = 20, path: str | Path | None = None, **kwargs) -> pd.DataFrame:
-    """The best ranked candidates of the latest completed run; see :meth:`ResultStore.top`."""
-    return ResultStore(path).top(n, **kwargs)
+    """The best ranked candidates of the latest completed run (store opened read-only); see :meth:`ResultStore.top`."""
+    return ResultStore(path, read_only=True).top(n, **kwargs)

@@ -68,3 +68,187 @@ def test_screen_dry_run_prints_validated_parameters(capsys):
     params = json.loads(out)
     assert code == 0 and params["families"] == ["halide"] and params["limit"] == 3
     assert params["filters"] == {"window_width_V": [1.0, None]} and params["tiers"] == ["composition", "stability"]
+
+
+def _snapshot(directory):
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1) TO '{tmp}/x.csv'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "ATTACH '{tmp}/y.duckdb' AS y",
+        "INSTALL httpfs",
+        "SELECT 1; SELECT 2",
+        "",
+        "-- just a comment",
+    ],
+)
+def test_query_refusals_are_one_line_and_change_nothing(small_store, capsys, tmp_path, sql):
+    before = _snapshot(tmp_path)
+    code, out, err = run(capsys, "--store", str(small_store.path), "query", sql.format(tmp=tmp_path))
+    assert code == 1 and out == "" and err.startswith("error:") and len(err.strip().splitlines()) == 1
+    assert _snapshot(tmp_path) == before
+
+
+def test_read_commands_leave_the_store_unchanged(small_store, capsys, tmp_path):
+    before = _snapshot(small_store.path.parent)
+    for argv in (["query", "SELECT * FROM ranked"], ["top"], ["runs"], ["top", "--all-columns"]):
+        code, _, err = run(capsys, "--store", str(small_store.path), *argv)
+        assert code == 0, err
+    code, _, _ = run(capsys, "--store", str(small_store.path), "export", str(tmp_path.parent / f"{tmp_path.name}_pq"))
+    assert code == 0 and _snapshot(small_store.path.parent) == before
+
+
+def test_read_commands_work_on_a_read_only_store(small_store, capsys, tmp_path):
+    small_store.path.chmod(0o444)
+    small_store.path.parent.chmod(0o555)
+    try:
+        for argv in (["query", "SELECT count(*) AS n FROM ranked"], ["top", "-n", "1"], ["runs"]):
+            code, out, err = run(capsys, "--store", str(small_store.path), *argv)
+            assert code == 0 and out, err
+        code, _, err = run(capsys, "--store", str(small_store.path), "export", str(tmp_path.parent / f"{tmp_path.name}_ro"))
+        assert code == 0, err
+    finally:
+        small_store.path.parent.chmod(0o755)
+        small_store.path.chmod(0o644)
+
+
+def test_export_path_cannot_inject_sql(small_store, capsys, tmp_path):
+    target = tmp_path / "injected.txt"
+    name = str(tmp_path / f"x' (FORMAT csv); COPY (SELECT 42) TO '{target}' (FORMAT csv); --")
+    code, _, _ = run(capsys, "--store", str(small_store.path), "export", name)
+    assert code == 0 and not target.exists()
+
+
+@pytest.mark.parametrize("command", [["query", "SELECT 1"], ["top"], ["runs"], ["export", "out"]])
+def test_a_mistyped_store_is_an_error_not_a_new_store(command, capsys, tmp_path):
+    path = tmp_path / "typo" / "screening.duckdb"
+    code, _, err = run(capsys, "--store", str(path), *command)
+    assert code == 1 and err.startswith(f"error: no store at {path}")
+    assert not path.parent.exists()
+
+
+def test_an_empty_store_says_how_to_fill_it(capsys, tmp_path):
+    from screening.store import ResultStore
+
+    path = ResultStore(tmp_path / "empty.duckdb").path
+    for command in (["top"], ["runs"]):
+        code, out, err = run(capsys, "--store", str(path), *command)
+        assert code == 0 and "no runs yet: run `screening screen` or `make run`" in err
+    code, out, _ = run(capsys, "--store", str(path), "query", "SELECT formula, log10_sigma_S_cm, window_low_V FROM ranked LIMIT 10")
+    assert code == 0 and out == "(no rows)\n"
+
+
+def test_top_default_columns_are_readable(small_store, capsys):
+    code, out, _ = run(capsys, "--store", str(small_store.path), "top", "--format", "json")
+    columns = list(json.loads(out)[0])
+    assert columns[:4] == ["rank", "candidate_id", "formula", "family"] and "window_width_V" in columns and len(columns) < 30
+    code, out, _ = run(capsys, "--store", str(small_store.path), "top", "--format", "json", "--all-columns")
+    assert "run_id" in json.loads(out)[0]
+
+
+def test_runs_show_parameters_and_timings(small_store, capsys):
+    small_store.finish_run("r1", timings={"total_s": 2.5})
+    code, out, _ = run(capsys, "--store", str(small_store.path), "runs", "--format", "json")
+    row = json.loads(out)[0]
+    assert json.loads(row["parameters"]) == {"limit": 6} and json.loads(row["timings"]) == {"total_s": 2.5}
+    code, out, _ = run(capsys, "--store", str(small_store.path), "runs")
+    assert "limit=6" in out and "total_s=2.5" in out
+
+
+def test_a_store_folder_that_cannot_be_made_is_one_line(capsys, monkeypatch, tmp_path):
+    import flows.screen
+    from screening.store import ResultStore
+
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setattr(flows.screen, "screen", lambda params: ResultStore(params.store_path))
+    store = tmp_path / "a_file" / "sub" / "s.duckdb"
+    code, _, err = run(capsys, "--store", str(store), "screen", "--family", "halide", "--limit", "3")
+    assert code == 1 and err.startswith(f"error: cannot create the store folder {store.parent}") and len(err.splitlines()) == 1
+
+
+def test_dataset_error_in_screen_is_one_line(capsys, monkeypatch, tmp_path):
+    import flows.screen
+    from screening.errors import DatasetError
+
+    def broken(params):
+        raise DatasetError("datasets/SHA256SUMS: line 3 is not '<sha256> <file>'")
+
+    monkeypatch.setattr(flows.screen, "screen", broken)
+    code, _, err = run(capsys, "--store", str(tmp_path / "s.duckdb"), "screen", "--family", "halide", "--limit", "3")
+    assert code == 1 and err == "error: datasets/SHA256SUMS: line 3 is not '<sha256> <file>'\n"
+
+
+def test_describe_a_cif(capsys):
+    from pathlib import Path
+
+    cif = sorted(Path("seeds").glob("**/*.cif"))[0]
+    code, out, _ = run(capsys, "describe", str(cif), "--format", "json")
+    row = json.loads(out)[0]
+    assert code == 0 and row["file"] == str(cif) and row["error"] is None and "MagpieData mean Number" not in row
+    code, out, _ = run(capsys, "describe", str(cif))
+    assert code == 0 and str(cif) in out.splitlines()[0]
+
+
+def test_predict_prints_properties_with_intervals(capsys):
+    code, out, _ = run(capsys, "predict", "Li3YCl6", "Xx2", "--no-stability", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0 and [r["formula"] for r in rows] == ["Li3YCl6", "Xx2"]
+    good, bad = rows
+    assert good["log10_sigma_S_cm_lo80"] < good["log10_sigma_S_cm"] < good["log10_sigma_S_cm_hi80"] and good["error"] is None
+    assert "Xx" in bad["error"]
+    code, out, _ = run(capsys, "predict", "Li3YCl6", "--no-stability")
+    assert code == 0 and "log10 sigma (S/cm)" in out and "[" in out
+
+
+@pytest.fixture
+def damaged_data(tmp_path, monkeypatch):
+    """A private copy of datasets/ (SHA256SUMS and the OBELiX tarball) that a test may damage."""
+    import shutil
+
+    from screening import datasets
+    from screening.config import get_settings
+
+    src = get_settings().data_dir
+    dst = tmp_path / "datasets"
+    (dst / "obelix").mkdir(parents=True)
+    shutil.copy(src / "SHA256SUMS", dst / "SHA256SUMS")
+    shutil.copy(src / "obelix" / "all_cifs.tar.gz", dst / "obelix" / "all_cifs.tar.gz")
+    monkeypatch.setenv("SCREENING_DATA_DIR", str(dst))
+
+    def reset():
+        get_settings.cache_clear()
+        datasets._expected_checksums.cache_clear()
+        datasets._obelix_cif_texts.cache_clear()
+        datasets._verified.clear()
+
+    reset()
+    yield dst
+    monkeypatch.delenv("SCREENING_DATA_DIR")
+    reset()
+
+
+def test_a_malformed_checksum_list_names_the_file(damaged_data):
+    from screening import datasets
+    from screening.errors import DatasetError
+
+    sums = damaged_data / "SHA256SUMS"
+    sums.write_text(sums.read_text() + "not-a-checksum-line\n")
+    with pytest.raises(DatasetError, match=r"SHA256SUMS: line \d+ is not"):
+        datasets.dataset_checksums()
+
+
+def test_a_truncated_tarball_is_a_dataset_error(damaged_data, monkeypatch):
+    from screening import datasets
+    from screening.config import get_settings
+    from screening.errors import DatasetError
+
+    tarball = damaged_data / "obelix" / "all_cifs.tar.gz"
+    tarball.write_bytes(tarball.read_bytes()[: tarball.stat().st_size // 2])
+    monkeypatch.setenv("SCREENING_VERIFY_CHECKSUMS", "false")  # as if the sums had been regenerated
+    get_settings.cache_clear()
+    with pytest.raises(DatasetError, match="all_cifs.tar.gz: cannot be read as a gzipped tar archive"):
+        datasets.obelix_cif_ids()

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from screening import store as store_module
+from screening.errors import QueryError, StoreError
 from screening.store import ResultStore
 
 
@@ -104,7 +105,9 @@ def test_top_is_the_same_with_or_without_the_cached_prefix(small_store, monkeypa
     small_store.refresh_top("r1")
     test_top_orders_and_filters(small_store)
     assert small_store.top(10, passes_filters=False)["formula"].tolist()[-1] == "Li3PS4"
-    assert list(small_store.top(2).columns) == list(small_store.query("SELECT * FROM ranked LIMIT 0").columns)
+    view = list(small_store.query("SELECT * FROM ranked LIMIT 0").columns)
+    assert list(small_store.top(2, columns="all").columns) == view
+    assert list(small_store.top(2).columns) == [c for c in store_module.TOP_COLUMNS if c in view]
 
 
 def test_top_follows_later_writes(small_store):
@@ -113,13 +116,136 @@ def test_top_follows_later_writes(small_store):
     small_store.write("candidates", "r1", pd.DataFrame({"candidate_id": ["c5"], "formula": ["Li3PS4"], "family": ["halide"]}))
     assert small_store.top(1, family="halide")["formula"].tolist() == ["Li3PS4"]
     small_store.write("predictions", "r1", pd.DataFrame({"candidate_id": ["c5"], "new_col": [7.0]}))
-    assert small_store.top(1)["new_col"].tolist() == [7.0]
+    assert small_store.top(1, columns="all")["new_col"].tolist() == [7.0]
 
 
 def test_a_store_from_an_older_version_gets_its_cache(small_store):
     with duckdb.connect(str(small_store.path)) as con:
         con.execute("DROP TABLE _top_runs")
         con.execute("DROP TABLE _top_rows")
+        con.execute("DROP TABLE meta")  # stores before the schema version had none
     store = ResultStore(small_store.path)
+    assert store.query("SELECT value FROM meta")["value"].tolist() == [str(store_module.SCHEMA_VERSION)]
     assert store.query("SELECT n_scores FROM _top_runs")["n_scores"].tolist() == [6]
     assert store.top(3)["formula"].tolist() == ["Li7P3S11", "Li6PS5Cl", "Li2ZrCl6"]
+
+
+def _snapshot(directory):
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1) TO '{tmp}/x.csv'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM glob('/root/*')",
+        "ATTACH '{tmp}/y.duckdb' AS y",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access = true",
+        "EXPORT DATABASE '{tmp}/dump'",
+        "SELECT 1; COPY (SELECT 1) TO '{tmp}/two.csv'",
+        "SELECT 1; SELECT 2",
+        "COPY (SELECT 'x') TO '{store}'",
+        "DELETE FROM candidates",
+        "CREATE TABLE t AS SELECT 1",
+        "",
+        "   ",
+        "-- only a comment",
+        "/* a block comment */",
+        "SELEC nonsense",
+    ],
+)
+def test_user_sql_is_refused_and_changes_nothing(small_store, tmp_path, sql):
+    sql = sql.format(tmp=tmp_path, store=small_store.path)
+    before = _snapshot(tmp_path)
+    with pytest.raises(QueryError):
+        small_store.query(sql)
+    assert _snapshot(tmp_path) == before
+    assert small_store.query("SELECT count(*) AS n FROM candidates")["n"].item() == 6
+
+
+def test_query_takes_parameters_and_one_trailing_semicolon(small_store):
+    got = small_store.query("SELECT formula FROM ranked WHERE family = ? ORDER BY rank;", ["halide"])
+    assert got["formula"].tolist() == ["Li2ZrCl6", "Li3YCl6", "Li3InCl6"]
+
+
+def test_reading_never_writes_the_store(small_store, tmp_path):
+    before = _snapshot(tmp_path)
+    store = ResultStore(small_store.path, read_only=True)
+    store.query("SELECT * FROM ranked")
+    store.top(3)
+    store.top(3, columns="all")
+    store.runs()
+    store.latest_run()
+    store_module.query("SELECT 1", path=small_store.path)
+    store_module.top(1, path=small_store.path)
+    ResultStore(small_store.path)  # a writable open of a current store writes nothing either
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_read_only_file_and_folder_can_be_read(small_store, tmp_path):
+    folder = small_store.path.parent
+    small_store.path.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        store = ResultStore(small_store.path, read_only=True)
+        assert store.top(1)["formula"].tolist() == ["Li7P3S11"]
+        assert store.runs()["run_id"].tolist() == ["r1"]
+        assert len(store.query("SELECT * FROM ranked")) == 6
+        out = tmp_path.parent / f"{tmp_path.name}_export"
+        assert len(store.export_parquet(out)) == 7
+    finally:
+        folder.chmod(0o755)
+        small_store.path.chmod(0o644)
+
+
+def test_read_only_open_of_a_missing_store_is_an_error_and_creates_nothing(tmp_path):
+    path = tmp_path / "typo" / "nope.duckdb"
+    with pytest.raises(StoreError, match="no store at"):
+        ResultStore(path, read_only=True)
+    assert not path.parent.exists()
+
+
+def test_a_new_store_has_the_full_ranked_schema(tmp_path):
+    store = ResultStore(tmp_path / "new.duckdb")
+    view = set(store.query("SELECT * FROM ranked LIMIT 0").columns)
+    assert set(store_module.VIEW_COLUMNS) <= view
+    assert store.query("SELECT formula, log10_sigma_S_cm, window_low_V FROM ranked ORDER BY rank LIMIT 10").empty
+    assert store.top(5).empty
+
+
+def test_a_store_newer_than_the_code_is_refused(small_store):
+    with duckdb.connect(str(small_store.path)) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(store_module.SCHEMA_VERSION + 1)])
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match="newer than this code"):
+            ResultStore(small_store.path, read_only=read_only)
+
+
+def test_export_path_is_never_spliced_into_sql(small_store, tmp_path):
+    target = tmp_path / "injected.txt"
+    name = f"x' (FORMAT csv); COPY (SELECT 42) TO '{target}' (FORMAT csv); --"
+    small_store.export_parquet(tmp_path / name)
+    assert not target.exists()
+    assert (tmp_path / name / "ranked.parquet").is_file()
+
+
+def test_parquet_export_reads_with_pandas(small_store, tmp_path):
+    pytest.importorskip("pyarrow")
+    small_store.export_parquet(tmp_path / "pq")
+    assert len(pd.read_parquet(tmp_path / "pq" / "ranked.parquet")) == 6
+
+
+def test_top_columns_choice(small_store):
+    assert small_store.top(1, columns=["formula", "rank"]).columns.tolist() == ["formula", "rank"]
+    with pytest.raises(ValueError, match="not in the ranked view"):
+        small_store.top(1, columns=["colour"])
+
+
+def test_runs_have_parameters_and_timings(small_store):
+    small_store.finish_run("r1", timings={"total_s": 1.5})
+    run = small_store.runs().iloc[0]
+    assert run["parameters"] == {"limit": 6} and run["timings"] == {"total_s": 1.5} and run["duration_s"] >= 0
