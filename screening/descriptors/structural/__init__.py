@@ -64,9 +64,11 @@ from screening.descriptors.structural.geometry import (
     volume_per_atom,
 )
 from screening.descriptors.structural.percolation import (
+    LI_HOP_CUTOFF_A,
     _dedupe,
     _li_percolation,
     _PeriodicUnionFind,
+    _vacant_cation_sites,
     li_percolation_dimension,
     percolation_thresholds,
     periodic_graph_dimension,
@@ -85,6 +87,7 @@ __all__ = [
     "ANION_RADII_A",
     "FEATURE_LABELS",
     "FRAMEWORK_RMSD_TOL",
+    "LI_HOP_CUTOFF_A",
     "LI_RADIUS_A",
     "NoLithiumError",
     "StructureDescriptorError",
@@ -107,7 +110,7 @@ __all__ = [
     "volume_per_atom",
 ]
 # private helpers re-exported for the modules that used them from the old single file
-_PRIVATE = (_Prepared, _PeriodicUnionFind, _bottleneck, _dedupe, _li_pairs, _neighbors, _window_radius)
+_PRIVATE = (_vacant_cation_sites, _Prepared, _PeriodicUnionFind, _bottleneck, _dedupe, _li_pairs, _neighbors, _window_radius)
 
 # ------------------------------------------------------------------------ aggregator
 
@@ -134,7 +137,7 @@ FEATURE_LABELS: tuple[str, ...] = (
 )
 
 
-def structural_descriptors(structure: Structure, li_cutoff_A: float = 3.5) -> dict[str, Any]:
+def structural_descriptors(structure: Structure, li_cutoff_A: float = LI_HOP_CUTOFF_A) -> dict[str, Any]:
     """All structural descriptors of a structure, sharing one neighbour search.
 
     Parameters
@@ -142,7 +145,8 @@ def structural_descriptors(structure: Structure, li_cutoff_A: float = 3.5) -> di
     structure
         Ordered or disordered pymatgen Structure with Li and at least one anion.
     li_cutoff_A
-        Li-Li bond cutoff of ``li_percolation_dim`` (A, at most 5).
+        Li-Li bond cutoff of ``li_percolation_dim`` (A, at most 5; default 4.0, see
+        :func:`li_percolation_dimension`, which also explains the vacant-site nodes).
 
     Returns
     -------
@@ -189,7 +193,7 @@ def structural_descriptors(structure: Structure, li_cutoff_A: float = 3.5) -> di
 class StructuralFeaturizer(BaseFeaturizer):
     """matminer featurizer returning :func:`structural_descriptors` in :data:`FEATURE_LABELS` order."""
 
-    def __init__(self, li_cutoff_A: float = 3.5):
+    def __init__(self, li_cutoff_A: float = LI_HOP_CUTOFF_A):
         self.li_cutoff_A = li_cutoff_A
 
     def featurize(self, structure: Structure) -> list:

@@ -20,6 +20,7 @@ from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from screening.chemistry import STRUCTURE_ANION_CHARGES
 from screening.errors import ScreeningError
+from screening.structures import check_structure
 
 # Nominal charges of the elements that may act as anions in Li conductors.
 ANION_CHARGES: dict[str, int] = STRUCTURE_ANION_CHARGES
@@ -134,6 +135,7 @@ def _prepare(structure: Structure, radius: float = _SEARCH_RADIUS_A) -> _Prepare
         raise StructureDescriptorError(f"{structure!r}: not a pymatgen Structure")
     if len(structure) == 0:
         raise StructureDescriptorError(f"{structure.formula or 'structure'}: no sites")
+    check_structure(structure)
     symbols: list[str] = []
     index: dict[str, int] = {}
     rows: list[list[tuple[int, float]]] = []
