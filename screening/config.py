@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     seeds_dir: Path = Field(ROOT / "seeds", description="seed prototypes and their manifest")
     results_path: Path = Field(ROOT / "results" / "screening.duckdb", description="the DuckDB results store")
     verify_checksums: bool = Field(True, description="check each dataset file against datasets/SHA256SUMS on first load")
+    max_structure_atoms: int = Field(2000, description="most sites a structure may have (larger ones are refused)")
 
 
 @lru_cache(maxsize=1)

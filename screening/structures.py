@@ -8,15 +8,87 @@ structure document how they treat disorder; nothing here orders a structure sile
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pymatgen.core import Composition, Structure
 
 from screening.errors import StructureReadError
 
-__all__ = ["read_structure", "to_structure", "structure_id", "composition_id", "text_id"]
+__all__ = ["check_structure", "read_structure", "to_structure", "structure_id", "composition_id", "text_id"]
+
+COINCIDENT_A = 0.5  # fully occupied sites closer than this are the same atom twice
+
+
+def check_structure(structure: Structure, name: str | None = None) -> Structure:
+    """Refuse structures no descriptor can describe honestly; return the structure unchanged.
+
+    Raises :class:`StructureReadError` naming ``name`` (default: the formula) when the
+    lattice is degenerate (volume below 1e-3 A^3 or not finite), the structure has more
+    sites than ``Settings.max_structure_atoms`` (``SCREENING_MAX_STRUCTURE_ATOMS``), a
+    site has a negative occupancy, or two fully occupied sites are closer than 0.5 A
+    (coincident atoms). Partially occupied sites closer than that are split sites
+    (alternative positions of one ion, as the 0.42 A Li pairs of the LGPS CIF) and are allowed.
+    """
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    from screening.config import get_settings
+
+    label = name or structure.composition.reduced_formula or "structure"
+    if len(structure) == 0:
+        raise StructureReadError(f"{label}: the structure has no sites")
+    volume = float(abs(np.linalg.det(structure.lattice.matrix)))
+    if not math.isfinite(volume) or volume < 1e-3:
+        raise StructureReadError(f"{label}: no periodic cell (cell volume {volume:.3g} A^3)")
+    limit = get_settings().max_structure_atoms
+    if len(structure) > limit:
+        raise StructureReadError(
+            f"{label}: {len(structure)} sites, more than the limit of {limit} (SCREENING_MAX_STRUCTURE_ATOMS)"
+        )
+    occupancy = np.empty(len(structure))
+    for n, site in enumerate(structure):
+        amounts = list(site.species.values())
+        if any(a < 0 for a in amounts):
+            raise StructureReadError(f"{label}: negative occupancy on site {n} ({site.species})")
+        occupancy[n] = sum(amounts)
+    lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
+    cart = np.ascontiguousarray(np.mod(structure.frac_coords, 1.0) @ lattice)
+    i, j, _, d = find_points_in_spheres(cart, cart, r=COINCIDENT_A, pbc=np.array([1, 1, 1], dtype=np.int64),
+                                        lattice=lattice, tol=1e-8)
+    pair = (i < j) | ((i == j) & (d > 1e-6))  # a site near its own image: cell too small
+    full = occupancy > 1.0 - 1e-2
+    bad = pair & full[i] & full[j]
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        a, b = int(i[k]), int(j[k])
+        raise StructureReadError(
+            f"{label}: coincident atoms: sites {a} ({structure[a].species}) and {b} ({structure[b].species}) "
+            f"are {d[k]:.2f} A apart (less than {COINCIDENT_A} A, both fully occupied)"
+        )
+    return structure
+
+
+def _cif_negative_occupancy(path: Path) -> None:
+    """Raise when a CIF lists a negative ``_atom_site_occupancy`` (pymatgen drops such sites silently)."""
+    from pymatgen.io.cif import CifFile
+
+    try:
+        cif = CifFile.from_file(path)
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the structure parser
+        return
+    for block in cif.data.values():
+        values = block.data.get("_atom_site_occupancy", [])
+        labels = block.data.get("_atom_site_label", [""] * len(values))
+        for label, value in zip(labels, values if isinstance(values, list) else [values]):
+            try:
+                occ = float(str(value).split("(")[0])
+            except ValueError:
+                continue
+            if occ < 0:
+                raise StructureReadError(f"{path.name}: negative occupancy {value} on site {label}")
 
 
 def read_structure(path: str | Path) -> Structure:
@@ -36,15 +108,15 @@ def read_structure(path: str | Path) -> Structure:
             structure = Structure.from_file(path)
     except Exception as exc:  # pymatgen raises many types for broken files
         raise StructureReadError(f"{path.name}: cannot read a structure ({type(exc).__name__}: {exc})") from exc
-    if len(structure) == 0:
-        raise StructureReadError(f"{path.name}: the structure has no sites")
-    return structure
+    if path.suffix.lower() in (".cif", ".mcif"):
+        _cif_negative_occupancy(path)
+    return check_structure(structure, path.name)
 
 
 def to_structure(item: Any) -> Structure:
     """Return a pymatgen Structure from a Structure, an ase Atoms or a path."""
     if isinstance(item, Structure):
-        return item
+        return check_structure(item)
     if isinstance(item, (str, Path)) and Path(item).suffix:
         return read_structure(item)
     try:
@@ -54,7 +126,13 @@ def to_structure(item: Any) -> Structure:
     if isinstance(item, Atoms):
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        return AseAtomsAdaptor.get_structure(item)
+        label = f"ase Atoms {item.get_chemical_formula()}"
+        if not item.pbc.all() or abs(item.cell.volume) < 1e-3:
+            raise StructureReadError(
+                f"{label}: no periodic cell (pbc {item.pbc.tolist()}, cell volume {abs(item.cell.volume):.3g} A^3); "
+                "set a 3D cell and pbc=True"
+            )
+        return check_structure(AseAtomsAdaptor.get_structure(item), label)
     raise StructureReadError(f"{item!r}: not a structure (expected a pymatgen Structure, ase Atoms or a file path)")
 
 

@@ -59,3 +59,64 @@ def test_every_obelix_structure_goes_through_describe():
     assert len(failed) == 15
     assert failed["error"].str.contains("no Li site|not charge balanced").all()
     assert table["li_li_min_dist_A"].notna().sum() >= 290
+
+
+# ------------------------------------------------------------------ bad structures (issue 13)
+
+
+def test_ase_atoms_without_a_cell_is_a_named_error_row():
+    from ase import Atoms
+
+    molecule = Atoms("LiF", positions=[[0, 0, 0], [1.6, 0, 0]])
+    with pytest.raises(ScreeningError, match="cell"):
+        describe(molecule, bvse=False, stability=False)
+    table = describe_table([molecule, li2s()], bvse=False, stability=False, pbar=False)
+    assert "cell" in table.loc[0, "error"] and "LinAlgError" not in table.loc[0, "error"]
+    assert table.loc[1, "error"] is None
+
+
+def _coincident_li2s() -> Structure:
+    s = li2s()
+    s.append("Li", s[0].coords + [0.05, 0.0, 0.0], coords_are_cartesian=True)
+    return s
+
+
+def test_coincident_atoms_are_an_error_naming_the_input(tmp_path):
+    with pytest.raises(ScreeningError, match="coincident"):
+        describe(_coincident_li2s(), bvse=False, stability=False)
+    path = tmp_path / "coincident.json"
+    path.write_text(_coincident_li2s().to_json())
+    with pytest.raises(ScreeningError, match="coincident.json.*coincident"):
+        describe(path, bvse=False, stability=False)
+
+
+def test_split_sites_with_partial_occupancies_are_not_coincident():
+    s = li2s()
+    li = next(n for n, site in enumerate(s) if site.specie.symbol == "Li")
+    s.replace(li, {"Li": 0.5})
+    s.append({"Li": 0.5}, s[li].coords + [0.3, 0.0, 0.0], coords_are_cartesian=True)
+    d = describe(s, bvse=False, stability=False)
+    assert d["li_li_min_dist_A"] > 1.0  # split pair skipped, not an error
+
+
+def test_negative_occupancy_in_a_cif_is_an_error(tmp_path):
+    good = tmp_path / "good.cif"
+    li2s().to(filename=str(good))
+    text = good.read_text()
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("Li ") or ln.strip().startswith("Li  "))
+    bad = tmp_path / "negative.cif"
+    bad.write_text(text.replace(line, line.rsplit(" ", 1)[0] + " -0.5"))
+    with pytest.raises(ScreeningError, match="negative.cif.*negative occupancy"):
+        describe(bad, bvse=False, stability=False)
+
+
+def test_structures_above_the_atom_limit_are_refused(monkeypatch):
+    from screening.config import get_settings
+
+    big = li2s()
+    big.make_supercell([3, 3, 3])  # 324 sites
+    monkeypatch.setattr(get_settings(), "max_structure_atoms", 300)
+    with pytest.raises(ScreeningError, match="324 sites.*300"):
+        describe(big, bvse=False, stability=False)
+    monkeypatch.setattr(get_settings(), "max_structure_atoms", 400)
+    assert describe(big, bvse=False, stability=False)["formula"] == "Li2S"

@@ -175,3 +175,25 @@ def test_featurizer_in_dataframe(obelix_dir):
     assert out.loc[0, "anion_framework"] == "fcc"
     assert math.isnan(out.loc[2, "li_cn_mean"]) and "no Li" in out.loc[2, "StructuralFeaturizer Exceptions"]
     assert StructuralFeaturizer().citations() and StructuralFeaturizer().implementors()
+
+
+# ------------------------------------------------- Li networks of the fast-conductor seeds
+
+
+SEEDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "seeds"
+
+
+@pytest.mark.parametrize("cif", ["Li7P3S11.cif", "Li3InCl6_C2m.cif", "LLTO_Li0.35La0.55TiO3.cif"])
+def test_fast_conductor_seeds_have_a_3d_li_network(cif):
+    assert li_percolation_dimension(read_structure(SEEDS / cif)) == 3
+
+
+def test_mostly_vacant_cation_sites_carry_li_between_layers():
+    """Li3InCl6 (C2/m): Li fills the z = 1/2 layer only; the In layer's 4g site is 93 % vacant."""
+    s = read_structure(SEEDS / "Li3InCl6_C2m.cif")
+    assert li_percolation_dimension(s, cutoff_A=3.75) == 3
+    filled = s.copy()
+    for n, site in enumerate(filled):
+        if 0 < site.species.get_el_amt_dict().get("In", 0) < 0.5:  # the 4g site, In 0.07
+            filled.replace(n, {"In": 0.9})
+    assert li_percolation_dimension(filled, cutoff_A=3.75) == 2  # occupied: no path between Li layers

@@ -33,8 +33,10 @@ def _as_item(item: Any) -> Composition | Structure:
     from screening.chemistry import as_composition
     from screening.structures import to_structure
 
-    if isinstance(item, (Structure, Composition)):
+    if isinstance(item, Composition):
         return item
+    if isinstance(item, Structure):
+        return to_structure(item)  # checked: cell, size, occupancies, coincident atoms
     if isinstance(item, str) and not item.lower().endswith((".cif", ".vasp", ".poscar", ".json", ".xyz")):
         return as_composition(item)
     return to_structure(item)
