@@ -73,6 +73,7 @@ def default_space():
     ids = set()
     dup_ids = 0
     parents = {p for p in REDISCOVER.values()}
+    seed_of = {s.prototype: s.name for s in load_seeds()}
     rng = random.Random(0)
     sample = []
     compositions = set()
@@ -90,9 +91,10 @@ def default_space():
         compositions.add(key)
         if redox_conflicts(c.oxidation_states):
             redox_bad.append(c.formula)
-        multi_prototype += len(c.prototypes) > 1
-        if c.parent in parents:
-            keys[c.parent].add(_key(c.formula))
+        multi_prototype += len(c.prototypes) - 1
+        for proto in c.prototypes:  # a composition is yielded once, under the first prototype reaching it
+            if seed_of[proto] in parents:
+                keys[seed_of[proto]].add(_key(c.formula))
         if n % 7 == 0:  # a large sample (about 45,000) for the neutrality check
             charges.append((c.formula, c.charge))
         if len(sample) < 200:

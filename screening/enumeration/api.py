@@ -29,7 +29,7 @@ def _selected(
         if fams is not None and seed.family not in fams:
             continue
         try:
-            seed.structure  # noqa: B018 - read the CIF now, so that a bad seed is reported here
+            seed.validate()  # read the CIF and check the rules now, so that a bad seed is reported here
             out.append(seed)
         except ScreeningError as exc:
             if strict:
