@@ -46,63 +46,72 @@ class _Combo:
     oxi: dict[str, int]
 
 
+def _choice_products(
+    singles: list[list[Choice]], pairs: list[list[Choice]], max_k: int
+) -> Iterator[tuple[Choice, ...]]:
+    """Every combination of site choices with at most ``max_k`` dopants (the empty one first).
+
+    A rule contributes either one single-dopant choice or one co-doped pair (two dopants).
+    """
+    n_rules = len(singles)
+    for k in range(0, max_k + 1):
+        for rule_combo in itertools.combinations(range(n_rules), k):
+            for sizes in itertools.product((1, 2), repeat=k):
+                if sum(sizes) > max_k:
+                    continue
+                lists = [singles[r] if size == 1 else pairs[r] for r, size in zip(rule_combo, sizes)]
+                if all(lists):
+                    yield from itertools.product(*lists)
+
+
+def _apply(base: dict[str, float], order: list[str], choice: tuple[Choice, ...], li: float) -> tuple[dict, list]:
+    """Amounts per formula unit after the substitutions, and the element order of the formula
+    (each new dopant right after its host)."""
+    amounts = dict(base)
+    dopants_after: dict[str, list[str]] = defaultdict(list)
+    for o in (o for c in choice for o in c.options):
+        amounts[o.host_el] = round(amounts[o.host_el] - o.amount, 6)
+        if o.dop_el in amounts:
+            amounts[o.dop_el] = round(amounts[o.dop_el] + o.amount, 6)
+        else:
+            amounts[o.dop_el] = o.amount
+            dopants_after[o.host_el].append(o.dop_el)
+    amounts["Li"] = li
+    elements_order = [x for el in order for x in (el, *dopants_after.get(el, ()))]
+    return amounts, elements_order
+
+
 def _seed_compositions(seed: Seed, opts: EnumerationOptions, counts: dict[str, int]) -> Iterator[_Combo]:
     """Every charge-balanced composition of one seed, once each; fills ``counts`` per filter."""
     max_k = opts.max_subs(seed.max_substitutions)
     per_rule = [site_choices(seed, i, opts) for i in range(len(seed.sites))]
     for stage in range(OPTION_STAGES):
         counts[FILTERS[stage]] = combinations_count([c[stage] for c, _, _ in per_rule], max_k)
-    singles = [s for _, s, _ in per_rule]
-    pairs = [p for _, _, p in per_rule]
     lo, hi = seed.bounds(opts.li_min_factor, opts.li_max_factor)
     capacity = seed.li_capacity
-    base = seed.amounts
-    n_li = base["Li"]
-    oxi0 = seed.oxidation_states
-    order = list(base)
+    n_li = seed.amounts["Li"]
+    order = list(seed.amounts)
     seen: set[int] = set()
     n_redox = n_balanced = 0
-    for k in range(0, max_k + 1):
-        for rule_combo in itertools.combinations(range(len(per_rule)), k):
-            for sizes in itertools.product((1, 2), repeat=k):
-                if sum(sizes) > max_k:
-                    continue
-                lists = [singles[r] if s == 1 else pairs[r] for r, s in zip(rule_combo, sizes)]
-                if any(not x for x in lists):
-                    continue
-                for choice in itertools.product(*lists):
-                    if opts.redox and k >= 2 and _cross_redox(choice):
-                        n_redox += 1
-                        continue
-                    li = round(n_li - sum(c.charge_shift for c in choice) - sum(c.li_removed for c in choice), 6)
-                    li_site = sum(c.li_dopants for c in choice)
-                    if li < lo - _EPS or li > hi + _EPS or li + li_site > capacity + _EPS:
-                        continue
-                    oxi = dict(oxi0)
-                    if any(oxi.setdefault(el, q) != q for c in choice for el, q in c.ions):
-                        continue
-                    n_balanced += 1
-                    amounts = dict(base)
-                    dopants_after: dict[str, list[str]] = defaultdict(list)
-                    for c in choice:
-                        for o in c.options:
-                            amounts[o.host_el] = round(amounts[o.host_el] - o.amount, 6)
-                            if o.dop_el in amounts:
-                                amounts[o.dop_el] = round(amounts[o.dop_el] + o.amount, 6)
-                            else:
-                                amounts[o.dop_el] = o.amount
-                                dopants_after[o.host_el].append(o.dop_el)
-                    amounts["Li"] = li
-                    total = sum(a for a in amounts.values() if a > _EPS)
-                    key = hash(tuple(sorted((el, round(a / total, 6)) for el, a in amounts.items() if a > _EPS)))
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    elements_order: list[str] = []
-                    for el in order:
-                        elements_order.append(el)
-                        elements_order.extend(dopants_after.get(el, ()))
-                    yield _Combo(key, li, choice, amounts, elements_order, oxi)
+    for choice in _choice_products([s for _, s, _ in per_rule], [p for _, _, p in per_rule], max_k):
+        if opts.redox and len(choice) >= 2 and _cross_redox(choice):
+            n_redox += 1
+            continue
+        li = round(n_li - sum(c.charge_shift for c in choice) - sum(c.li_removed for c in choice), 6)
+        li_site = sum(c.li_dopants for c in choice)
+        if li < lo - _EPS or li > hi + _EPS or li + li_site > capacity + _EPS:
+            continue
+        oxi = dict(seed.oxidation_states)
+        if any(oxi.setdefault(el, q) != q for c in choice for el, q in c.ions):
+            continue  # one element in two oxidation states
+        n_balanced += 1
+        amounts, elements_order = _apply(seed.amounts, order, choice, li)
+        total = sum(a for a in amounts.values() if a > _EPS)
+        key = hash(tuple(sorted((el, round(a / total, 6)) for el, a in amounts.items() if a > _EPS)))
+        if key in seen:
+            continue
+        seen.add(key)
+        yield _Combo(key, li, choice, amounts, elements_order, oxi)
     counts["redox"] -= n_redox
     counts["charge_balance"] = n_balanced
     counts["unique"] = len(seen)
