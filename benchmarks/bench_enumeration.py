@@ -9,13 +9,17 @@ Run from the repository root::
 What it measures (one process pinned to one core, BLAS threads 1):
 
 1. the whole default space of :func:`screening.candidates.enumerate_candidates`
-   (no arguments): wall and CPU time, candidates per family, peak resident memory
-   (``resource.getrusage``);
+   (no arguments): the dry run (:func:`enumeration_plan`, the index pass that finds the
+   compositions several prototypes reach), then the stream: wall and CPU time,
+   candidates per family, peak resident memory (``resource.getrusage``); a budget of
+   300 (stratified draw) on the cached index;
 2. with ``--tracemalloc``, the same pass under ``tracemalloc`` (about 15x slower): peak
    Python memory, to show that the stream keeps memory bounded (candidates are
    counted, not kept);
 3. structures for a random subset (reservoir sample, seed 0) of the stream:
-   structures per second with :meth:`Candidate.structure`.
+   structures per second with :meth:`Candidate.structure`;
+4. with ``--large``, the ``large`` preset (a space of more than 10^6 candidates): dry
+   run and stream, wall time and peak resident memory.
 
 Targets (issue 4): at least 100,000 composition-level candidates in under 2 minutes on
 one core, peak memory under 2 GB; 50 structures a second or more.
@@ -42,7 +46,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from screening.candidates import EnumerationReport, enumerate_candidates, load_seeds  # noqa: E402
+from screening.candidates import (  # noqa: E402
+    PRESETS,
+    EnumerationReport,
+    enumerate_candidates,
+    enumeration_plan,
+    load_seeds,
+)
 
 RESULTS = ROOT / "benchmarks" / "results" / "enumeration.md"
 
@@ -56,15 +66,22 @@ def _pin_one_core() -> str:
         return "not pinned"
 
 
-def enumerate_pass(sample_size: int = 0, seed: int = 0) -> dict:
-    """One pass over the default space; returns counts, timings and a reservoir sample."""
+def plan_pass(options: str = "default") -> dict:
+    """The dry run (index pass) of a preset's space; returns its table and timing."""
+    t0 = time.perf_counter()
+    plan = enumeration_plan(options=options, limit=300)
+    return {"plan": plan, "wall_s": time.perf_counter() - t0}
+
+
+def enumerate_pass(sample_size: int = 0, seed: int = 0, options: str = "default") -> dict:
+    """One pass over a preset's space; returns counts, timings and a reservoir sample."""
     rng = random.Random(seed)
     report = EnumerationReport()
     per_family: Counter = Counter()
     sample = []
     n = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    for cand in enumerate_candidates(report=report):
+    for cand in enumerate_candidates(options=options, report=report):
         n += 1
         per_family[cand.family] += 1
         if sample_size:
@@ -111,14 +128,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/results/enumeration.md")
     parser.add_argument("--sample", type=int, default=1000, help="structures to build (default 1000)")
     parser.add_argument("--tracemalloc", action="store_true", help="add the (slow) tracemalloc pass")
+    parser.add_argument("--large", action="store_true", help="add the 'large' preset (10^6 space, a few minutes)")
     args = parser.parse_args(argv)
 
     pinned = _pin_one_core()
     load_seeds()  # warm imports (pymatgen) so that they are not timed
     enumerate_candidates(seeds=["Li3OCl"]).__next__()
 
+    plan = plan_pass()
+    print(f"dry run: {plan['plan']['candidates'].sum():,} candidates in {plan['wall_s']:.1f} s")
     run = enumerate_pass(sample_size=args.sample)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+    t0 = time.perf_counter()
+    budget = list(enumerate_candidates(limit=300, seed=0))
+    run["budget"] = {"n": len(budget), "wall_s": time.perf_counter() - t0,
+                     "prototypes": len({c.prototype for c in budget}), "n_prototypes": len(load_seeds())}
+    print(f"budget 300: {len(budget)} candidates from {run['budget']['prototypes']} prototypes "
+          f"in {run['budget']['wall_s']:.1f} s (index cached)")
     print(f"candidates: {run['n']:,} in {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU "
           f"({run['n'] / run['wall_s']:,.0f}/s); peak RSS {rss_gb:.2f} GB")
     print("per family:", run["per_family"])
@@ -132,6 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         traced = {"peak_mb": peak / 1024**2, "wall_s": run2["wall_s"]}
         print(f"tracemalloc: peak {traced['peak_mb']:.0f} MB (pass took {run2['wall_s']:.1f} s under tracing)")
 
+    large = None
+    if args.large:
+        lplan = plan_pass("large")
+        lrun = enumerate_pass(options="large")
+        large = {"plan_s": lplan["wall_s"], "plan_n": int(lplan["plan"]["candidates"].sum()), "run": lrun,
+                 "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+        print(f"large: {lrun['n']:,} candidates; dry run {lplan['wall_s']:.1f} s, stream {lrun['wall_s']:.1f} s "
+              f"wall; peak RSS {large['rss_gb']:.2f} GB; per family {lrun['per_family']}")
+
     structures = structure_pass(run["sample"])
     rates = {k: round(v) for k, v in structures["per_family_rate"].items()}
     print(f"structures: {structures['n']} in {structures['wall_s']:.1f} s = {structures['rate']:.0f}/s, "
@@ -139,12 +174,33 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(_markdown(run, rss_gb, traced, structures, pinned))
+        RESULTS.write_text(_markdown(run, rss_gb, traced, structures, pinned, plan, large))
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
 
-def _markdown(run: dict, rss_gb: float, traced: dict | None, structures: dict, pinned: str) -> str:
+def _large_section(large: dict | None) -> str:
+    if large is None:
+        return "Not measured in this run (`--large`)."
+    opts = PRESETS["large"]
+    run = large["run"]
+    fams = ", ".join(f"{f} {n:,}" for f, n in sorted(run["per_family"].items()))
+    return f"""`enumerate_candidates(options="large")`: `min_lambda={opts.min_lambda}`,
+`codoping="{opts.codoping}"` (any two dopants of different elements on one site),
+`doping_grid={opts.doping_grid}`, `codoping_grid={opts.codoping_grid}`, the rest as the
+default (`screening.enumeration.PRESETS`).
+
+| measure | value |
+|---|---|
+| distinct candidates | {run['n']:,} ({fams}) |
+| dry run (`enumeration_plan(options="large")`) | {large['plan_s']:.1f} s |
+| stream (index cached by the dry run) | {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU ({run['n'] / run['wall_s']:,.0f}/s) |
+| peak resident memory, whole process (default and large passes) | {large['rss_gb']:.2f} GB |
+"""
+
+
+def _markdown(run: dict, rss_gb: float, traced: dict | None, structures: dict, pinned: str,
+              plan: dict, large: dict | None) -> str:
     df = run["report"].to_frame()
     table = df.pivot_table(index=["family", "prototype"], columns="filter", values="count", observed=False)
     table = table.astype(int)
@@ -157,7 +213,15 @@ def _markdown(run: dict, rss_gb: float, traced: dict | None, structures: dict, p
         f"| peak Python memory (tracemalloc pass) | {traced['peak_mb']:.0f} MB (that pass: {traced['wall_s']:.0f} s) |"
         if traced else ""
     )
-    command = "python benchmarks/bench_enumeration.py --write" + (" --tracemalloc" if traced else "")
+    command = ("python benchmarks/bench_enumeration.py --write" + (" --tracemalloc" if traced else "")
+               + (" --large" if large else ""))
+    report = run["report"]
+    budget = run["budget"]
+    ptable = plan["plan"]
+    plan_lines = "\n".join(
+        f"| {r.family} | {r.prototype} | {r.candidates:,} | {r.shared_with_other_prototypes:,} | {r.sampled} |"
+        for r in ptable.itertuples()
+    )
     return f"""# Candidate enumeration benchmark
 
 Produced by `{command}` on {dt.date.today().isoformat()}.
@@ -169,19 +233,35 @@ Machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs, Py
 | measure | value |
 |---|---|
 | distinct candidates | {run['n']:,} |
-| wall time | {run['wall_s']:.1f} s |
+| dry run (`enumeration_plan()`, index pass) | {plan['wall_s']:.1f} s |
+| stream wall time (index cached) | {run['wall_s']:.1f} s |
 | CPU time | {run['cpu_s']:.1f} s |
 | rate | {run['n'] / run['wall_s']:,.0f} candidates/s |
 | peak resident memory (getrusage, whole process) | {rss_gb:.2f} GB |
 {traced_line}
 
 Target: at least 100,000 candidates in under 2 minutes on one core, under 2 GB.
-Composition-level generation builds no structures.
+Composition-level generation builds no structures. The redox rule removed
+{report.removed('redox'):,} candidates (counted as combinations of the options it drops),
+and {report.removed('distinct'):,} compositions reached from an earlier prototype were
+yielded once, under the first (`Candidate.prototypes` lists all).
+A budget of 300 (`enumerate_candidates(limit=300)`, stratified by family then prototype,
+seed 0) drew {budget['n']} candidates from {budget['prototypes']} of {budget['n_prototypes']}
+prototypes in {budget['wall_s']:.1f} s.
 
 | family | candidates |
 |---|---|
 {fam_rows}
 
+## Dry run per prototype (`enumeration_plan(limit=300)`)
+
+| family | prototype | candidates | shared with other prototypes | budget 300 |
+|---|---|---|---|---|
+{plan_lines}
+
+## A space of 10^6 candidates (`options="large"`)
+
+{_large_section(large)}
 ## Structures
 
 {structures['n']} candidates drawn at random (reservoir sample, seed 0) from the stream;
@@ -192,8 +272,11 @@ Target: 50 a second or more.
 
 ## Filter counts per prototype
 
-Candidates left after each filter (`EnumerationReport.to_frame()`); the first four are
-counted as the combinations the surviving options allow, the last two by iteration.
+Candidates left after each filter (`EnumerationReport.to_frame()`); the first five are
+counted as the combinations the surviving options allow (the redox count also drops,
+by iteration, combinations pairing a cation dopant with an anion dopant it would
+oxidise), the last three by iteration (`unique`: per prototype; `distinct`: over the
+whole space).
 
 {chr(10).join(lines)}
 """

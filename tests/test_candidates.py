@@ -7,7 +7,7 @@ import math
 import pickle
 import random
 import types
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +22,10 @@ from screening.candidates import (
     SeedError,
     build_structure,
     enumerate_candidates,
+    enumeration_plan,
     iter_candidate_chunks,
     load_seeds,
+    redox_conflicts,
     shannon_radius,
 )
 from screening.errors import ScreeningError
@@ -50,6 +52,8 @@ REDISCOVER = {
     "Li1.5Al0.5Ti1.5(PO4)3": "LiTi2(PO4)3",
     "Li3.25Ge0.25P0.75S4": "Li4GeS4",
     "Li3OBr": "Li3OCl",
+    "Li1.5Al0.5Ge1.5(PO4)3": "LiTi2(PO4)3",  # LAGP: Al and Ge co-doped on the Ti site
+    "Li6.75La3Zr1.75Ta0.25O12": "Li7La3Zr2O12",  # the 0.125 step of the doping grid
 }
 
 
@@ -69,15 +73,28 @@ def default_space():
     ids = set()
     dup_ids = 0
     parents = {p for p in REDISCOVER.values()}
+    seed_of = {s.prototype: s.name for s in load_seeds()}
     rng = random.Random(0)
     sample = []
+    compositions = set()
+    dup_compositions = []
+    redox_bad = []
+    multi_prototype = 0
     for c in enumerate_candidates(report=report):
         n += 1
         if c.id in ids:
             dup_ids += 1
         ids.add(c.id)
-        if c.parent in parents:
-            keys[c.parent].add(_key(c.formula))
+        key = _key(c.formula)
+        if key in compositions:
+            dup_compositions.append(c.formula)
+        compositions.add(key)
+        if redox_conflicts(c.oxidation_states):
+            redox_bad.append(c.formula)
+        multi_prototype += len(c.prototypes) - 1
+        for proto in c.prototypes:  # a composition is yielded once, under the first prototype reaching it
+            if seed_of[proto] in parents:
+                keys[seed_of[proto]].add(_key(c.formula))
         if n % 7 == 0:  # a large sample (about 45,000) for the neutrality check
             charges.append((c.formula, c.charge))
         if len(sample) < 200:
@@ -87,7 +104,8 @@ def default_space():
         if set(c.oxidation_states) & DEFAULT_EXCLUDED:
             excluded_hits.append(c.formula)
     return {"n": n, "report": report, "keys": keys, "charges": charges, "excluded": excluded_hits,
-            "dup_ids": dup_ids, "sample": sample}
+            "dup_ids": dup_ids, "sample": sample, "dup_compositions": dup_compositions,
+            "redox_bad": redox_bad, "multi_prototype": multi_prototype}
 
 
 # ------------------------------------------------------------------------- default space
@@ -107,11 +125,34 @@ def test_default_space_is_large_unique_and_neutral(default_space):
     assert default_space["dup_ids"] == 0
     for family in ("sulfide", "halide", "oxide"):
         assert report.total("unique", family) >= 10_000, family
-    assert report.total("unique") == default_space["n"]
+    assert report.total("distinct") == report.total() == default_space["n"]
     assert len(default_space["charges"]) > 30_000
     bad = [(f, q) for f, q in default_space["charges"] if abs(q) > 1e-6]
     assert not bad, bad[:5]
     assert not default_space["excluded"]
+
+
+@pytest.mark.slow
+def test_default_space_has_distinct_compositions_and_no_redox_conflict(default_space):
+    assert not default_space["dup_compositions"], default_space["dup_compositions"][:5]
+    assert not default_space["redox_bad"], default_space["redox_bad"][:5]
+    # some compositions are reached from several prototypes: they carry all of them
+    assert default_space["multi_prototype"] > 0
+    report = default_space["report"]
+    assert report.removed("redox") > 0 and report.removed("distinct") == default_space["multi_prototype"] > 0
+
+
+@pytest.mark.slow
+def test_budget_draws_from_every_prototype(default_space):
+    picked = list(enumerate_candidates(limit=300, seed=1))
+    assert len(picked) == 300
+    assert {c.prototype for c in picked} == {s.prototype for s in load_seeds()}
+    assert len({_key(c.formula) for c in picked}) == 300
+    assert [c.id for c in enumerate_candidates(limit=300, seed=1)] == [c.id for c in picked]
+    assert [c.id for c in enumerate_candidates(limit=300, seed=2)] != [c.id for c in picked]
+    plan = enumeration_plan(limit=300)
+    assert plan["candidates"].sum() == default_space["n"]
+    assert plan["sampled"].sum() == 300 and (plan["sampled"] >= 1).all()
 
 
 @pytest.mark.slow
@@ -307,3 +348,104 @@ def test_unknown_seed_name_and_missing_manifest(tmp_path):
         list(enumerate_candidates(seeds=["no-such-seed"]))
     with pytest.raises(SeedError, match="no such seed manifest"):
         load_seeds(tmp_path / "absent.yaml")
+
+
+# ------------------------------------------------------------------------- chemistry rules
+
+
+def test_redox_rule_drops_cations_the_anion_would_reduce():
+    with_rule, without = EnumerationReport(), EnumerationReport()
+    kept = list(enumerate_candidates(seeds=["Li10GeP2S12"], max_substitutions=1, report=with_rule))
+    loose = list(enumerate_candidates(seeds=["Li10GeP2S12"], max_substitutions=1, redox=False, report=without))
+    # Co3+ on the Ge site of a sulfide oxidises S2- (Co2S3 is unknown): only without the rule
+    assert any(c.oxidation_states.get("Co") == 3 for c in loose)
+    assert not any(c.oxidation_states.get("Co") == 3 for c in kept)
+    assert all(not redox_conflicts(c.oxidation_states) for c in kept)
+    assert with_rule.removed("redox") > 0 and without.removed("redox") == 0
+    assert len(loose) - len(kept) == with_rule.removed("redox")
+
+
+def test_redox_rule_across_sites():
+    # Cu2+ on the Li site is fine beside Cl-, not beside I- put on the Cl site
+    cands = list(enumerate_candidates(seeds=["Li3YCl6"], elements={"Cu", "I"}, max_substitutions=2))
+    with_cu = [c for c in cands if c.oxidation_states.get("Cu") == 2]
+    assert with_cu and not any("I" in c.oxidation_states for c in with_cu)
+    assert any("I" in c.oxidation_states for c in cands)
+    assert redox_conflicts({"Li": 1, "Cu": 2, "I": -1}) == [("Cu", 2, "I")]
+    assert redox_conflicts({"Li": 1, "Fe": 3, "Cl": -1}) == []
+
+
+def test_codoping_on_one_site_gives_lagp():
+    lagp = _key("Li1.5Al0.5Ge1.5(PO4)3")
+    cands = {_key(c.formula): c for c in enumerate_candidates(seeds=["LiTi2(PO4)3"])}
+    c = cands[lagp]
+    assert sorted(s.dopant for s in c.substitutions) == ["Al3+", "Ge4+"]
+    assert {s.site for s in c.substitutions} == {"Ti"}
+    assert c.li_content == pytest.approx(1.5) and math.isclose(c.charge, 0.0, abs_tol=1e-9)
+    s = c.structure()
+    got = s.composition.element_composition.fractional_composition
+    assert got.almost_equals(Composition("Li1.5Al0.5Ge1.5P3O12").fractional_composition)
+    none = {_key(c.formula) for c in enumerate_candidates(seeds=["LiTi2(PO4)3"], codoping="none")}
+    assert lagp not in none and len(none) < len(cands)
+    with pytest.raises(ScreeningError, match="codoping"):
+        list(enumerate_candidates(seeds=["Li3OCl"], codoping="three"))
+
+
+def test_doping_grid_has_the_eighth_step():
+    formulas = {c.formula for c in enumerate_candidates(seeds=["Li7La3Zr2O12"], max_substitutions=1)}
+    assert "Li6.75La3Zr1.75Ta0.25O12" in formulas
+    coarse = {c.formula for c in enumerate_candidates(seeds=["Li7La3Zr2O12"], max_substitutions=1,
+                                                       doping_grid=(0.05, 0.1, 0.25, 0.5))}
+    assert "Li6.75La3Zr1.75Ta0.25O12" not in coarse
+
+
+def test_composition_from_two_prototypes_is_yielded_once_with_both():
+    seeds = ["Li3YCl6", "Li3InCl6"]
+    cands = list(enumerate_candidates(seeds=seeds, max_substitutions=1))
+    keys = [_key(c.formula) for c in cands]
+    assert len(keys) == len(set(keys))
+    in_cl6 = [c for c in cands if _key(c.formula) == _key("Li3InCl6")]
+    assert len(in_cl6) == 1
+    (c,) = in_cl6
+    assert c.prototypes == ("Li3YCl6-P-3m1", "Li3InCl6-C2/m") and c.prototype == "Li3YCl6-P-3m1"
+    row = c.as_dict()
+    assert row["prototypes"] == "Li3YCl6-P-3m1,Li3InCl6-C2/m" and row["parent"] == "Li3YCl6"
+    # each seed alone still yields it
+    alone = {c.formula for c in enumerate_candidates(seeds=["Li3InCl6"], max_substitutions=1)}
+    assert "Li3InCl6" in alone
+    plan = enumeration_plan(seeds=seeds, max_substitutions=1)
+    assert plan["candidates"].sum() == len(cands)
+    assert plan["shared_with_other_prototypes"].iloc[0] == plan["shared_with_other_prototypes"].iloc[1] > 0
+
+
+def test_budget_is_stratified_and_reproducible():
+    seeds = ["Li3OCl", "LiTi2(PO4)3", "Li4GeS4"]
+    full = list(enumerate_candidates(seeds=seeds, max_substitutions=1))
+    picked = list(enumerate_candidates(seeds=seeds, max_substitutions=1, limit=60, seed=7))
+    assert len(picked) == 60
+    by_family = Counter(c.family for c in picked)
+    assert by_family == {"oxide": 30, "sulfide": 30}  # families first, equal shares
+    assert {c.prototype for c in picked} == {"anti-perovskite", "NASICON", "thio-LISICON"}
+    assert {c.id for c in picked} <= {c.id for c in full}
+    # not a prefix of the stream
+    assert [c.id for c in picked if c.prototype == "NASICON"] != [c.id for c in full if c.prototype == "NASICON"][:15]
+    again = [c.id for c in enumerate_candidates(seeds=seeds, max_substitutions=1, limit=60, seed=7)]
+    assert again == [c.id for c in picked]
+    assert len(list(enumerate_candidates(seeds=seeds, max_substitutions=1, limit=10**9))) == len(full)
+    with pytest.raises(ScreeningError, match="limit"):
+        enumerate_candidates(seeds=seeds, limit=0)
+
+
+def test_preset_and_options_object():
+    from screening.candidates import PRESETS, EnumerationOptions
+
+    small = EnumerationOptions(max_substitutions=1, codoping="none")
+    a = [c.id for c in enumerate_candidates(seeds=["Li3OCl"], options=small)]
+    b = [c.id for c in enumerate_candidates(seeds=["Li3OCl"], max_substitutions=1, codoping="none")]
+    assert a == b
+    assert PRESETS["large"].min_lambda < PRESETS["default"].min_lambda
+    n_default = enumeration_plan(seeds=["LiTi2(PO4)3"])["candidates"].sum()
+    n_large = enumeration_plan(seeds=["LiTi2(PO4)3"], options="large")["candidates"].sum()
+    assert n_large > n_default
+    with pytest.raises(ScreeningError, match="preset"):
+        enumerate_candidates(options="huge")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Composition
 
-from screening.candidates import DEFAULT_EXCLUDED, DEFAULT_MANIFEST, element_notes, load_seeds
+from screening.candidates import DEFAULT_EXCLUDED, element_notes, load_seeds
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -92,5 +92,51 @@ def test_li2zrcl6_build_script_reproduces_the_seed():
     assert abs(built.volume - seed.structure.volume) < 0.1
 
 
-def test_default_manifest_path_is_in_seeds():
-    assert DEFAULT_MANIFEST == SEEDS / "manifest.yaml"
+@pytest.fixture
+def other_seeds_dir(tmp_path, monkeypatch):
+    """A seeds folder with one seed (a copy of Li3OCl under another name) and its own notes."""
+    import shutil
+
+    from screening.config import get_settings
+
+    shutil.copy(SEEDS / "Li3OCl_antiperovskite.cif", tmp_path / "ap.cif")
+    (tmp_path / "manifest.yaml").write_text(
+        "version: 1\nseeds:\n"
+        "  - {name: only-seed, family: oxide, prototype: ap-copy, cif: ap.cif, formula: Li3OCl,\n"
+        "     oxidation_states: {Li: 1, O: -2, Cl: -1}, source: test, citation: test, licence: CC BY 4.0,\n"
+        "     sites: [{element: Cl, coordination: 6, dopants: [Br-]}]}\n"
+    )
+    (tmp_path / "elements.csv").write_text(
+        "element,crust_abundance_ppm,default_excluded,note\nBr,123.0,False,test value\n"
+    )
+    monkeypatch.setenv("SCREENING_SEEDS_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    monkeypatch.delenv("SCREENING_SEEDS_DIR")
+    get_settings.cache_clear()
+
+
+def test_seeds_dir_setting_is_honoured(other_seeds_dir):
+    """SCREENING_SEEDS_DIR moves the manifest, the seeds and the element notes (issue 9)."""
+    import screening.candidates as candidates
+    from screening.candidates import enumerate_candidates
+
+    assert candidates.DEFAULT_MANIFEST == other_seeds_dir / "manifest.yaml"
+    assert [s.name for s in load_seeds()] == ["only-seed"]
+    cands = list(enumerate_candidates())
+    assert {c.parent for c in cands} == {"only-seed"}
+    assert {c.formula for c in cands} >= {"Li3OCl", "Li3OBr"}
+    assert element_notes() == {"Br": {"crust_abundance_ppm": 123.0, "default_excluded": False, "note": "test value"}}
+    row = next(c for c in cands if c.formula == "Li3OBr").as_dict()
+    assert row["min_dopant_abundance_ppm"] == 123.0
+
+
+def test_default_manifest_is_the_bundled_one_without_the_setting(monkeypatch):
+    from screening.config import get_settings
+
+    monkeypatch.delenv("SCREENING_SEEDS_DIR", raising=False)
+    get_settings.cache_clear()
+    import screening.candidates as candidates
+
+    assert candidates.DEFAULT_MANIFEST.is_file()
+    assert {s.name for s in load_seeds()} >= set(REQUIRED)
