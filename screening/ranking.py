@@ -16,7 +16,8 @@ Gates (hard filters, on by default, each adjustable, each counted in :func:`gate
     A row whose gate column is NaN (e.g. the stability tier was not run for it) is
     neither passed nor failed silently: the gate is not applied, the column is listed in
     ``missing`` and the row is ranked after every row with complete data
-    (``complete = False``). A gate whose column is absent from the table is skipped and
+    (``complete = False``). Rows that cannot be ranked at all fail the pseudo-gates
+    ``error`` (an ``error`` text) and ``no_objective`` (no objective value). A gate whose column is absent from the table is skipped and
     reported as not applied in the funnel.
 Objectives: one term per failure mode (:data:`OBJECTIVES`)
     conductivity ``log10_sigma_S_cm`` (with ``kappa > 0``: the UCB ``+ kappa * std``);
@@ -387,11 +388,6 @@ def rank(
 
     out = table.copy()
     fail, unchecked = _evaluate_gates(out, gate_bounds, e_hull_z)
-    passes = ~fail.any(axis=1).to_numpy() if len(fail.columns) else np.ones(len(out), bool)
-    out["passes_gates"] = passes
-    out["passes_filters"] = passes
-    out["gate_failed"] = [",".join(c for c, f in zip(fail.columns, r) if f) for r in fail.to_numpy()] if len(fail.columns) else ""
-
     signed = np.empty((len(out), len(used)))
     for j, c in enumerate(used):
         v = pd.to_numeric(out[c], errors="coerce").to_numpy(float)
@@ -404,6 +400,15 @@ def rank(
                 v = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
         signed[:, j] = v * objectives[c]
     missing_obj = np.isnan(signed)
+    # rows that cannot be ranked at all fail a pseudo-gate: an error text, or no objective value
+    if "error" in out:
+        err = out["error"]
+        fail["error"] = (err.notna() & (err.astype(str).str.strip() != "")).to_numpy()
+    fail["no_objective"] = missing_obj.all(axis=1)
+    passes = ~fail.any(axis=1).to_numpy()
+    out["passes_gates"] = passes
+    out["passes_filters"] = passes
+    out["gate_failed"] = [",".join(c for c, f in zip(fail.columns, r) if f) for r in fail.to_numpy()]
     miss_cols = [list(unchecked.columns), used]
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])
     names = miss_cols[0] + miss_cols[1]
