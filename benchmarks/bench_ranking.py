@@ -12,7 +12,8 @@ sanity check of the ranking, not a validation of the model.
 Part 2, sort speed (issue 15): :func:`screening.pareto.pareto_ranks` on 10^4, 10^5, 10^6
 rows of random objectives (independent normals: the hard case; and correlated ones), the
 O(n^2) reference at the old 5,000-row cap for comparison. A size is skipped (and said so)
-when the previous size, scaled by (n_next / n)^2, would exceed ``--budget`` seconds.
+when the previous size's time, scaled by (n_next / n)^alpha (alpha measured between the two
+sizes before, 2 at first), would exceed ``--budget`` seconds.
 
     .venv/bin/python benchmarks/bench_ranking.py [--known-only | --sort-only] [--budget 600]
     [--table cached.pkl]   # reuse the tier-0/1 table of a previous run (it takes minutes)
@@ -156,16 +157,18 @@ def run_sort(budget: float) -> str:
     new_s = time.perf_counter() - t
     rows.append(f"| 5,000 | 6 | independent | O(n^2) reference: {ref_s:.2f} s; blocked ENS: {new_s:.2f} s | | |")
     for m, kind in ((6, "independent"), (6, "correlated"), (3, "independent")):
-        last = None
+        last, alpha = None, 2.0  # time ~ n^alpha, alpha measured between the last two sizes
         for n in (10**4, 10**5, 10**6):
-            if last is not None and last[1] * (n / last[0]) ** 2 > budget:
-                rows.append(f"| {n:,} | {m} | {kind} | not run: {last[1]:.0f} s at {last[0]:,} x (n ratio)^2 "
+            if last is not None and last[1] * (n / last[0]) ** alpha > budget:
+                rows.append(f"| {n:,} | {m} | {kind} | not run: {last[1]:.0f} s at {last[0]:,} x (n ratio)^{alpha:.2f} "
                             f"exceeds the {budget:.0f} s budget | | |")  # fmt: skip
                 continue
             x = _data(n, m, kind, rng)
             t = time.perf_counter()
             r = pareto_ranks(x)
             s = time.perf_counter() - t
+            if last is not None and s > 0 and last[1] > 0:
+                alpha = float(np.log(s / last[1]) / np.log(n / last[0]))
             last = (n, s)
             rows.append(f"| {n:,} | {m} | {kind} | {s:.1f} s | {r.max()} | {(r == 1).sum():,} |")
             print(rows[-1], flush=True)
@@ -191,8 +194,7 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=600.0, help="seconds one sort size may be expected to take")
     ap.add_argument("--table", type=Path, help="pickle of the tier-0/1 table: read if it exists, else written")
     args = ap.parse_args()
-    old = OUT.read_text() if OUT.exists() else ""
-    sections = {s.split("\n", 1)[0]: "## " + s for s in old.split("\n## ")[1:]}
+    new = {}
     if not args.sort_only:
         t = time.perf_counter()
         if args.table and args.table.exists():
@@ -203,10 +205,13 @@ def main() -> None:
                 table.to_pickle(args.table)
         print(f"table: {len(table)} rows in {time.perf_counter() - t:.0f} s", flush=True)
         text = run_known(table)
-        sections[text.split("\n", 1)[0][3:]] = text
+        new[text.split("\n", 1)[0][3:]] = text
     if not args.known_only:
         text = run_sort(args.budget)
-        sections[text.split("\n", 1)[0][3:]] = text
+        new[text.split("\n", 1)[0][3:]] = text
+    old = OUT.read_text() if OUT.exists() else ""  # read late: keep the other part's section
+    sections = {s.split("\n", 1)[0]: "## " + s for s in old.split("\n## ")[1:]}
+    sections.update(new)
     head = (f"# Ranking benchmark\n\n- date: {date.today()}; machine: {platform.machine()}, {os.cpu_count()} cores "
             f"(shared), one core used\n- re-run: `.venv/bin/python benchmarks/bench_ranking.py` "
             f"(`--known-only`, `--sort-only`)\n\n")  # fmt: skip

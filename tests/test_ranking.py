@@ -255,3 +255,27 @@ def test_apply_filters(table):
 def test_no_objective_present():
     with pytest.raises(ScreeningError, match="none of the objectives"):
         rank(pd.DataFrame({"x": [1.0]}))
+
+
+# ------------------------------------------------------------------ known materials (issue 10)
+
+
+@pytest.mark.slow
+def test_known_materials_balanced_preset_targets():
+    """OBELiX screen (tier 0 + stability on every row), `balanced`: fast conductors high, insulators low.
+
+    These compositions are in the conductivity model's training data: a check that the
+    ranking does not bury what the model knows, not a validation of the model.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ranking.py"
+    spec = importlib.util.spec_from_file_location("bench_ranking", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    k = bench.known_materials_metrics(rank(bench.known_materials_table(), preset="balanced"))
+    assert k["fast_n"] >= 20 and k["ins_n"] >= 20
+    assert k["fast_median_pct"] <= 25.0
+    assert k["ins_in_top10"] == 0
+    assert k["top20_max_e_hull"] <= 0.1
