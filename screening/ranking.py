@@ -14,9 +14,10 @@ Gates (hard filters, on by default, each adjustable, each counted in :func:`gate
     cannot plausibly conduct are removed, uncertain ones stay. ``window_width_V >=
     0.001``: a zero-width window (decomposes at any voltage) is not an electrolyte.
     A row whose gate column is NaN (e.g. the stability tier was not run for it) is
-    neither passed nor failed silently: the gate is not applied, the column is listed in
-    ``missing`` and the row is ranked after every row with complete data
-    (``complete = False``). Rows that cannot be ranked at all fail the pseudo-gates
+    neither passed nor failed silently: ``passes_gates`` is False (it did not pass a
+    check it never had) but ``gate_failed`` is empty, the column is listed in ``missing``,
+    the row still gets a score and a Pareto front, and it is ranked after every row with
+    complete data and before every row that failed a gate. Rows that cannot be ranked at all fail the pseudo-gates
     ``error`` (an ``error`` text) and ``no_objective`` (no objective value). A gate whose column is absent from the table is skipped and
     reported as not applied in the funnel.
 Objectives: one term per failure mode (:data:`OBJECTIVES`)
@@ -352,12 +353,13 @@ def rank(
     Returns
     -------
     DataFrame
-        Sorted best first, with ``passes_gates`` (alias ``passes_filters``), ``gate_failed``
+        Sorted best first, with ``passes_gates`` (alias ``passes_filters``: every gate
+        checked and passed), ``gate_failed``
         (comma-separated gate columns the row fails, "" if none), ``complete`` (every gate
         and objective column has a value), ``missing`` (those that do not),
         ``monroe_newman_pass`` (G > 2 G_Li; NA without G_over_G_Li), ``score`` (weighted
         mean of the normalised terms; NaN for rows failing a gate), ``pareto_rank``
-        (1 = non-dominated among gate-passing rows with the same available objectives;
+        (1 = non-dominated among rows failing no gate that have the same available objectives;
         0 = not ranked) and ``rank`` (1 = best). ``attrs["gate_funnel"]``: :func:`gate_funnel` as records.
 
     Raises
@@ -405,9 +407,10 @@ def rank(
         err = out["error"]
         fail["error"] = (err.notna() & (err.astype(str).str.strip() != "")).to_numpy()
     fail["no_objective"] = missing_obj.all(axis=1)
-    passes = ~fail.any(axis=1).to_numpy()
-    out["passes_gates"] = passes
-    out["passes_filters"] = passes
+    passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
+    checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
+    out["passes_gates"] = passes & checked
+    out["passes_filters"] = out["passes_gates"]
     out["gate_failed"] = [",".join(c for c, f in zip(fail.columns, r) if f) for r in fail.to_numpy()]
     miss_cols = [list(unchecked.columns), used]
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])

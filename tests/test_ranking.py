@@ -96,7 +96,7 @@ def test_rank_uses_present_objectives_and_sorts(table):
     assert out["rank"].tolist() == [1, 2, 3, 4, 5]
     assert out["candidate_id"].tolist()[-2:] == ["e", "c"]  # incomplete e, then c failing the e_hull gate
     e = out.iloc[-2]
-    assert e["passes_gates"] and not e["complete"] and "log10_sigma_S_cm" in e["missing"]
+    assert e["passes_gates"] == (e["gate_failed"] == "") and not e["complete"] and "log10_sigma_S_cm" in e["missing"]
     front = set(out.loc[(out["pareto_rank"] == 1) & out["complete"], "candidate_id"])
     assert front == {"a", "b"}  # d is dominated by a; c fails the e_hull gate
     assert out.set_index("candidate_id").loc["c", "pareto_rank"] == 0
@@ -138,7 +138,8 @@ def test_missing_gate_column_values_rank_after_complete_rows():
     t.loc[:4, ["window_low_V", "window_high_V", "window_width_V"]] = np.nan  # stability tier not run
     t.loc[:4, "log10_sigma_S_cm"] = 5.0  # the best conductors
     out = rank(t)
-    assert out["passes_gates"].all()
+    assert out["passes_gates"].tolist() == [True] * 25 + [False] * 5  # not passed: never checked
+    assert (out["gate_failed"] == "").all()  # ... and not failed either
     assert out["complete"].tolist() == [True] * 25 + [False] * 5
     assert set(out.tail(5)["candidate_id"]) == {f"c{i}" for i in range(5)}
     assert (out.tail(5)["missing"].str.contains("window_width_V")).all()
