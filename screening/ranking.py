@@ -1,98 +1,313 @@
-"""Ranking candidates on several objectives at once: hard filters, Pareto ranks, weighted score.
+"""Ranking candidates: hard gates, one weighted term per failure mode, Pareto fronts as a note.
 
-An objective is a column and a direction (``+1`` higher is better, ``-1`` lower is
-better). :func:`rank` drops nothing: rows that fail a filter or miss an objective keep
-their place in the table with ``passes_filters = False`` and sink to the bottom.
-Objectives absent from the table are skipped, so a table with only conductivity and
-window columns ranks on those.
+The design, and why (issue 10):
 
-Uncertainty: with ``kappa > 0`` the conductivity objective becomes its upper confidence
-bound ``log10_sigma_S_cm + kappa * log10_sigma_S_cm_std`` (optimism in the face of
-uncertainty: an uncertain but possibly fast candidate is worth a look).
+Gates (hard filters, on by default, each adjustable, each counted in :func:`gate_funnel`)
+    ``e_hull_eV_atom <= 0.1`` eV/atom, on the **point value** by default. A solid
+    electrolyte can be metastable (LGPS, Li7P3S11 sit up to a few 10 meV/atom above the
+    hull) and 0.1 eV/atom is already the tolerance for that. The surrogate's
+    ``e_hull_eV_atom_std`` is about 0.11 eV/atom for predicted compositions (0 for
+    reference phases), so an upper-bound gate (``e_hull + z * std``) would keep only
+    compositions already in the reference data; ``e_hull_z > 0`` does it for users who
+    want exactly that. ``log10_sigma_S_cm_hi80 >= -5``: the upper end of the 80 %
+    interval of the predicted conductivity must reach 1e-5 S/cm, so only candidates that
+    cannot plausibly conduct are removed, uncertain ones stay. ``window_width_V >=
+    0.001``: a zero-width window (decomposes at any voltage) is not an electrolyte.
+    A row whose gate column is NaN (e.g. the stability tier was not run for it) is
+    neither passed nor failed silently: ``passes_gates`` is False (it did not pass a
+    check it never had) but ``gate_failed`` is empty, the column is listed in ``missing``,
+    the row still gets a score and a Pareto front, and it is ranked after every row with
+    complete data and before every row that failed a gate. Rows that cannot be ranked at all fail the pseudo-gates
+    ``error`` (an ``error`` text) and ``no_objective`` (no objective value). A gate whose column is absent from the table is skipped and
+    reported as not applied in the funnel.
+Objectives: one term per failure mode (:data:`OBJECTIVES`)
+    conductivity ``log10_sigma_S_cm`` (with ``kappa > 0``: the UCB ``+ kappa * std``);
+    reduction ``window_low_V`` (lower is better: closer to Li metal); oxidation
+    ``window_high_V`` (higher is better; ``inf`` = never oxidised, ranks best);
+    mechanics ``K_IC_MPa_m05`` (fracture toughness; K_IC and G/G_Li have Spearman 0.99,
+    so only one counts); moisture ``e_rxn_h2o_eV_atom`` (closer to 0 is better); cost
+    ``cost_usd_per_kg`` (log scale). The reaction energies with Li and LiCoO2 and the
+    window width are available as alternative objectives (weight 0 in every preset): they
+    measure the same failure modes as the window edges. Monroe-Newman (G > 2 G_Li) is a
+    threshold, not "more is better": it is the flag column ``monroe_newman_pass``.
+Normalisation
+    Each objective is turned into its percentile rank (0 worst, 1 best, ties averaged)
+    over the rows that pass the gates, so a weight means the same for every term, outliers
+    and ``inf`` do no harm and units drop out. ``normalise="robust_z"`` uses
+    ``(x - median) / (1.4826 MAD)`` clipped to +-3 instead, which keeps magnitudes. The
+    score is the weighted mean of the normalised terms a row has (weights renormalised).
+Order
+    ``passes_gates`` first, then ``complete``, then ``score``. The Pareto front
+    (``pareto_rank``) is only an annotation: with six objectives a large share of rows is
+    non-dominated, so the front separates little. It is computed over the rows that pass
+    the gates, among rows with the same set of available objectives, with the scalable
+    sort of :mod:`screening.pareto` (no row cap).
+Presets (:data:`PRESETS`, :func:`resolve_preset`)
+    ``balanced`` (default), ``conductivity-first``, ``li-metal-anode`` (reduction and
+    mechanics weighted up), ``high-voltage-cathode`` (oxidation weighted up and gated at
+    ``window_high_V >= 4.0`` V for 4 V cathodes). Free weights override a preset's.
+Validation
+    :func:`validate_weights`, :func:`validate_filters`, :func:`resolve_preset` raise
+    :class:`~screening.errors.ScreeningError` naming the bad key before any work starts.
+:func:`objective_correlations`
+    Spearman correlation between every pair of objectives, to show redundancy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_WEIGHTS", "UNCERTAINTY_COLUMNS", "pareto_ranks", "apply_filters", "rank"]
+from screening.errors import ScreeningError
+from screening.pareto import pareto_ranks, pareto_ranks_reference
 
-#: column -> direction (+1 maximise, -1 minimise)
-DEFAULT_OBJECTIVES: dict[str, int] = {
-    "log10_sigma_S_cm": +1,  # fast Li-ion conduction
-    "window_width_V": +1,  # wide electrochemical window
-    "window_low_V": -1,  # low reduction potential: closer to Li metal
-    "e_rxn_li_eV_atom": +1,  # reaction energy with Li metal (closer to 0 is better)
-    "K_IC_MPa_m05": +1,  # fracture toughness (Niu): less cracking at the interface
-    "G_over_G_Li": +1,  # Monroe-Newman: stiffer than Li suppresses dendrites
-    "cost_usd_per_kg": -1,  # raw-material cost
-    "e_rxn_h2o_eV_atom": +1,  # reaction energy with water (closer to 0: less moisture sensitive)
+__all__ = [
+    "Objective", "OBJECTIVES", "DEFAULT_OBJECTIVES", "DEFAULT_WEIGHTS", "DEFAULT_GATES", "UNCERTAINTY_COLUMNS",
+    "Preset", "PRESETS", "KNOWN_COLUMNS", "resolve_preset", "validate_weights", "validate_filters",
+    "apply_filters", "gate_funnel", "objective_correlations", "pareto_ranks", "pareto_ranks_reference", "rank",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One ranking term: a column, its direction (+1 higher is better, -1 lower), label, unit."""
+
+    column: str
+    direction: int
+    label: str
+    unit: str
+    failure_mode: str
+    log_scale: bool = False
+
+
+#: every objective a weight may name, column -> :class:`Objective`
+OBJECTIVES: dict[str, Objective] = {
+    o.column: o
+    for o in (
+        Objective("log10_sigma_S_cm", +1, "ionic conductivity (log10)", "log10(S/cm)", "conductivity"),
+        Objective("window_low_V", -1, "reduction limit", "V vs Li/Li+", "reduction"),
+        Objective("window_high_V", +1, "oxidation limit", "V vs Li/Li+", "oxidation"),
+        Objective("K_IC_MPa_m05", +1, "fracture toughness", "MPa m^0.5", "mechanics"),
+        Objective("e_rxn_h2o_eV_atom", +1, "reaction energy with H2O (0 = inert)", "eV/atom", "moisture"),
+        Objective("cost_usd_per_kg", -1, "raw-material cost", "USD/kg", "cost", log_scale=True),
+        Objective("e_rxn_li_eV_atom", +1, "reaction energy with Li metal (0 = inert)", "eV/atom", "reduction"),
+        Objective("e_rxn_licoo2_eV_atom", +1, "reaction energy with LiCoO2 (0 = inert)", "eV/atom", "oxidation"),
+        Objective("window_width_V", +1, "electrochemical window width", "V", "reduction+oxidation"),
+    )
 }
 
-#: default weights of the weighted score (only objectives present in the table count)
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "log10_sigma_S_cm": 1.0,
-    "window_width_V": 0.5,
-    "window_low_V": 0.25,
-    "e_rxn_li_eV_atom": 0.25,
-    "K_IC_MPa_m05": 0.25,
-    "G_over_G_Li": 0.25,
-    "cost_usd_per_kg": 0.1,
-    "e_rxn_h2o_eV_atom": 0.1,
+#: the six default terms, one per failure mode: column -> direction
+DEFAULT_OBJECTIVES: dict[str, int] = {
+    c: OBJECTIVES[c].direction
+    for c in ("log10_sigma_S_cm", "window_low_V", "window_high_V", "K_IC_MPa_m05", "e_rxn_h2o_eV_atom", "cost_usd_per_kg")
 }
 
 #: objective -> column holding its standard deviation (used by the UCB score, ``kappa > 0``)
 UNCERTAINTY_COLUMNS: dict[str, str] = {"log10_sigma_S_cm": "log10_sigma_S_cm_std"}
 
+#: default gates, column -> (min, max) inclusive, None = unbounded
+DEFAULT_GATES: dict[str, tuple[float | None, float | None]] = {
+    "e_hull_eV_atom": (None, 0.1),
+    "log10_sigma_S_cm_hi80": (-5.0, None),
+    "window_width_V": (0.001, None),
+}
 
-def pareto_ranks(values: np.ndarray) -> np.ndarray:
-    """Non-dominated sorting of rows of ``values`` (all objectives to be maximised).
 
-    Returns the front index of each row: 1 for the Pareto front, 2 for the front once the
-    first is removed, and so on. Rows with any NaN get rank 0 (not ranked).
+@dataclass(frozen=True)
+class Preset:
+    """Named weights and gates."""
+
+    name: str
+    description: str
+    weights: dict[str, float]
+    gates: dict[str, tuple[float | None, float | None]] = field(default_factory=lambda: dict(DEFAULT_GATES))
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("balanced", "conductivity first, every failure mode counted",
+               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.4, "window_high_V": 0.4, "K_IC_MPa_m05": 0.2,
+                "e_rxn_h2o_eV_atom": 0.2, "cost_usd_per_kg": 0.2}),
+        Preset("conductivity-first", "conductivity, the rest as tie-breakers",
+               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.1, "window_high_V": 0.1, "K_IC_MPa_m05": 0.1,
+                "e_rxn_h2o_eV_atom": 0.05, "cost_usd_per_kg": 0.05}),
+        Preset("li-metal-anode", "against Li metal: reduction stability and toughness weighted up",
+               {"log10_sigma_S_cm": 1.0, "window_low_V": 1.0, "window_high_V": 0.1, "K_IC_MPa_m05": 0.5,
+                "e_rxn_h2o_eV_atom": 0.1, "cost_usd_per_kg": 0.1}),
+        Preset("high-voltage-cathode", "against a 4 V cathode: oxidation weighted up and gated at 4.0 V",
+               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.1, "window_high_V": 1.0, "K_IC_MPa_m05": 0.2,
+                "e_rxn_h2o_eV_atom": 0.1, "cost_usd_per_kg": 0.1},
+               {**DEFAULT_GATES, "window_high_V": (4.0, None)}),
+    )
+}  # fmt: skip
+
+#: default weights of the score (the ``balanced`` preset)
+DEFAULT_WEIGHTS: dict[str, float] = dict(PRESETS["balanced"].weights)
+
+#: columns a filter may name besides the objectives (what a screen produces)
+KNOWN_COLUMNS: frozenset[str] = frozenset(
+    {
+        *OBJECTIVES, *DEFAULT_GATES, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "measured_log10_sigma_S_cm",
+        "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80",
+        "formation_energy_eV_atom_hi80", "e_hull_eV_atom_std", "G_VRH_GPa", "K_VRH_GPa", "G_over_G_Li", "pugh_ratio",
+        "volume_per_atom_A3", "monroe_newman_pass",
+    }
+)  # fmt: skip
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+
+
+def resolve_preset(name: str) -> Preset:
+    """The :class:`Preset` called ``name``; ScreeningError listing the presets otherwise."""
+    try:
+        return PRESETS[str(name).strip().lower().replace("_", "-")]
+    except KeyError:
+        raise ScreeningError(f"unknown ranking preset {name!r}; presets are {', '.join(PRESETS)}") from None
+
+
+def validate_weights(weights: Mapping[str, float] | None, objectives: Iterable[str] | None = None) -> dict[str, float]:
+    """Check ``objective -> weight``: known objective, finite number >= 0. Returns a plain dict.
+
+    Raises ScreeningError naming the first bad key (unknown objective, e.g. a typo, or a
+    negative, NaN, infinite or non-numeric weight).
     """
-    values = np.asarray(values, dtype=float)
-    n = len(values)
-    ranks = np.zeros(n, dtype=int)
-    valid = np.isfinite(values).all(axis=1)
-    remaining = np.flatnonzero(valid)
-    front = 1
-    while remaining.size:
-        sub = values[remaining]
-        # row i is dominated when some row j is >= on all and > on at least one objective
-        ge = (sub[None, :, :] >= sub[:, None, :]).all(axis=2)
-        gt = (sub[None, :, :] > sub[:, None, :]).any(axis=2)
-        dominated = (ge & gt).any(axis=1)
-        ranks[remaining[~dominated]] = front
-        remaining = remaining[dominated]
-        front += 1
-    return ranks
+    known = list(objectives) if objectives is not None else list(OBJECTIVES)
+    out = {}
+    for key, w in dict(weights or {}).items():
+        if key not in known:
+            raise ScreeningError(f"weight for unknown objective {key!r}; objectives are {', '.join(known)}")
+        if not _is_number(w) or not math.isfinite(w) or w < 0:
+            raise ScreeningError(f"weight of {key!r}: {w!r} is not a finite number >= 0")
+        out[key] = float(w)
+    return out
 
 
-def apply_filters(table: pd.DataFrame, filters: Mapping[str, tuple[float | None, float | None]] | None) -> pd.Series:
-    """Boolean mask of rows within every ``column: (min, max)`` bound (None: unbounded)."""
-    mask = pd.Series(True, index=table.index)
-    for column, bounds in (filters or {}).items():
-        if column not in table:
-            raise KeyError(f"filter on {column!r}: no such column (have {', '.join(map(str, table.columns))})")
+def validate_filters(
+    filters: Mapping[str, tuple[float | None, float | None]] | None, columns: Iterable[str] | None = None
+) -> dict[str, tuple[float | None, float | None]]:
+    """Check ``column -> (min, max)`` bounds (None: unbounded). Returns a plain dict of tuples.
+
+    ``columns``: the columns allowed (default :data:`KNOWN_COLUMNS`, what a screen
+    produces). Raises ScreeningError naming the bad key: unknown column (a typo such as
+    ``window_with_V`` is refused, not ignored), bounds not a pair, a bound that is not a
+    finite number or None, or min > max.
+    """
+    allowed = set(columns) if columns is not None else set(KNOWN_COLUMNS)
+    out = {}
+    for key, bounds in dict(filters or {}).items():
+        if key not in allowed:
+            raise ScreeningError(f"filter on unknown column {key!r}; columns are {', '.join(sorted(map(str, allowed)))}")
         try:
             low, high = bounds
         except (TypeError, ValueError):
-            raise ValueError(f"filter on {column!r}: expected (min, max) with None for no bound, got {bounds!r}") from None
+            raise ScreeningError(f"filter on {key!r}: expected (min, max) with None for no bound, got {bounds!r}") from None
         for b in (low, high):
-            if b is not None and not (isinstance(b, (int, float, np.number)) and np.isfinite(b)):
-                raise ValueError(f"filter on {column!r}: bound {b!r} is not a finite number or None")
+            if b is not None and not (_is_number(b) and math.isfinite(b)):
+                raise ScreeningError(f"filter on {key!r}: bound {b!r} is not a finite number or None")
         if low is not None and high is not None and low > high:
-            raise ValueError(f"filter on {column!r}: min {low} > max {high}")
-        values = pd.to_numeric(table[column], errors="coerce")
+            raise ScreeningError(f"filter on {key!r}: min {low} > max {high}")
+        out[key] = (None if low is None else float(low), None if high is None else float(high))
+    return out
+
+
+def _gate_values(table: pd.DataFrame, column: str, e_hull_z: float) -> pd.Series:
+    values = pd.to_numeric(table[column], errors="coerce").astype(float)
+    if column == "e_hull_eV_atom" and e_hull_z > 0 and "e_hull_eV_atom_std" in table:
+        values = values + e_hull_z * pd.to_numeric(table["e_hull_eV_atom_std"], errors="coerce").fillna(0.0)
+    return values
+
+
+def _evaluate_gates(table: pd.DataFrame, gates: Mapping, e_hull_z: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per gate: ``fail`` and ``unchecked`` boolean frames (columns = gate columns present)."""
+    fail, unchecked = {}, {}
+    for column, (low, high) in gates.items():
+        if column not in table or (low is None and high is None):
+            continue
+        v = _gate_values(table, column, e_hull_z)
+        bad = pd.Series(False, index=table.index)
         if low is not None:
-            mask &= values >= low
+            bad |= v < low
         if high is not None:
-            mask &= values <= high
-    return mask
+            bad |= v > high
+        fail[column], unchecked[column] = bad, v.isna()
+    return pd.DataFrame(fail, index=table.index), pd.DataFrame(unchecked, index=table.index)
+
+
+def apply_filters(table: pd.DataFrame, filters: Mapping[str, tuple[float | None, float | None]] | None) -> pd.Series:
+    """Boolean mask of rows within every ``column: (min, max)`` bound (NaN: outside).
+
+    Raises ScreeningError when a filter names a column that is not in ``table``.
+    """
+    checked = validate_filters(filters, columns=table.columns)
+    fail, unchecked = _evaluate_gates(table, checked)
+    return ~(fail | unchecked).any(axis=1) if len(fail.columns) else pd.Series(True, index=table.index)
+
+
+def gate_funnel(table: pd.DataFrame, gates: Mapping | None = None, e_hull_z: float = 0.0) -> pd.DataFrame:
+    """How many rows each gate removes: one row per gate.
+
+    Columns: ``gate`` (column), ``min``, ``max``, ``applied`` (False when the column is
+    absent), ``failed`` (rows outside the bound), ``unchecked`` (rows with NaN there) and
+    ``remaining`` (rows passing this gate and every gate above it). ``rank(...)`` stores
+    the same rows in ``ranked.attrs["gate_funnel"]`` (a list of dicts).
+    """
+    gates = validate_filters(DEFAULT_GATES if gates is None else gates, columns=KNOWN_COLUMNS | set(table.columns))
+    fail, unchecked = _evaluate_gates(table, gates, e_hull_z)
+    rows, alive = [], pd.Series(True, index=table.index)
+    for column, (low, high) in gates.items():
+        applied = column in fail
+        if applied:
+            alive &= ~fail[column]
+        rows.append({"gate": column, "min": low, "max": high, "applied": applied,
+                     "failed": int(fail[column].sum()) if applied else 0,
+                     "unchecked": int(unchecked[column].sum()) if applied else 0, "remaining": int(alive.sum())})  # fmt: skip
+    return pd.DataFrame(rows, columns=["gate", "min", "max", "applied", "failed", "unchecked", "remaining"])
+
+
+def objective_correlations(table: pd.DataFrame, objectives: Iterable[str] | None = None) -> pd.DataFrame:
+    """Spearman correlation between every pair of objective columns present in ``table``.
+
+    Returns a long frame ``a, b, spearman, n`` (one row per pair, pairwise-complete rows,
+    ``inf`` kept as the largest value), sorted by ``|spearman|`` descending.
+    """
+    cols = [c for c in (objectives or OBJECTIVES) if c in table]
+    data = table[cols].apply(pd.to_numeric, errors="coerce")
+    ranks = data.rank()
+    rows = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1 :]:
+            both = ranks[[a, b]].dropna()
+            rho = both[a].corr(both[b]) if len(both) > 2 else np.nan
+            rows.append({"a": a, "b": b, "spearman": rho, "n": len(both)})
+    out = pd.DataFrame(rows, columns=["a", "b", "spearman", "n"])
+    return out.reindex(out["spearman"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def _normalise(values: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
+    """Signed values (higher better) -> comparable terms, fitted on ``ref`` (rows passing the gates)."""
+    out = np.full(len(values), np.nan)
+    ok = ~np.isnan(values)
+    ref = ref[~np.isnan(ref)]
+    if not ok.any() or ref.size == 0:
+        return out
+    if how == "rank":
+        s = np.sort(ref)
+        below, upto = np.searchsorted(s, values[ok], "left"), np.searchsorted(s, values[ok], "right")
+        out[ok] = (below + upto) / 2 / len(s)  # mid-rank percentile in [0, 1]
+        return out
+    finite = ref[np.isfinite(ref)]
+    med = np.median(finite) if finite.size else 0.0
+    mad = 1.4826 * np.median(np.abs(finite - med)) if finite.size else 0.0
+    scale = mad if mad > 0 else (np.std(finite) if finite.size and np.std(finite) > 0 else 1.0)
+    out[ok] = np.clip((values[ok] - med) / scale, -3.0, 3.0)
+    return out
 
 
 def rank(
@@ -101,89 +316,133 @@ def rank(
     filters: Mapping[str, tuple[float | None, float | None]] | None = None,
     objectives: Mapping[str, int] | None = None,
     kappa: float = 0.0,
+    *,
+    preset: str = "balanced",
+    gates: bool = True,
+    e_hull_z: float = 0.0,
+    normalise: str = "rank",
 ) -> pd.DataFrame:
-    """Rank a table of candidates on several objectives.
+    """Rank a table of candidates: gates, weighted score, Pareto annotation.
 
     Parameters
     ----------
     table
-        One row per candidate; objective columns that are missing are skipped.
+        One row per candidate; objective and gate columns that are missing are skipped.
     weights
-        ``objective column -> weight >= 0`` of the weighted score (default
-        :data:`DEFAULT_WEIGHTS`); objectives without a weight count 0 in the score but
-        still shape the Pareto ranks.
+        ``objective -> weight >= 0`` (:data:`OBJECTIVES`); default the preset's weights.
+        Given weights replace the preset's entirely.
     filters
-        ``column -> (min, max)`` hard bounds, None for no bound (e.g.
-        ``{"e_hull_eV_atom": (None, 0.1), "window_width_V": (1.0, None)}``).
+        Extra ``column -> (min, max)`` bounds (None: unbounded), merged over the preset's
+        gates (same column: the filter wins; ``(None, None)`` switches a gate off). A
+        column not in ``table`` is an error.
     objectives
-        ``column -> +1 (maximise) / -1 (minimise)`` (default :data:`DEFAULT_OBJECTIVES`).
+        ``column -> +1/-1`` to rank on other columns (default: the objectives of
+        :data:`OBJECTIVES` with a weight > 0). All of them shape ``pareto_rank``.
     kappa
-        Uncertainty-aware ranking: objectives with a std column
-        (:data:`UNCERTAINTY_COLUMNS`) are replaced by ``value + direction * kappa * std``
-        (upper confidence bound) in the Pareto ranks and the score. 0: plain means.
+        ``>= 0``: conductivity becomes ``log10_sigma_S_cm + kappa * log10_sigma_S_cm_std``
+        (column ``ucb_log10_sigma_S_cm``) in the score and the Pareto ranks.
+    preset
+        Name of a :data:`PRESETS` entry (weights and gates).
+    gates
+        False: no preset gates, only ``filters``.
+    e_hull_z
+        The e_hull gate applies to ``e_hull_eV_atom + e_hull_z * e_hull_eV_atom_std``.
+    normalise
+        ``"rank"`` (percentile, default) or ``"robust_z"`` (median/MAD, clipped +-3).
 
     Returns
     -------
     DataFrame
-        The table sorted best first, with ``passes_filters``, ``pareto_rank`` (1 =
-        non-dominated among rows that pass the filters; 0 = not ranked), ``score``
-        (weighted sum of objectives standardised over the rows that pass) and ``rank``
-        (1 = best: filters first, then Pareto front, then score); with ``kappa > 0`` also
-        ``ucb_log10_sigma_S_cm``.
+        Sorted best first, with ``passes_gates`` (alias ``passes_filters``: every gate
+        checked and passed), ``gate_failed``
+        (comma-separated gate columns the row fails, "" if none), ``complete`` (every gate
+        and objective column has a value), ``missing`` (those that do not),
+        ``monroe_newman_pass`` (G > 2 G_Li; NA without G_over_G_Li), ``score`` (weighted
+        mean of the normalised terms; NaN for rows failing a gate), ``pareto_rank``
+        (1 = non-dominated among rows failing no gate that have the same available objectives;
+        0 = not ranked) and ``rank`` (1 = best). ``attrs["gate_funnel"]``: :func:`gate_funnel` as records.
 
     Raises
     ------
-    KeyError
-        A weight or filter names a column that is not an objective / not in the table, or
-        no objective is present.
-    ValueError
-        A weight is negative or not finite, a filter is malformed, ``kappa`` < 0, or an
-        objective direction is not +1/-1.
+    ScreeningError
+        Unknown preset, objective or filter column, a bad weight or bound, ``kappa`` < 0,
+        a direction other than +1/-1, or no objective in the table.
     """
-    objectives = dict(objectives or DEFAULT_OBJECTIVES)
-    for c, d in objectives.items():
-        if d not in (1, -1):
-            raise ValueError(f"objective {c!r}: direction {d!r} must be +1 (maximise) or -1 (minimise)")
-    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
-    unknown = set(weights) - set(objectives)
-    if unknown:
-        raise KeyError(f"weights for unknown objectives: {sorted(unknown)} (objectives: {sorted(objectives)})")
-    for c, w in weights.items():
-        if not isinstance(w, (int, float, np.number)) or not np.isfinite(w) or w < 0:
-            raise ValueError(f"weight of {c!r}: {w!r} is not a finite number >= 0")
-    if not (isinstance(kappa, (int, float, np.number)) and np.isfinite(kappa) and kappa >= 0):
-        raise ValueError(f"kappa={kappa!r}: expected a finite number >= 0")
+    p = resolve_preset(preset)
+    if objectives is not None:
+        objectives = dict(objectives)
+        for c, d in objectives.items():
+            if d not in (1, -1):
+                raise ScreeningError(f"objective {c!r}: direction {d!r} must be +1 (maximise) or -1 (minimise)")
+        weights = validate_weights(weights if weights is not None else p.weights, objectives)
+    else:
+        weights = validate_weights(weights if weights is not None else p.weights)
+        objectives = {c: OBJECTIVES[c].direction for c, w in weights.items() if w > 0}
+    for name, v in (("kappa", kappa), ("e_hull_z", e_hull_z)):
+        if not (_is_number(v) and math.isfinite(v) and v >= 0):
+            raise ScreeningError(f"{name}={v!r}: expected a finite number >= 0")
+    if normalise not in ("rank", "robust_z"):
+        raise ScreeningError(f"normalise={normalise!r}: expected 'rank' or 'robust_z'")
     used = [c for c in objectives if c in table]
     if not used:
-        raise KeyError(f"none of the objectives {sorted(objectives)} is a column of the table")
+        raise ScreeningError(f"none of the objectives {sorted(objectives)} is a column of the table")
+    gate_bounds = {**(p.gates if gates else {}), **validate_filters(filters, columns=KNOWN_COLUMNS | set(table.columns))}
+
     out = table.copy()
-    passes = apply_filters(out, filters)
-    columns = []
-    for c in used:
-        values = pd.to_numeric(out[c], errors="coerce").to_numpy(float)
+    fail, unchecked = _evaluate_gates(out, gate_bounds, e_hull_z)
+    signed = np.empty((len(out), len(used)))
+    for j, c in enumerate(used):
+        v = pd.to_numeric(out[c], errors="coerce").to_numpy(float)
         std_col = UNCERTAINTY_COLUMNS.get(c)
         if kappa > 0 and std_col in out:
-            values = values + objectives[c] * kappa * pd.to_numeric(out[std_col], errors="coerce").to_numpy(float)
-            out[f"ucb_{c}"] = values
-        columns.append(values * objectives[c])
-    signed = np.column_stack(columns)
-    signed[~np.isfinite(signed)] = np.nan
-    passes &= np.isfinite(signed).all(axis=1)
-    out["passes_filters"] = passes.to_numpy()
-    ranks = np.zeros(len(out), dtype=int)
-    idx = np.flatnonzero(out["passes_filters"].to_numpy())
-    if idx.size:
-        ranks[idx] = pareto_ranks(signed[idx])
-    out["pareto_rank"] = ranks
-    score = np.full(len(out), np.nan)
-    if idx.size:
-        sub = signed[idx]
-        std = sub.std(axis=0)
-        z = (sub - sub.mean(axis=0)) / np.where(std > 0, std, 1.0)
-        w = np.array([weights.get(c, 0.0) for c in used])
-        score[idx] = z @ w
+            v = v + objectives[c] * kappa * pd.to_numeric(out[std_col], errors="coerce").to_numpy(float)
+            out[f"ucb_{c}"] = v
+        if c in OBJECTIVES and OBJECTIVES[c].log_scale:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
+        signed[:, j] = v * objectives[c]
+    missing_obj = np.isnan(signed)
+    # rows that cannot be ranked at all fail a pseudo-gate: an error text, or no objective value
+    if "error" in out:
+        err = out["error"]
+        fail["error"] = (err.notna() & (err.astype(str).str.strip() != "")).to_numpy()
+    fail["no_objective"] = missing_obj.all(axis=1)
+    passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
+    checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
+    out["passes_gates"] = passes & checked
+    out["passes_filters"] = out["passes_gates"]
+    out["gate_failed"] = [",".join(c for c, f in zip(fail.columns, r) if f) for r in fail.to_numpy()]
+    miss_cols = [list(unchecked.columns), used]
+    miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])
+    names = miss_cols[0] + miss_cols[1]
+    out["missing"] = [",".join(dict.fromkeys(n for n, m in zip(names, r) if m)) for r in miss_mat]
+    out["complete"] = ~miss_mat.any(axis=1)
+    if "G_over_G_Li" in out:
+        g = pd.to_numeric(out["G_over_G_Li"], errors="coerce")
+        out["monroe_newman_pass"] = pd.array(np.where(g.isna(), None, g > 2.0), dtype="boolean")
+
+    terms = np.column_stack([_normalise(signed[:, j], signed[passes, j], normalise) for j in range(len(used))])
+    w = np.array([weights.get(c, 0.0) for c in used])
+    has = ~np.isnan(terms) & (w > 0)
+    wsum = (has * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(has, terms, 0.0) @ w / np.where(wsum > 0, wsum, np.nan)
+    if not (w > 0).any():  # no weight: rank on the objectives equally
+        score = np.nanmean(np.where(np.isnan(terms), np.nan, terms), axis=1) if terms.size else score
+    score[~passes] = np.nan
     out["score"] = score
-    order = np.lexsort((-np.nan_to_num(score, nan=-np.inf), np.where(ranks > 0, ranks, np.iinfo(int).max)))
+
+    pr = np.zeros(len(out), dtype=int)
+    idx = np.flatnonzero(passes & ~missing_obj.all(axis=1))
+    if idx.size:
+        patterns = pd.Series([r.tobytes() for r in missing_obj[idx]])
+        for _, group in patterns.groupby(patterns).groups.items():
+            rows = idx[np.asarray(group)]
+            cols = ~missing_obj[rows[0]]
+            pr[rows] = pareto_ranks(signed[np.ix_(rows, np.flatnonzero(cols))])
+    out["pareto_rank"] = pr
+    order = np.lexsort((-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes))
     out = out.iloc[order].reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
+    out.attrs["gate_funnel"] = gate_funnel(table, gate_bounds, e_hull_z).to_dict("records")
     return out
