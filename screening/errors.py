@@ -26,3 +26,11 @@ class StructureReadError(ScreeningError):
 
 class UnsupportedChemistryError(ScreeningError):
     """The reference data cannot describe this chemistry (for example no hull for an element)."""
+
+
+class ModelNotFoundError(ScreeningError):
+    """A trained model artifact is missing or cannot be loaded (run ``make train``)."""
+
+
+class RunConflictError(ScreeningError):
+    """A run id is reused with parameters other than the ones the run was started with."""
