@@ -20,7 +20,7 @@ import pandas as pd
 
 from screening import __version__
 
-__all__ = ["fingerprint", "fingerprint_digest", "chunk_key", "source_digest", "KEY_DECIMALS"]
+__all__ = ["fingerprint", "fingerprint_digest", "chunk_key", "source_digest", "data_digest", "KEY_DECIMALS"]
 
 #: floats enter a cache key rounded to this many decimals (last-bit differences between processes vanish)
 KEY_DECIMALS = 6
@@ -38,22 +38,41 @@ def source_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def data_digest() -> str:
+    """SHA-256 (16 hex digits) of the bundled data under ``SCREENING_DATA_DIR``, read now (never cached).
+
+    The digest of its ``SHA256SUMS`` (every file is checked against it when loaded); with
+    ``SCREENING_VERIFY_CHECKSUMS=false`` the files themselves are hashed, since they are not checked.
+    """
+    from screening.config import get_settings
+
+    settings = get_settings()
+    root = Path(settings.data_dir)
+    digest = hashlib.sha256()
+    sums = root / "SHA256SUMS"
+    digest.update(sums.read_bytes() if sums.is_file() else b"no SHA256SUMS")
+    if not settings.verify_checksums:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def fingerprint() -> dict:
     """What every result of a screen depends on besides its candidates.
 
     ``code_version`` (package), ``source`` (:func:`source_digest`), ``models`` (name ->
-    short SHA-256 of each artifact under ``SCREENING_MODELS_DIR``), ``datasets``
-    (file -> SHA-256 from ``SCREENING_DATA_DIR/SHA256SUMS``) and ``seeds_dir``.
+    short SHA-256 of each artifact under ``SCREENING_MODELS_DIR``), ``data``
+    (:func:`data_digest` of ``SCREENING_DATA_DIR``) and ``seeds_dir``.
     """
     from screening.config import get_settings
-    from screening.datasets import dataset_checksums
     from screening.pipeline.steps import model_versions
 
     return {
         "code_version": __version__,
         "source": source_digest(),
         "models": model_versions(),
-        "datasets": dataset_checksums(),
+        "data": data_digest(),
         "seeds_dir": str(get_settings().seeds_dir),
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob as _glob
 import itertools
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -49,6 +50,30 @@ def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
     return out
 
 
+def _check_cif_occupancies(path: Path) -> None:
+    """Raise StructureReadError when a CIF lists an occupancy outside (0, 1]: pymatgen drops such sites silently."""
+    from pymatgen.io.cif import CifFile
+
+    if path.suffix.lower() != ".cif":
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            blocks = CifFile.from_file(path).data.values()
+    except (OSError, ValueError, KeyError, IndexError):
+        return  # unreadable: read_structure says why
+    for block in blocks:
+        labels = block.data.get("_atom_site_label") or []
+        for i, text in enumerate(block.data.get("_atom_site_occupancy") or []):
+            try:
+                occupancy = float(str(text).split("(")[0])
+            except ValueError:
+                raise StructureReadError(f"{path.name}: occupancy {text!r} is not a number") from None
+            if not 0 < occupancy <= 1 + 1e-3:
+                label = labels[i] if i < len(labels) else f"#{i + 1}"
+                raise StructureReadError(f"{path.name}: site {label} has occupancy {occupancy} (must be in (0, 1])")
+
+
 def _check_structure(structure: Structure, name: str) -> str:
     """The reduced formula of a structure read from file ``name``; raises StructureReadError when it cannot be screened."""
     for site in structure:
@@ -80,6 +105,7 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
         row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
         file_tag = text_id(str(path.resolve()), prefix="f")
         try:
+            _check_cif_occupancies(path)
             structure = read_structure(path)
             formula = _check_structure(structure, path.name)
             row.update(candidate_id=f"{structure_id(structure)}-{file_tag}", formula=formula, structure=structure, error=None)
