@@ -118,7 +118,7 @@ def test_parameter_schema_is_a_form_with_descriptions():
 
     schema = parameter_schema(screen).model_dump()
     fields = schema["definitions"]["ScreenParameters"]["properties"]
-    assert {"source", "families", "elements", "limit", "tiers", "weights", "filters", "top_n", "run_id"} <= set(fields)
+    assert {"source", "families", "elements", "limit", "tiers", "weights", "filters", "top_n", "run"} <= set(fields)
     assert all(f.get("description") for f in fields.values())
     assert fields["families"]["minItems"] == 1
     # how to run it is one section of the same form
