@@ -220,9 +220,17 @@ def test_run_killed_with_sigkill_resumes_in_a_new_process_from_its_finished_chun
     assert _timings(store, "killed")["composition_cached_chunks"] >= n_stored // 10
 
 
-def test_run_with_no_candidates_completes_empty_and_says_why(tmp_path):
+def test_run_with_no_candidates_completes_empty_and_says_why(tmp_path, monkeypatch):
+    from screening.config import get_settings
+
     path = str(tmp_path / "empty.duckdb")
-    run_id = screen(ScreenParameters(source="enumerated", families=["nitride"], run_id="none", store_path=path))
+    monkeypatch.setenv("SCREENING_RESULTS_PATH", path)  # the store when the run options name none
+    get_settings.cache_clear()
+    try:
+        run_id = screen(ScreenParameters(source="enumerated", families=["nitride"], run_id="none"))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     store = ResultStore(path)
     run = store.query("SELECT status, n_candidates, note, error FROM runs WHERE run_id = ?", [run_id]).iloc[0]
     assert run["status"] == "completed" and run["n_candidates"] == 0 and run["error"] is None
