@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -220,6 +222,43 @@ def _empty_note(params: ScreenParameters) -> str:
             "The run is complete and empty.")  # fmt: skip
 
 
+def _tiers_and_ranking(
+    params: ScreenParameters, store: ResultStore, run_id: str, digest: str, timings: dict
+) -> tuple[pd.DataFrame, dict, str | None]:
+    """The tiers (subflow on the run's task runner) and the ranking of a run; fills ``timings``.
+
+    Returns the ranked table, the funnel counts and a note when the run has no candidate.
+    """
+    runner = task_runner_for(params.run)
+    tiers = screen_tiers.with_options(task_runner=runner)(params=params, run_id=run_id, digest=digest)
+    funnel = tiers["funnel"]
+    timings.update(tiers["timings"])
+    t = time.perf_counter()
+    ranked = pipeline.rank_funnel(store.run_table(run_id), weights=params.weights, filters=params.filters)
+    if len(ranked):
+        store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS]])
+    funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
+    timings["rank_s"] = round(time.perf_counter() - t, 3)
+    return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """While a run is open, SIGTERM raises SystemExit (so the run is marked failed) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(f"terminated by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @flow(name="screen", log_prints=True, persist_result=True)
 def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """Screen candidates end to end into the results store and return the run id.
@@ -238,26 +277,18 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     run_id = store.start_run(params.model_dump(mode="json"), flow="screen", run_id=params.run.run_id, model_versions=versions)
     logger.info("run %s -> %s", run_id, store.path)
     timings: dict[str, float] = {}
-    try:
-        tiers = screen_tiers.with_options(task_runner=task_runner_for(params.run))(params=params, run_id=run_id, digest=digest)
-        funnel, timings = tiers["funnel"], tiers["timings"]
-
-        t = time.perf_counter()
-        ranked = pipeline.rank_funnel(store.run_table(run_id), weights=params.weights, filters=params.filters)
-        if len(ranked):
-            store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS]])
-        funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
-        timings["rank_s"] = round(time.perf_counter() - t, 3)
-        timings["total_s"] = round(time.perf_counter() - t_start, 3)
-        note = _empty_note(params) if not funnel["composition"]["in"] else None
-        store.set_run_note(run_id, note)
-        store.finish_run(run_id, timings=timings)
-    except BaseException as exc:
+    with _terminate_as_exit():
         try:
-            store.fail_run(run_id, f"{type(exc).__name__}: {exc}", timings=timings)
-        except Exception as store_exc:  # the store itself is the problem (disk, lock): keep the original error
-            logger.error("run %s failed and could not be marked failed: %s", run_id, store_exc)
-        raise
+            ranked, funnel, note = _tiers_and_ranking(params, store, run_id, digest, timings)
+            timings["total_s"] = round(time.perf_counter() - t_start, 3)
+            store.set_run_note(run_id, note)
+            store.finish_run(run_id, timings=timings)
+        except BaseException as exc:
+            try:
+                store.fail_run(run_id, f"{type(exc).__name__}: {exc}", timings=timings)
+            except Exception as store_exc:  # the store itself is the problem (disk, lock): keep the original error
+                logger.error("run %s failed and could not be marked failed: %s", run_id, store_exc)
+            raise
     if note:
         logger.warning("run %s: %s", run_id, note)
     try:

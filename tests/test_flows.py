@@ -220,6 +220,31 @@ def test_run_killed_with_sigkill_resumes_in_a_new_process_from_its_finished_chun
     assert _timings(store, "killed")["composition_cached_chunks"] >= n_stored // 10
 
 
+def test_terminated_run_is_marked_failed(tmp_path):
+    """SIGTERM (a scheduler stopping the job) ends the run `failed` with the signal, not `running` forever."""
+    import signal
+    import time
+
+    path = tmp_path / "terminated.duckdb"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CHUNKS, "3", str(path)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 240  # a bound on the wait, not a performance claim
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if path.exists() and ResultStore(path).query("SELECT count(*) AS n FROM candidates")["n"].item() >= 10:
+                break
+        except Exception:  # the writer holds the file for a moment
+            pass
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be terminated"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) != 0
+    run = ResultStore(path).query("SELECT status, error FROM runs").iloc[0]
+    assert run["status"] == "failed" and "signal 15" in run["error"]
+
+
 def test_run_with_no_candidates_completes_empty_and_says_why(tmp_path, monkeypatch):
     from screening.config import get_settings
 
