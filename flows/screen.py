@@ -1,97 +1,155 @@
 """The ``screen`` flow: candidates -> descriptors -> predictions -> ranking -> results store.
 
-The flow is thin: every task calls a function of :mod:`screening.pipeline`. It runs from
-the Prefect UI (``make ui``: a form drawn from :class:`ScreenParameters`), from the
-command line (``screening screen ...`` or ``python -m flows.screen``) and from Python
-(``screen(ScreenParameters(limit=10))``).
+The flow is thin: every task calls a function of :mod:`screening.pipeline` and every
+read or write of the store is a :class:`~screening.store.ResultStore` method. It runs from
+the Prefect UI (``make ui``: a form drawn from :class:`ScreenParameters`, with the run
+options as a section), from the command line (``screening screen ...`` or
+``python -m flows.screen``) and from Python (``screen(ScreenParameters(limit=10))``).
 
 How a run is organised:
 
-1. the candidates stream in chunks of ``chunk_size`` (:func:`screening.pipeline.iter_candidate_frames`);
-2. each chunk goes through the composition tier in a task (retried on failure, its
-   result cached on its inputs and the task's source, persisted under
-   ``$PREFECT_HOME/storage``); the flow writes each finished chunk to the store at once;
-3. the stability tier runs, chunked the same way, on the best ``stability_top_k``
-   candidates by predicted conductivity;
+1. refused before any work when a trained model is missing or when ``run.run_id`` names
+   a run started with other screening parameters;
+2. the candidates stream in chunks of ``run.chunk_size``
+   (:func:`screening.pipeline.iter_candidate_frames`); each chunk goes through the
+   composition tier in a task (``.submit``, a bounded window in flight), cached under
+   :func:`screening.pipeline.chunk_key` (the candidates' ids and canonical values plus the
+   fingerprint of code, models and datasets), persisted under ``$PREFECT_HOME/storage``;
+   the flow writes each finished chunk to the store at once;
+3. the stability tier (``.map`` over chunks) on the best ``stability_top_k`` candidates;
 4. the flow reads the run back from the store, ranks it and writes the scores;
-5. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot.
+5. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot (a failure
+   to write them is logged, it does not fail a finished run).
+
+Steps 2 and 3 run in the subflow ``screen tiers``, started with
+``screen_tiers.with_options(task_runner=...)`` for the runner the run options ask for
+(threads, or Dask). Every run ends ``completed`` (a run with no candidate too, with a
+note saying why) or ``failed`` with the error text in ``runs.error``.
 
 Only the flow process writes to the store (DuckDB has one writer); tasks return tables.
 Writes are keyed by (run_id, candidate_id), so a crashed run started again with the
 same ``run_id`` finds its finished chunks in the cache, rewrites them without duplicates
-and goes on where it stopped.
+and goes on where it stopped, in the same process or a new one.
 """
 
 from __future__ import annotations
 
 import base64
-import os
+import hashlib
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from screening import pipeline
-from screening.pipeline import ScreenParameters
+from screening.errors import RunConflictError
+from screening.pipeline import RunOptions, ScreenParameters
 from screening.store import ResultStore
 
-__all__ = ["ScreenParameters", "screen", "composition_chunk", "stability_chunk", "SimulatedCrash"]
+__all__ = [
+    "ScreenParameters",
+    "RunOptions",
+    "screen",
+    "screen_tiers",
+    "run_screen",
+    "composition_chunk",
+    "stability_chunk",
+    "on_chunk_stored",
+    "task_runner_for",
+    "check_resume",
+]
 
-#: test hook: the flow raises :class:`SimulatedCrash` after writing this many chunks
-CRASH_ENV = "SCREENING_TEST_CRASH_AFTER_CHUNKS"
-#: test hook: the flow sleeps this many seconds after each stored chunk (so a test can kill it mid-run)
-PAUSE_ENV = "SCREENING_TEST_PAUSE_AFTER_CHUNK_S"
+#: columns of a candidate chunk that its composition results depend on (the cache key)
+_COMPOSITION_KEY_COLUMNS = list(pipeline.CANDIDATE_COLUMNS)
+#: columns of a stability chunk that its results depend on
+_STABILITY_KEY_COLUMNS = ["candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std"]
 
-_TASK_OPTIONS = dict(
-    cache_policy=INPUTS + TASK_SOURCE,
-    persist_result=True,
-    retries=2,
-    retry_delay_seconds=1,
-)
+ChunkCallback = Callable[[int, int], None]
+_chunk_callbacks: list[ChunkCallback] = []
 
 
-class SimulatedCrash(RuntimeError):
-    """Raised by the crash test hook (``SCREENING_TEST_CRASH_AFTER_CHUNKS``)."""
+@contextmanager
+def on_chunk_stored(callback: ChunkCallback) -> Iterator[None]:
+    """Call ``callback(chunk_index, n_candidates_stored)`` after each composition chunk is written to the store.
+
+    For tests and monitoring (e.g. raise to simulate a crash, sleep to let a test kill
+    the process). The callback runs in the flow's process; an exception it raises fails the run.
+    """
+    _chunk_callbacks.append(callback)
+    try:
+        yield
+    finally:
+        _chunk_callbacks.remove(callback)
 
 
-@task(name="composition tier", task_run_name="composition tier: chunk {index}", **_TASK_OPTIONS)
-def composition_chunk(index: int, candidates: pd.DataFrame, model_version: str) -> dict[str, pd.DataFrame]:
-    """Tier 0 of one chunk (``model_version``, the hashes of the trained models, is part of the cache key)."""
+def _composition_key(context, parameters: dict) -> str:
+    return pipeline.chunk_key("composition", parameters["digest"], parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
+
+
+def _stability_key(context, parameters: dict) -> str:
+    return pipeline.chunk_key("stability", parameters["digest"], parameters["candidates"], _STABILITY_KEY_COLUMNS)
+
+
+_TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)
+
+
+@task(name="composition tier", task_run_name="composition tier: chunk {index}", cache_key_fn=_composition_key, **_TASK_OPTIONS)
+def composition_chunk(index: int, candidates: pd.DataFrame, digest: str) -> dict[str, pd.DataFrame]:
+    """Tier 0 of one chunk (``digest``, the fingerprint of code, models and data, is part of the cache key)."""
     return pipeline.composition_tier(candidates)
 
 
-@task(name="stability tier", task_run_name="stability tier: chunk {index}", **_TASK_OPTIONS)
-def stability_chunk(index: int, candidates: pd.DataFrame) -> pd.DataFrame:
-    """The stability tier of one chunk of (candidate_id, formula)."""
+@task(name="stability tier", task_run_name="stability tier: chunk {index}", cache_key_fn=_stability_key, **_TASK_OPTIONS)
+def stability_chunk(index: int, candidates: pd.DataFrame, digest: str) -> pd.DataFrame:
+    """The stability tier of one chunk of (candidate_id, formula, predicted formation energy)."""
     return pipeline.stability_tier(candidates)
 
 
-def _task_runner(params: ScreenParameters):
-    if params.task_runner == "dask":
+def task_runner_for(options: RunOptions):
+    """The Prefect task runner the run options ask for: a thread pool, or Dask (a local cluster or ``dask_address``)."""
+    if options.task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 
-        if params.dask_address:
-            return DaskTaskRunner(address=params.dask_address)
+        if options.dask_address:
+            return DaskTaskRunner(address=options.dask_address)
         return DaskTaskRunner(
-            cluster_kwargs={"n_workers": params.max_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
+            cluster_kwargs={"n_workers": options.max_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
         )
-    return ThreadPoolTaskRunner(max_workers=params.max_workers)
+    return ThreadPoolTaskRunner(max_workers=options.max_workers)
 
 
-def _run_chunks(runner, task_, arguments: Iterable[dict], window: int, on_result: Callable[[int, object], None]) -> None:
-    """Submit ``task_`` once per argument dict, at most ``window`` in flight; hand each result to ``on_result`` in order."""
-    pending: list[tuple[int, object]] = []
-    for i, kwargs in enumerate(arguments):
-        pending.append((i, runner.submit(task_, parameters=kwargs)))
-        if len(pending) >= window:
-            j, future = pending.pop(0)
-            on_result(j, future.result())
-    for j, future in pending:
-        on_result(j, future.result())
+def _digest() -> str:
+    """Fingerprint of everything a chunk's result depends on besides its rows (library, models, data, this flow)."""
+    here = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return pipeline.fingerprint_digest({**pipeline.fingerprint(), "flow": here})
+
+
+def check_resume(store: ResultStore, params: ScreenParameters) -> None:
+    """Refuse (RunConflictError) to resume ``params.run.run_id`` when that run was started with other screening parameters."""
+    run_id = params.run.run_id
+    previous = store.run_parameters(run_id) if run_id else None
+    if previous is None:
+        return
+    old, new = pipeline.screen_spec(previous), pipeline.screen_spec(params)
+    if old != new:
+        differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in differ)
+        raise RunConflictError(
+            f"run {run_id!r} in {store.path} was started with other parameters ({detail}); "
+            "resume it with the same parameters, or give another run_id"
+        )
+
+
+def _is_cached(future) -> bool:
+    state = getattr(future, "state", None)
+    return bool(state is not None and state.name == "Cached")
 
 
 def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
@@ -99,114 +157,181 @@ def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
         yield frame.iloc[start : start + size].reset_index(drop=True)
 
 
+@flow(name="screen tiers", log_prints=True)
+def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
+    """The composition tier on every candidate and the stability tier on the best, written to the store chunk by chunk.
+
+    Returns ``{"funnel": ..., "timings": ...}`` (counts per stage, seconds and cached chunks per tier).
+    """
+    logger = get_run_logger()
+    store = ResultStore(params.run.store_path)
+    funnel: dict[str, dict] = {}
+    timings: dict[str, float] = {}
+    counts = {"in": 0, "failed": 0, "chunks": 0, "cached": 0}
+    window = 2 * params.run.max_workers
+
+    def write_composition(index: int, future) -> None:
+        tables = future.result()
+        for name in ("candidates", "descriptors", "predictions"):
+            store.write(name, run_id, tables[name])
+        counts["in"] += len(tables["candidates"])
+        counts["failed"] += int(tables["candidates"]["error"].notna().sum())
+        counts["chunks"] += 1
+        counts["cached"] += _is_cached(future)
+        logger.info("chunk %d stored: %d candidates so far", index, counts["in"])
+        for callback in list(_chunk_callbacks):
+            callback(index, counts["in"])
+
+    t = time.perf_counter()
+    pending: list[tuple[int, object]] = []
+    chunks: Iterable[pd.DataFrame] = pipeline.iter_candidate_frames(params)
+    for i, chunk in enumerate(chunks):
+        pending.append((i, composition_chunk.submit(index=i, candidates=chunk, digest=digest)))
+        if len(pending) >= window:
+            write_composition(*pending.pop(0))
+    for i, future in pending:
+        write_composition(i, future)
+    n_in = counts["in"]
+    funnel["composition"] = {"in": n_in, "out": n_in - counts["failed"], "failed": counts["failed"]}
+    timings["composition_s"] = round(time.perf_counter() - t, 3)
+    timings["composition_chunks"] = counts["chunks"]
+    timings["composition_cached_chunks"] = counts["cached"]
+
+    if "stability" in params.tiers and n_in:
+        t = time.perf_counter()
+        best = store.best_predicted(run_id, params.stability_top_k)
+        pieces = list(_chunks(best, max(1, min(params.run.chunk_size, 200))))
+        futures = stability_chunk.map(index=range(len(pieces)), candidates=pieces, digest=unmapped(digest))
+        n_failed = n_cached = 0
+        for future in futures:
+            table = future.result()
+            store.write("stability", run_id, table)
+            n_failed += int(table["stability_error"].notna().sum())
+            n_cached += _is_cached(future)
+        funnel["stability"] = {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
+        timings["stability_s"] = round(time.perf_counter() - t, 3)
+        timings["stability_chunks"] = len(pieces)
+        timings["stability_cached_chunks"] = n_cached
+    return {"funnel": funnel, "timings": timings}
+
+
+def _empty_note(params: ScreenParameters) -> str:
+    pool = f", element pool {params.elements}" if params.elements else ""
+    where = f" in {params.cif_glob!r}" if params.source == "cif" else ""
+    return (f"No candidates: source {params.source!r}{where} gives none of the families {params.families}{pool}. "
+            "The run is complete and empty.")  # fmt: skip
+
+
+def _tiers_and_ranking(
+    params: ScreenParameters, store: ResultStore, run_id: str, digest: str, timings: dict
+) -> tuple[pd.DataFrame, dict, str | None]:
+    """The tiers (subflow on the run's task runner) and the ranking of a run; fills ``timings``.
+
+    Returns the ranked table, the funnel counts and a note when the run has no candidate.
+    """
+    runner = task_runner_for(params.run)
+    tiers = screen_tiers.with_options(task_runner=runner)(params=params, run_id=run_id, digest=digest)
+    funnel = tiers["funnel"]
+    timings.update(tiers["timings"])
+    t = time.perf_counter()
+    ranked = pipeline.rank_funnel(store.run_table(run_id), weights=params.weights, filters=params.filters)
+    if len(ranked):
+        store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS]])
+    funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
+    timings["rank_s"] = round(time.perf_counter() - t, 3)
+    return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """While a run is open, SIGTERM raises SystemExit (so the run is marked failed) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(f"terminated by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @flow(name="screen", log_prints=True, persist_result=True)
 def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """Screen candidates end to end into the results store and return the run id.
 
-    Give the ``run_id`` of a crashed run to resume it: finished chunks come from the cache.
+    Give the ``run.run_id`` of a crashed run to resume it (with the same screening
+    parameters): finished chunks come from the cache.
     """
     logger = get_run_logger()
     t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
-    pause_s = float(os.environ.get(PAUSE_ENV, "0") or 0)
-    store = ResultStore(params.store_path)
-    versions = pipeline.model_versions()
-    run_id = store.start_run(params.model_dump(), flow="screen", run_id=params.run_id, model_versions=versions)
+    store = ResultStore(params.run.store_path)
+    check_resume(store, params)
+    from screening.surrogates import MODEL_NAMES
+
+    versions = pipeline.model_versions(names=tuple(MODEL_NAMES))  # a missing model: refused here, with `make train`
+    digest = _digest()
+    run_id = store.start_run(params.model_dump(mode="json"), flow="screen", run_id=params.run.run_id, model_versions=versions)
     logger.info("run %s -> %s", run_id, store.path)
-    funnel: dict[str, dict] = {}
-    n_in = n_failed = 0
-    n_chunks_written = 0
-
-    with _task_runner(params) as runner:
-        # ---- tier 0 on every candidate, written chunk by chunk
-        t = time.perf_counter()
-
-        def write_composition(index: int, tables: dict[str, pd.DataFrame]) -> None:
-            nonlocal n_in, n_failed, n_chunks_written
-            for name in ("candidates", "descriptors", "predictions"):
-                store.write(name, run_id, tables[name])
-            n_in += len(tables["candidates"])
-            n_failed += int(tables["candidates"]["error"].notna().sum())
-            n_chunks_written += 1
-            logger.info("chunk %d stored: %d candidates so far", index, n_in)
-            if pause_s:
-                time.sleep(pause_s)
-            if crash_after and n_chunks_written >= crash_after:
-                raise SimulatedCrash(f"test hook {CRASH_ENV}={crash_after}: crashing after {n_chunks_written} chunks")
-
-        arguments = (
-            {"index": i, "candidates": chunk, "model_version": ",".join(f"{k}={v}" for k, v in versions.items())}
-            for i, chunk in enumerate(pipeline.iter_candidate_frames(params))
-        )
-        _run_chunks(runner, composition_chunk, arguments, 2 * params.max_workers, write_composition)
-        timings["composition_s"] = round(time.perf_counter() - t, 3)
-        funnel["composition"] = {"in": n_in, "out": n_in - n_failed, "failed": n_failed}
-
-        # ---- stability tier on the best K by predicted conductivity
-        if "stability" in params.tiers and n_in:
-            t = time.perf_counter()
-            limit = f"LIMIT {int(params.stability_top_k)}" if params.stability_top_k else ""
-            best = store.query(
-                "SELECT c.candidate_id, c.formula, p.* EXCLUDE (run_id, candidate_id) "
-                "FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-                f"WHERE run_id = ? AND c.error IS NULL AND p.log10_sigma_S_cm IS NOT NULL "
-                f"ORDER BY p.log10_sigma_S_cm DESC, c.candidate_id {limit}",
-                [run_id],
-            )
-            n_stab_failed = 0
-
-            def write_stability(index: int, table: pd.DataFrame) -> None:
-                nonlocal n_stab_failed
-                store.write("stability", run_id, table)
-                n_stab_failed += int(table["stability_error"].notna().sum())
-
-            size = max(1, min(params.chunk_size, 200))
-            arguments = ({"index": i, "candidates": c} for i, c in enumerate(_chunks(best, size)))
-            _run_chunks(runner, stability_chunk, arguments, 2 * params.max_workers, write_stability)
-            funnel["stability"] = {"in": len(best), "out": len(best) - n_stab_failed, "failed": n_stab_failed}
-            timings["stability_s"] = round(time.perf_counter() - t, 3)
-
-    # ---- rank the whole run from the store
-    t = time.perf_counter()
-    table = store.query(
-        "SELECT * EXCLUDE (run_id) FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-        "LEFT JOIN stability s USING (run_id, candidate_id) WHERE run_id = ?",
-        [run_id],
-    )
-    ranked = pipeline.rank_funnel(table, weights=params.weights, filters=params.filters)
-    store.write("scores", run_id, ranked[["candidate_id", "passes_filters", "pareto_rank", "score", "rank"]])
-    funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()), "failed": 0}
-    timings["rank_s"] = round(time.perf_counter() - t, 3)
-    timings["total_s"] = round(time.perf_counter() - t_start, 3)
-    store.finish_run(run_id, timings=timings)
-
-    _artifacts(params, store, run_id, ranked, funnel, timings)
+    timings: dict[str, float] = {}
+    with _terminate_as_exit():
+        try:
+            ranked, funnel, note = _tiers_and_ranking(params, store, run_id, digest, timings)
+            timings["total_s"] = round(time.perf_counter() - t_start, 3)
+            store.set_run_note(run_id, note)
+            store.finish_run(run_id, timings=timings)
+        except BaseException as exc:
+            try:
+                store.fail_run(run_id, f"{type(exc).__name__}: {exc}", timings=timings)
+            except Exception as store_exc:  # the store itself is the problem (disk, lock): keep the original error
+                logger.error("run %s failed and could not be marked failed: %s", run_id, store_exc)
+            raise
+    if note:
+        logger.warning("run %s: %s", run_id, note)
+    try:
+        _artifacts(params, store, run_id, ranked, funnel, timings, note or "")
+    except OSError as exc:  # disk full, permissions: the run's results are stored, only the report is missing
+        logger.warning("run %s completed, but its report could not be written: %s", run_id, exc)
     return run_id
 
 
-def _artifacts(params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict) -> None:
+def run_screen(params: ScreenParameters | dict | None = None) -> str:
+    """Validate ``params`` (a model, a dict in nested or flat form, or None for the defaults) and run :func:`screen`."""
+    if not isinstance(params, ScreenParameters):
+        params = ScreenParameters.model_validate(params or {})
+    return screen(params)
+
+
+def _artifacts(
+    params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict, note: str
+) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
     show = ["rank", "candidate_id", "formula", "family", "log10_sigma_S_cm", "log10_sigma_S_cm_std", "measured_log10_sigma_S_cm",
             "window_low_V", "window_high_V", "e_rxn_li_eV_atom", "e_hull_eV_atom", "K_IC_MPa_m05", "G_over_G_Li",
             "pareto_rank", "score"]  # fmt: skip
-    best = ranked[ranked["passes_filters"]].head(params.top_n)
+    best = ranked[ranked["passes_filters"].astype(bool)].head(params.top_n) if len(ranked) else ranked
     best = best[[c for c in show if c in best]]
     rows = best.round(3).astype(object).where(best.notna(), "").to_dict("records")  # no NaN in the UI table
     create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of run {run_id}")
-    png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png")
+    png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png") if len(ranked) else None
     extra = ""
     if png is not None:
         encoded = base64.b64encode(png.read_bytes()).decode()
         extra = f"\n## Pareto plot\n\n![Pareto plot](data:image/png;base64,{encoded})\n\nFile: `{png}`\n"
     timing_text = ", ".join(f"{k} {v}" for k, v in timings.items())
-    errors = store.query("SELECT error FROM candidates WHERE run_id = ?", [run_id])["error"]
-    summary = pipeline.funnel_markdown(run_id, funnel, errors, str(store.path), extra=f"\nTimings (s): {timing_text}\n{extra}")
+    summary = pipeline.funnel_markdown(
+        run_id, funnel, store.run_errors(run_id), str(store.path), extra=f"\nTimings (s): {timing_text}\n{extra}", note=note
+    )
     create_markdown_artifact(key="screen-summary", markdown=summary, description=f"funnel of run {run_id}")
     print(f"run {run_id}: {funnel}, results in {store.path}")
+    if note:
+        print(note)
     if len(best):
         print(best.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
 if __name__ == "__main__":
-    screen()
+    run_screen()

@@ -3,6 +3,16 @@
 One pydantic-settings object holds every path the library uses, so that a notebook, a
 test or a flow can point the library elsewhere (``SCREENING_RESULTS_PATH=/tmp/x.duckdb``)
 without touching code.
+
+Every setting is read when it is used (``get_settings()``, cached per process; tests call
+``get_settings.cache_clear()`` after changing the environment), never frozen into a
+module constant:
+
+``SCREENING_DATA_DIR``          datasets (loading, checksums) and the cache fingerprint of a screen
+``SCREENING_MODELS_DIR``        surrogate models; a screen refuses to start when one is missing (``make train``)
+``SCREENING_SEEDS_DIR``         seed prototypes of the enumerated source
+``SCREENING_RESULTS_PATH``      the results store when a run or a command names none
+``SCREENING_VERIFY_CHECKSUMS``  check each dataset file on first load (when off, the fingerprint hashes the files)
 """
 
 from __future__ import annotations

@@ -34,3 +34,11 @@ class StoreError(ScreeningError):
 
 class QueryError(StoreError):
     """SQL given to ``query`` is refused (not one read-only statement) or fails."""
+
+
+class ModelNotFoundError(ScreeningError):
+    """A trained model artifact is missing or cannot be loaded (run ``make train``)."""
+
+
+class RunConflictError(ScreeningError):
+    """A run id is reused with parameters other than the ones the run was started with."""

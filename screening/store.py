@@ -410,6 +410,59 @@ class ResultStore:
                 paths.append(path)
         return paths
 
+    # --- run bookkeeping used by flows/screen.py (added by the pipeline work; keep this block together)
+
+    def _run_columns(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Add the ``error`` (why a run failed) and ``note`` (e.g. why it is empty) columns to ``runs`` if missing."""
+        con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS error VARCHAR")
+        con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS note VARCHAR")
+
+    def run_parameters(self, run_id: str) -> dict | None:
+        """The parameters a run was started with (a dict), or None when the store has no run ``run_id``."""
+        row = self.query("SELECT parameters FROM runs WHERE run_id = ?", [run_id])
+        if row.empty:
+            return None
+        value = row["parameters"].iloc[0]
+        return json.loads(value) if isinstance(value, str) else dict(value or {})
+
+    def fail_run(self, run_id: str, error: str, timings: Mapping | None = None) -> None:
+        """Mark a run ``failed`` with the error text (one line) and its counts so far."""
+        self.finish_run(run_id, status="failed", timings=timings)
+        with self.connect() as con:
+            self._run_columns(con)
+            con.execute("UPDATE runs SET error = ? WHERE run_id = ?", [str(error)[:4000], run_id])
+
+    def set_run_note(self, run_id: str, note: str | None) -> None:
+        """Record a note on a run (e.g. why it screened no candidate); None clears it, and clears an old error."""
+        with self.connect() as con:
+            self._run_columns(con)
+            con.execute("UPDATE runs SET note = ?, error = NULL WHERE run_id = ?", [note, run_id])
+
+    def best_predicted(self, run_id: str, k: int | None = None) -> pd.DataFrame:
+        """Candidate id, formula and predictions of the ``k`` error-free rows of a run with the highest predicted
+        ``log10_sigma_S_cm`` (all of them when ``k`` is None), best first, ties by id."""
+        limit = f"LIMIT {int(k)}" if k else ""
+        return self.query(
+            "SELECT c.candidate_id, c.formula, p.* EXCLUDE (run_id, candidate_id) "
+            "FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
+            "WHERE run_id = ? AND c.error IS NULL AND p.log10_sigma_S_cm IS NOT NULL "
+            f"ORDER BY p.log10_sigma_S_cm DESC, c.candidate_id {limit}",
+            [run_id],
+        )
+
+    def run_table(self, run_id: str) -> pd.DataFrame:
+        """Candidates, predictions and stability of one run joined by ``candidate_id`` (no ``run_id`` column)."""
+        return self.query(
+            "SELECT * EXCLUDE (run_id) FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
+            "LEFT JOIN stability s USING (run_id, candidate_id) WHERE run_id = ? ORDER BY candidate_id",
+            [run_id],
+        )
+
+    def run_errors(self, run_id: str) -> pd.Series:
+        """The ``error`` text of every candidate of a run (None where the row is fine)."""
+        has_error = "error" in set(self.query("DESCRIBE candidates")["column_name"])
+        column = "error" if has_error else "NULL AS error"
+        return self.query(f"SELECT {column} FROM candidates WHERE run_id = ? ORDER BY candidate_id", [run_id])["error"]
 
 def _schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """The store's schema version (0 before the ``meta`` table); a StoreError when newer than the code."""

@@ -1,7 +1,9 @@
-"""The Prefect flows: resume after a crash, two runs at once, Dask equals threads, bad parameters refused."""
+"""The Prefect flows: resume after a crash, two runs at once, Dask equals threads, bad parameters refused,
+run lifecycle (completed, failed, empty, refused resume), cache keys across processes and data changes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,12 +13,29 @@ import pytest
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 from pydantic import ValidationError
 
-from flows.screen import CRASH_ENV, ScreenParameters, SimulatedCrash, screen
+from flows.screen import ScreenParameters, on_chunk_stored, screen
+from screening.errors import RunConflictError
 from screening.store import ResultStore
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(limit=40, chunk_size=10, tiers=["composition"])
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by the test's chunk callback to crash a run."""
+
+
+def _crash_after(n_chunks: int):
+    def callback(index: int, n_stored: int) -> None:
+        if index + 1 >= n_chunks:
+            raise SimulatedCrash(f"crashing after {n_chunks} chunks")
+
+    return callback
+
+
+def _timings(store: ResultStore, run_id: str) -> dict:
+    return json.loads(store.query("SELECT timings FROM runs WHERE run_id = ?", [run_id])["timings"].item())
 
 
 def _stored(store: ResultStore, run_id: str):
@@ -25,26 +44,26 @@ def _stored(store: ResultStore, run_id: str):
     )
 
 
-def test_crashed_run_resumes_without_duplicates_or_gaps(tmp_path, monkeypatch):
+def test_crashed_run_resumes_without_duplicates_or_gaps(tmp_path):
     path = str(tmp_path / "resume.duckdb")
     params = ScreenParameters(**{**SMALL, "tiers": ["composition", "stability"]}, stability_top_k=3, run_id="crashy", store_path=path)
-    monkeypatch.setenv(CRASH_ENV, "2")
-    with pytest.raises(SimulatedCrash):
+    with on_chunk_stored(_crash_after(2)), pytest.raises(SimulatedCrash):
         screen(params)
     store = ResultStore(path)
-    half = store.query("SELECT status, (SELECT count(*) FROM candidates) AS n FROM runs").iloc[0]
-    assert half["status"] == "running" and half["n"] == 20  # the first two chunks were kept
+    half = store.query("SELECT status, error, (SELECT count(*) FROM candidates) AS n FROM runs").iloc[0]
+    assert half["status"] == "failed" and "SimulatedCrash" in half["error"]
+    assert half["n"] == 20  # the first two chunks were kept
 
-    monkeypatch.delenv(CRASH_ENV)
     state = screen(params, return_state=True)
     assert state.is_completed()
     resumed = _stored(store, "crashy")
     assert len(resumed) == 40 and resumed["candidate_id"].is_unique and resumed["rank"].notna().all()
     assert store.query("SELECT count(*) AS n FROM stability")["n"].item() == 3
-    assert store.query("SELECT status FROM runs")["status"].tolist() == ["completed"]
+    assert store.query("SELECT status, error FROM runs").to_dict("records") == [{"status": "completed", "error": None}]
+    assert _timings(store, "crashy")["composition_cached_chunks"] >= 2  # the stored chunks were not recomputed
 
     # the same screen in one go gives the same table
-    fresh = screen(params.model_copy(update={"run_id": "clean"}))
+    fresh = screen(params.with_run(run_id="clean"))
     assert _stored(store, fresh).equals(resumed)
 
 
@@ -81,7 +100,8 @@ def test_two_runs_at_once_both_complete(tmp_path):
 
 @pytest.mark.parametrize(
     "bad, where",
-    [({"families": []}, "families"), ({"limit": -1}, "limit"), ({"elements": ["Qq"]}, "elements"), ({"tiers": ["md"]}, "tiers")],
+    [({"families": []}, "families"), ({"limit": -1}, "limit"), ({"elements": ["Qq"]}, "elements"), ({"tiers": ["md"]}, "tiers"),
+     ({"run": {"max_workers": 0}}, "max_workers")],
 )
 def test_bad_parameters_refused_before_any_work(bad, where, tmp_path):
     path = tmp_path / "never.duckdb"
@@ -98,9 +118,14 @@ def test_parameter_schema_is_a_form_with_descriptions():
 
     schema = parameter_schema(screen).model_dump()
     fields = schema["definitions"]["ScreenParameters"]["properties"]
-    assert {"source", "families", "elements", "limit", "tiers", "weights", "filters", "top_n", "run_id"} <= set(fields)
+    assert {"source", "families", "elements", "limit", "tiers", "weights", "filters", "top_n", "run"} <= set(fields)
     assert all(f.get("description") for f in fields.values())
     assert fields["families"]["minItems"] == 1
+    # how to run it is one section of the same form
+    assert "store_path" not in fields and fields["run"]["description"]
+    run_fields = schema["definitions"]["RunOptions"]["properties"]
+    assert {"run_id", "store_path", "task_runner", "dask_address", "max_workers", "chunk_size"} == set(run_fields)
+    assert all(f.get("description") for f in run_fields.values())
 
 
 def test_evaluate_flow_reports_the_cards():
@@ -135,29 +160,37 @@ def test_broken_cif_among_the_inputs(tmp_path):
     from screening.datasets import obelix_cif_text
 
     (tmp_path / "good.cif").write_text(obelix_cif_text("w87"))  # Li6PS5Br
+    (tmp_path / "good_copy.cif").write_text(obelix_cif_text("w87"))  # the same structure again: a row of its own
     (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a 5\nloop_\n_atom_site_label\n")
     params = ScreenParameters(source="cif", cif_glob=str(tmp_path / "*.cif"), run_id="files",
                               store_path=str(tmp_path / "files.duckdb"))  # fmt: skip
     assert screen(params, return_state=True).is_completed()
     rows = ResultStore(params.store_path).query("SELECT parent, formula, error, passes_filters FROM ranked ORDER BY parent")
-    assert rows["parent"].tolist() == ["broken.cif", "good.cif"]
+    assert rows["parent"].tolist() == ["broken.cif", "good.cif", "good_copy.cif"]
     assert "broken.cif" in rows.loc[0, "error"] and not rows.loc[0, "passes_filters"]
-    assert rows.loc[1, "error"] is None and rows.loc[1, "passes_filters"]
+    assert rows.loc[1:, "error"].isna().all() and rows.loc[1:, "passes_filters"].all()
 
 
-def test_run_killed_with_sigkill_resumes(tmp_path):
-    """A `screening screen` process killed (SIGKILL) after some chunks are stored; the same run started
-    again completes with every candidate exactly once."""
+_SLOW_CHUNKS = """
+import sys, time
+from flows.screen import on_chunk_stored, run_screen
+with on_chunk_stored(lambda index, n: time.sleep(float(sys.argv[1]))):
+    print("run_id:", run_screen(dict(source="enumerated", families=["halide"], limit=40, chunk_size=10,
+                                     tiers=["composition"], run_id="killed", store_path=sys.argv[2])))
+"""
+
+
+def test_run_killed_with_sigkill_resumes_in_a_new_process_from_its_finished_chunks(tmp_path):
+    """A screen process killed (SIGKILL) after some chunks are stored; the same run started again in a new
+    process (another hash seed, so floats may differ in the last bits) reuses every finished chunk and
+    completes with every candidate exactly once."""
     import signal
     import time
 
-    from flows.screen import PAUSE_ENV
-
     path = tmp_path / "killed.duckdb"
-    argv = [sys.executable, "-m", "screening.cli", "--store", str(path), "screen", "--source", "enumerated", "--family", "halide",
-            "--limit", "40", "--chunk-size", "10", "--tier", "composition", "--run-id", "killed"]  # fmt: skip
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), PAUSE_ENV: "3"}
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONHASHSEED": "1"}
     env.pop("PREFECT_API_URL", None)
+    argv = [sys.executable, "-c", _SLOW_CHUNKS, "3", str(path)]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     stored = 0
     deadline = time.monotonic() + 240  # a bound on the wait, not a performance claim
@@ -174,12 +207,135 @@ def test_run_killed_with_sigkill_resumes(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     store = ResultStore(path)
-    assert store.query("SELECT status FROM runs")["status"].tolist() == ["running"]
-    assert 10 <= store.query("SELECT count(*) AS n FROM candidates")["n"].item() < 40
+    assert store.query("SELECT status FROM runs")["status"].tolist() == ["running"]  # SIGKILL cannot be caught
+    n_stored = store.query("SELECT count(*) AS n FROM candidates")["n"].item()
+    assert 10 <= n_stored < 40
 
-    env.pop(PAUSE_ENV)
-    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    env["PYTHONHASHSEED"] = "2"
+    done = subprocess.run([sys.executable, "-c", _SLOW_CHUNKS, "0", str(path)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert store.query("SELECT status FROM runs")["status"].tolist() == ["completed"]
     rows = store.query("SELECT candidate_id, rank FROM ranked WHERE run_id = 'killed'")
     assert len(rows) == 40 and rows["candidate_id"].is_unique and rows["rank"].notna().all()
+    assert _timings(store, "killed")["composition_cached_chunks"] >= n_stored // 10
+
+
+def test_terminated_run_is_marked_failed(tmp_path):
+    """SIGTERM (a scheduler stopping the job) ends the run `failed` with the signal, not `running` forever."""
+    import signal
+    import time
+
+    path = tmp_path / "terminated.duckdb"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CHUNKS, "3", str(path)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 240  # a bound on the wait, not a performance claim
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if path.exists() and ResultStore(path).query("SELECT count(*) AS n FROM candidates")["n"].item() >= 10:
+                break
+        except Exception:  # the writer holds the file for a moment
+            pass
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be terminated"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) != 0
+    run = ResultStore(path).query("SELECT status, error FROM runs").iloc[0]
+    assert run["status"] == "failed" and "signal 15" in run["error"]
+
+
+def test_run_with_no_candidates_completes_empty_and_says_why(tmp_path, monkeypatch):
+    from screening.config import get_settings
+
+    path = str(tmp_path / "empty.duckdb")
+    monkeypatch.setenv("SCREENING_RESULTS_PATH", path)  # the store when the run options name none
+    get_settings.cache_clear()
+    try:
+        run_id = screen(ScreenParameters(source="enumerated", families=["nitride"], run_id="none"))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    store = ResultStore(path)
+    run = store.query("SELECT status, n_candidates, note, error FROM runs WHERE run_id = ?", [run_id]).iloc[0]
+    assert run["status"] == "completed" and run["n_candidates"] == 0 and run["error"] is None
+    assert "No candidates" in run["note"] and "nitride" in run["note"]
+    assert store.query("SELECT count(*) AS n FROM ranked WHERE run_id = 'none'")["n"].item() == 0
+
+
+def test_resuming_with_other_parameters_is_refused(tmp_path):
+    path = str(tmp_path / "conflict.duckdb")
+    screen(ScreenParameters(**SMALL, run_id="r", store_path=path))
+    with pytest.raises(RunConflictError, match=r"run 'r'.*limit: 40 -> 50"):
+        screen(ScreenParameters(**{**SMALL, "limit": 50}, run_id="r", store_path=path))
+    store = ResultStore(path)
+    assert store.query("SELECT status, n_candidates FROM runs").to_dict("records") == [{"status": "completed", "n_candidates": 40}]
+    # how it runs may change on resume (another chunk size, more workers)
+    assert screen(ScreenParameters(**{**SMALL, "chunk_size": 20}, max_workers=1, run_id="r", store_path=path)) == "r"
+
+
+def test_composition_only_run_ranks_in_a_store_that_held_a_stability_run(tmp_path):
+    path = str(tmp_path / "mixed.duckdb")
+    screen(ScreenParameters(limit=10, chunk_size=10, stability_top_k=5, run_id="with-stability", store_path=path))
+    screen(ScreenParameters(**SMALL, run_id="composition-only", store_path=path))
+    ranked = ResultStore(path).query("SELECT * FROM ranked WHERE run_id = 'composition-only'")
+    assert len(ranked) == 40 and ranked["window_width_V"].isna().all()
+    assert ranked["passes_filters"].sum() > 30 and ranked["rank"].notna().all()
+
+
+def test_a_run_that_fails_is_marked_failed_with_its_error(tmp_path, monkeypatch):
+    from screening import pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("ranking broke")
+
+    monkeypatch.setattr(pipeline, "rank_funnel", broken)
+    path = str(tmp_path / "failed.duckdb")
+    state = screen(ScreenParameters(**SMALL, run_id="f", store_path=path), return_state=True)
+    assert state.is_failed()
+    run = ResultStore(path).query("SELECT status, error, finished_at FROM runs").iloc[0]
+    assert run["status"] == "failed" and "RuntimeError: ranking broke" in run["error"] and run["finished_at"] is not None
+
+
+def test_full_disk_while_writing_the_plot_does_not_fail_a_finished_run(tmp_path, monkeypatch):
+    import errno
+
+    from matplotlib.figure import Figure
+
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", no_space)
+    path = str(tmp_path / "full.duckdb")
+    state = screen(ScreenParameters(limit=10, chunk_size=10, stability_top_k=5, run_id="full", store_path=path), return_state=True)
+    assert state.is_completed()
+    assert ResultStore(path).query("SELECT status FROM runs")["status"].tolist() == ["completed"]
+
+
+def test_changed_dataset_recomputes_and_unchanged_reuses_the_cache(tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    from screening.config import get_settings
+
+    path = str(tmp_path / "cache.duckdb")
+    params = ScreenParameters(limit=10, chunk_size=10, stability_top_k=4, store_path=path)
+    screen(params.with_run(run_id="first"))
+    screen(params.with_run(run_id="same"))
+    store = ResultStore(path)
+    assert _timings(store, "same")["composition_cached_chunks"] == 1 and _timings(store, "same")["stability_cached_chunks"] == 1
+
+    data = tmp_path / "datasets"  # the bundled data plus one file, with a regenerated checksum list
+    shutil.copytree(get_settings().data_dir, data)
+    (data / "extra.csv").write_text("formula,value\nLiCl,1\n")
+    with open(data / "SHA256SUMS", "a") as sums:
+        sums.write(f"{hashlib.sha256((data / 'extra.csv').read_bytes()).hexdigest()}  extra.csv\n")
+    monkeypatch.setenv("SCREENING_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    try:
+        screen(params.with_run(run_id="new-data"))
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    changed = _timings(store, "new-data")
+    assert changed["composition_cached_chunks"] == 0 and changed["stability_cached_chunks"] == 0

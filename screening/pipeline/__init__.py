@@ -1,0 +1,75 @@
+"""Screening runs as plain functions over DataFrames (no Prefect here).
+
+Modules, in the order of a run:
+
+``params``   :class:`ScreenParameters` (what to screen) with its nested :class:`RunOptions` (how to run it)
+``sources``  candidate sources: OBELiX, CIF/POSCAR files, enumerated substitutions, as chunks
+``steps``    descriptor and prediction steps; the trained models a screen needs
+``tiers``    the composition and stability tiers of a chunk, the ranking of a run
+``cache``    cache keys: the code/model/data fingerprint and canonical chunk keys
+``report``   the funnel summary (markdown) and the Pareto plot
+
+``flows/screen.py`` arranges these into Prefect tasks; :func:`launch` reaches that flow
+from the library (the CLI's ``screen`` command) without importing ``flows`` at import time.
+"""
+
+from __future__ import annotations
+
+from screening.chemistry import FAMILIES
+from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
+from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
+from screening.pipeline.report import funnel_markdown, pareto_plot
+from screening.pipeline.sources import CANDIDATE_COLUMNS, cif_candidates, iter_candidate_frames, obelix_candidates
+from screening.pipeline.steps import (
+    describe_compositions,
+    describe_stability,
+    merge_errors,
+    model_versions,
+    predict_conductivity,
+    predict_properties,
+    require_models,
+)
+from screening.pipeline.tiers import SCORE_COLUMNS, composition_tier, rank_funnel, stability_tier
+
+__all__ = [
+    "obelix_candidates",
+    "cif_candidates",
+    "describe_compositions",
+    "describe_stability",
+    "predict_conductivity",
+    "merge_errors",
+    "FAMILIES",
+    "ANIONS",
+    "ELEMENT_SYMBOLS",
+    "CANDIDATE_COLUMNS",
+    "SCORE_COLUMNS",
+    "RUN_OPTION_FIELDS",
+    "RunOptions",
+    "ScreenParameters",
+    "screen_spec",
+    "iter_candidate_frames",
+    "composition_tier",
+    "stability_tier",
+    "rank_funnel",
+    "model_versions",
+    "require_models",
+    "predict_properties",
+    "fingerprint",
+    "fingerprint_digest",
+    "chunk_key",
+    "funnel_markdown",
+    "pareto_plot",
+    "launch",
+]
+
+
+def launch(params: ScreenParameters | dict | None = None) -> str:
+    """Run the ``screen`` flow (``flows/screen.py``, needs Prefect) and return the run id.
+
+    The flow module is imported here, when called, so that the library itself never
+    imports Prefect or ``flows``.
+    """
+    import importlib
+
+    flows_screen = importlib.import_module("flows.screen")
+    return flows_screen.run_screen(params)

@@ -1,0 +1,204 @@
+"""The parameters of a screening run: what to screen (:class:`ScreenParameters`) and how to run it (:class:`RunOptions`).
+
+One pydantic model is the form of the ``screen`` deployment in the Prefect UI and the
+options of ``screening screen``; the run options are a nested model, drawn as their own
+section of the same form. Bad values are refused before any work starts.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pymatgen.core.periodic_table import Element
+
+from screening.chemistry import ANION_CHARGES, FAMILIES
+from screening.ranking import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS
+
+__all__ = [
+    "ANIONS",
+    "ELEMENT_SYMBOLS",
+    "RUN_OPTION_FIELDS",
+    "RunOptions",
+    "ScreenParameters",
+    "screen_spec",
+]
+
+#: anions: elements that need not be in the element pool of OBELiX/CIF candidates
+ANIONS = frozenset(ANION_CHARGES)
+#: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
+ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
+ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
+Family = Literal[FAMILIES]  # type: ignore[valid-type]
+Tier = Literal["composition", "stability"]
+
+
+class RunOptions(BaseModel):
+    """How to run a screen: where results go, which run to resume, the task runner and chunking.
+
+    None of these change what a finished run contains, so a crashed run may be resumed
+    with other run options (another runner, more workers) but not with another screen.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="id of the run in the store; give the id of a crashed run to resume it (empty: a new id)",
+    )
+    store_path: str | None = Field(None, description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb)")
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="'threads' (local thread pool) or 'dask' (prefect-dask: a local cluster or dask_address)"
+    )
+    dask_address: str | None = Field(None, description="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    max_workers: int = Field(2, ge=1, le=256, description="parallel tasks (threads, or workers of a local Dask cluster)")
+    chunk_size: int = Field(1000, ge=1, le=100_000, description="candidates per task (a chunk is cached and stored as a unit)")
+
+    @model_validator(mode="after")
+    def _dask_needs_dask(self) -> RunOptions:
+        if self.dask_address and self.task_runner != "dask":
+            raise ValueError("dask_address is given but task_runner is not 'dask'")
+        return self
+
+
+#: the run options, also accepted at the top level of :class:`ScreenParameters` (the flat form of older versions)
+RUN_OPTION_FIELDS = tuple(RunOptions.model_fields)
+
+
+class ScreenParameters(BaseModel):
+    """What to screen and how to rank it, plus the run options (section ``run``).
+
+    Every field has a default; bad values (no family, a negative budget, an unknown
+    element, a weight on an unknown objective) are refused before any work starts. The
+    run options may also be given flat (``ScreenParameters(store_path=...)``), as in
+    earlier versions and in ``screening screen --store``; they end up in ``run``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["obelix", "enumerated", "cif"] = Field(
+        "obelix",
+        description="where candidates come from: 'obelix' (the 321 OBELiX compositions with a CIF), "
+        "'enumerated' (substitution on the seeds of seeds/manifest.yaml) or 'cif' (files matching cif_glob)",
+    )
+    families: list[Family] = Field(
+        default_factory=lambda: ["sulfide", "halide", "oxide"],
+        min_length=1,
+        description="keep only candidates of these families (at least one)",
+    )
+    elements: list[ElementSymbol] | None = Field(
+        None,
+        description="element pool: for 'enumerated', the dopants that may be substituted in; for 'obelix' and 'cif', "
+        "candidates with a cation outside the pool (Li and anions are always allowed) are skipped. Empty: all elements",
+    )
+    limit: int | None = Field(None, ge=1, description="candidate budget: screen at most this many candidates (empty: all)")
+    tiers: list[Tier] = Field(
+        default_factory=lambda: ["composition", "stability"],
+        min_length=1,
+        description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
+        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula)",
+    )
+    stability_top_k: int | None = Field(
+        2000,
+        ge=1,
+        description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
+    )
+    min_lambda: float = Field(
+        -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have"
+    )
+    cif_glob: str | None = Field(None, description="for source 'cif': a glob pattern of CIF/POSCAR files")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_WEIGHTS),
+        description=f"ranking weights per objective (objectives: {', '.join(DEFAULT_OBJECTIVES)})",
+    )
+    filters: dict[str, tuple[float | None, float | None]] = Field(
+        default_factory=dict,
+        description="hard filters, column -> [min, max] (null: unbounded), e.g. {\"window_width_V\": [1.0, null]}",
+    )
+    top_n: int = Field(20, ge=1, le=1000, description="how many of the best candidates to show in the run's table")
+    run: RunOptions = Field(
+        default_factory=RunOptions,
+        description="how to run the screen (store, run id to resume, task runner, chunk size): does not change the results",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_run_options(cls, data: Any) -> Any:
+        """Move run options given at the top level (``store_path=...``) into ``run``."""
+        if not isinstance(data, Mapping):
+            return data
+        flat = {k: data[k] for k in RUN_OPTION_FIELDS if k in data}
+        if not flat:
+            return data
+        data = {k: v for k, v in data.items() if k not in flat}
+        run = data.get("run") or {}
+        run = run.model_dump(exclude_unset=True) if isinstance(run, RunOptions) else dict(run)
+        data["run"] = {**run, **flat}
+        return data
+
+    @field_validator("weights")
+    @classmethod
+    def _known_objectives(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(DEFAULT_OBJECTIVES))
+        if unknown:
+            raise ValueError(f"weights for unknown objectives {unknown}; objectives are {list(DEFAULT_OBJECTIVES)}")
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _ordered_bounds(cls, value: dict) -> dict:
+        for column, (low, high) in value.items():
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"filter on {column!r}: min {low} > max {high}")
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _composition_first(cls, value: list[str]) -> list[str]:
+        return ["composition"] + [t for t in dict.fromkeys(value) if t != "composition"]
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> ScreenParameters:
+        if self.source == "cif":
+            if not self.cif_glob:
+                raise ValueError("source 'cif' needs cif_glob (a glob pattern of CIF/POSCAR files)")
+            if not _glob.glob(self.cif_glob):
+                raise ValueError(f"cif_glob={self.cif_glob!r} matches no file")
+        return self
+
+    # read access to the run options under their old flat names
+    @property
+    def run_id(self) -> str | None:
+        return self.run.run_id
+
+    @property
+    def store_path(self) -> str | None:
+        return self.run.store_path
+
+    @property
+    def chunk_size(self) -> int:
+        return self.run.chunk_size
+
+    def with_run(self, **options: Any) -> ScreenParameters:
+        """A copy with some run options changed (validated), e.g. ``params.with_run(run_id="again")``."""
+        return self.model_copy(update={"run": RunOptions.model_validate({**self.run.model_dump(), **options})})
+
+
+def screen_spec(parameters: ScreenParameters | Mapping) -> dict:
+    """What a run screens: its parameters without the run options, as plain JSON-able values.
+
+    Two runs with equal specs screen the same candidates in the same way; a resumed run
+    must have the spec it was started with. Accepts a stored parameter dict (nested or flat).
+    """
+    if isinstance(parameters, ScreenParameters):
+        data = parameters.model_dump(mode="json")
+    else:
+        data = dict(parameters)
+    spec = {k: v for k, v in data.items() if k != "run" and k not in RUN_OPTION_FIELDS}
+    if isinstance(parameters, ScreenParameters):
+        return spec
+    defaults = ScreenParameters.model_construct().model_dump(mode="json")  # fill fields a stored dict lacks
+    return {**{k: v for k, v in defaults.items() if k != "run"}, **spec}

@@ -1,0 +1,211 @@
+"""Candidate sources of a screening run: OBELiX, CIF/POSCAR files and enumerated substitutions.
+
+Every source yields tables with the columns :data:`CANDIDATE_COLUMNS`. An input that
+cannot be screened (an unreadable file, an unknown element, a negative occupancy, no
+family) stays in the table as a row whose ``error`` names it: no input vanishes silently.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import itertools
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Element, Structure
+
+from screening.chemistry import as_composition, family_of
+from screening.datasets import load_obelix
+from screening.errors import ScreeningError, StructureReadError
+from screening.pipeline.params import ANIONS, ScreenParameters
+from screening.structures import read_structure, structure_id, text_id
+
+__all__ = ["CANDIDATE_COLUMNS", "obelix_candidates", "cif_candidates", "iter_candidate_frames"]
+
+#: columns of the ``candidates`` table
+CANDIDATE_COLUMNS = ["candidate_id", "formula", "family", "source", "prototype", "parent", "substitutions",
+                     "measured_log10_sigma_S_cm", "error"]  # fmt: skip
+
+
+def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
+    """The OBELiX entries that have a CIF, as candidates (``source = "obelix"``)."""
+    df = load_obelix("all", structures=with_structures)
+    df = df[df["has_cif"]].reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "candidate_id": "obelix-" + df["id"],
+            "formula": df["formula"],
+            "source": "obelix",
+            "prototype": df["obelix_family"],
+            "parent": df["id"],
+            "measured_log10_sigma_S_cm": df["log10_sigma_S_cm"],
+            "error": df["structure_error"] if with_structures else None,
+        }
+    )
+    if with_structures:
+        out["structure"] = df["structure"]
+    return out
+
+
+def _check_cif_occupancies(path: Path) -> None:
+    """Raise StructureReadError when a CIF lists an occupancy outside (0, 1]: pymatgen drops such sites silently."""
+    from pymatgen.io.cif import CifFile
+
+    if path.suffix.lower() != ".cif":
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            blocks = CifFile.from_file(path).data.values()
+    except Exception:  # pymatgen's CIF tokenizer raises many types (even ZeroDivisionError); read_structure says why
+        return
+    for block in blocks:
+        labels = block.data.get("_atom_site_label") or []
+        for i, text in enumerate(block.data.get("_atom_site_occupancy") or []):
+            try:
+                occupancy = float(str(text).split("(")[0])
+            except ValueError:
+                raise StructureReadError(f"{path.name}: occupancy {text!r} is not a number") from None
+            if not 0 < occupancy <= 1 + 1e-3:
+                label = labels[i] if i < len(labels) else f"#{i + 1}"
+                raise StructureReadError(f"{path.name}: site {label} has occupancy {occupancy} (must be in (0, 1])")
+
+
+def _check_structure(structure: Structure, name: str) -> str:
+    """The reduced formula of a structure read from file ``name``; raises StructureReadError when it cannot be screened."""
+    for site in structure:
+        for species, occupancy in site.species.items():
+            element = getattr(species, "element", species)
+            if not isinstance(element, Element):
+                raise StructureReadError(f"{name}: unknown element {getattr(species, 'symbol', species)!s}")
+            if not occupancy > 0:
+                raise StructureReadError(f"{name}: site {site.label or site.species_string} has occupancy {occupancy} of {element}")
+            if occupancy > 1 + 1e-3:
+                raise StructureReadError(f"{name}: site {site.label or site.species_string} has occupancy {occupancy} > 1")
+    composition = structure.composition
+    if "Li" not in {el.symbol for el in composition.elements}:
+        raise StructureReadError(f"{name}: no lithium in {composition.reduced_formula}")
+    if len(composition.elements) < 2:
+        raise StructureReadError(f"{name}: {composition.reduced_formula} has lithium only (no anion)")
+    return composition.reduced_formula
+
+
+def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Candidates read from CIF (or POSCAR) files, one row per file (``source = "file"``, ``parent`` = file name).
+
+    A file that cannot be screened (unreadable, unknown element, non-positive occupancy,
+    no lithium, lithium only) becomes a row whose ``error`` names it. Identical structures
+    in two files stay two rows: the id is the structure's hash plus a hash of the file path.
+    """
+    rows = []
+    for path in sorted(Path(p) for p in paths):
+        row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
+        file_tag = text_id(str(path.resolve()), prefix="f")
+        try:
+            _check_cif_occupancies(path)
+            structure = read_structure(path)
+            formula = _check_structure(structure, path.name)
+            row.update(candidate_id=f"{structure_id(structure)}-{file_tag}", formula=formula, structure=structure, error=None)
+        except (StructureReadError, ValueError) as exc:
+            text = str(exc) if path.name in str(exc) else f"{path.name}: {exc}"
+            row.update(candidate_id=f"file-{file_tag}", formula=None, structure=None, error=text)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["candidate_id", "formula", "source", "prototype", "parent",
+                                       "measured_log10_sigma_S_cm", "error", "structure"])  # fmt: skip
+
+
+def _label(frame: pd.DataFrame) -> str:
+    return frame["parent"].astype(str) if "parent" in frame else frame["candidate_id"].astype(str)
+
+
+def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFrame:
+    """Rows of ``params.families`` (and of the element pool); a row whose family cannot be found keeps an error."""
+    frame = frame.reset_index(drop=True)
+    errors = frame["error"].copy() if "error" in frame else pd.Series([None] * len(frame), dtype=object)
+    errors = errors.astype(object).where(errors.notna(), None)
+    families = frame["family"].copy() if "family" in frame else pd.Series([None] * len(frame), dtype=object)
+    labels = _label(frame)
+    for i in np.flatnonzero(families.isna().to_numpy() & errors.isna().to_numpy()):
+        try:
+            families[i] = family_of(frame.at[i, "formula"])
+        except ScreeningError as exc:
+            errors[i] = f"{labels[i]}: no family ({exc})"
+    frame = frame.assign(family=families, error=errors)
+    keep = frame["family"].isin(params.families) | frame["error"].notna()  # a bad input stays, saying why
+    if params.elements and params.source != "enumerated":
+        pool = set(params.elements) | ANIONS | {"Li"}
+
+        def inside(formula) -> bool:
+            try:
+                return {el.symbol for el in as_composition(formula).elements} <= pool
+            except ScreeningError:
+                return True  # kept: its error row says why
+
+        keep &= frame["formula"].map(inside) | frame["error"].notna()
+    return frame[keep.to_numpy()]
+
+
+def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
+    """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables."""
+    from screening.candidates import enumerate_candidates
+
+    families = [f for f in params.families if f in ("sulfide", "halide", "oxide")]
+    if not families:  # the seeds hold no other family: nothing to enumerate
+        return
+    kwargs: dict = {"families": families, "min_lambda": params.min_lambda}
+    if params.elements:
+        kwargs["elements"] = list(params.elements)
+    stream = enumerate_candidates(**kwargs)
+    while True:
+        chunk = list(itertools.islice(stream, params.chunk_size))
+        if not chunk:
+            return
+        rows = [c.as_dict() for c in chunk]
+        frame = pd.DataFrame(rows).rename(columns={"id": "candidate_id"})
+        frame["source"] = "enumerated"
+        frame["measured_log10_sigma_S_cm"] = np.nan
+        frame["error"] = None
+        yield frame
+
+
+def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
+    """The candidates of a run as tables of at most ``chunk_size`` rows, at most ``limit`` rows in all.
+
+    The stream is deterministic: the same parameters give the same chunks, so that a
+    resumed run finds its chunks in the cache. Candidate ids are unique within a run.
+    """
+    if params.source == "enumerated":
+        frames: Iterable[pd.DataFrame] = _enumerated_frames(params)
+    elif params.source == "cif":
+        table = cif_candidates(_glob.glob(params.cif_glob or ""))
+        frames = [table.drop(columns=["structure"], errors="ignore")]
+    else:
+        frames = [obelix_candidates(with_structures=False)]
+    size = params.chunk_size
+    left = params.limit if params.limit is not None else float("inf")
+    seen: set[str] = set()
+    buffer: list[pd.DataFrame] = []
+    n_buffered = 0
+    for frame in frames:
+        if left <= 0:
+            break
+        frame = _family_filter(frame, params)
+        frame = frame[~frame["candidate_id"].isin(seen) & ~frame["candidate_id"].duplicated()]
+        frame = frame.head(int(min(left, len(frame))))
+        left -= len(frame)
+        seen.update(frame["candidate_id"])
+        for col in CANDIDATE_COLUMNS:
+            if col not in frame:
+                frame = frame.assign(**{col: None})
+        buffer.append(frame)
+        n_buffered += len(frame)
+        while n_buffered >= size:
+            whole = pd.concat(buffer, ignore_index=True)
+            yield whole.iloc[:size].reset_index(drop=True)
+            rest = whole.iloc[size:]
+            buffer, n_buffered = [rest], len(rest)
+    if n_buffered:
+        yield pd.concat(buffer, ignore_index=True).reset_index(drop=True)

@@ -1,0 +1,89 @@
+"""The tiers of a screening run over one chunk of candidates, and the ranking of a whole run.
+
+``composition_tier`` (descriptors + surrogate predictions, ~1 ms a candidate) runs on
+every candidate; ``stability_tier`` (electrochemical window, interface reaction
+energies, hull; ~10 ms a formula) on the best of them; ``rank_funnel`` ranks the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from screening.descriptors.stability import ReferenceHull
+from screening.pipeline.sources import CANDIDATE_COLUMNS
+from screening.pipeline.steps import (
+    describe_compositions,
+    describe_stability,
+    merge_errors,
+    predict_conductivity,
+    predict_properties,
+)
+from screening.ranking import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, rank
+
+__all__ = ["composition_tier", "stability_tier", "rank_funnel", "SCORE_COLUMNS"]
+
+#: columns of the ``scores`` table (besides ``candidate_id``)
+SCORE_COLUMNS = ["passes_filters", "pareto_rank", "score", "rank"]
+
+
+def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataFrame]:
+    """Tier 0 of one chunk: composition descriptors and surrogate predictions.
+
+    Returns the tables ``candidates``, ``descriptors`` and ``predictions`` (keyed by
+    ``candidate_id``), ready for :meth:`screening.store.ResultStore.write`. A bad row keeps
+    its place with NaN numbers and the reason in ``candidates.error``. ``model``: a
+    conductivity model to use instead of the trained surrogates (for tests and notebooks).
+    """
+    comp = describe_compositions(candidates)
+    pred = predict_conductivity(candidates, model) if model is not None else predict_properties(candidates)
+    base = candidates[[c for c in CANDIDATE_COLUMNS if c in candidates]].copy().reset_index(drop=True)
+    base["error"] = merge_errors(base, comp.reset_index(drop=True), pred.rename(columns={"prediction_error": "error"}))
+    if "family" not in base:
+        base["family"] = None
+    base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())
+    descriptors = comp.drop(columns=["error", "family"], errors="ignore")
+    return {"candidates": base, "descriptors": descriptors, "predictions": pred}
+
+
+def stability_tier(candidates: pd.DataFrame, hull: ReferenceHull | None = None) -> pd.DataFrame:
+    """The stability tier of a chunk: :func:`describe_stability`, errors in ``stability_error``."""
+    columns = [c for c in ("candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std") if c in candidates]
+    out = describe_stability(candidates[columns].reset_index(drop=True), hull=hull)
+    return out.rename(columns={"error": "stability_error"})
+
+
+def rank_funnel(
+    table: pd.DataFrame,
+    weights: dict[str, float] | None = None,
+    filters: dict | None = None,
+    pool: int = 5000,
+) -> pd.DataFrame:
+    """:func:`screening.ranking.rank` over the best ``pool`` rows by predicted conductivity.
+
+    Pareto sorting costs O(n^2), so only the rows that reached the last tier (at most
+    ``pool`` of them, best predicted conductivity first) are ranked on every objective; the
+    others follow in order of predicted conductivity with ``pareto_rank = 0``.
+
+    Only objectives this table has a value for are ranked on: a column with no number at
+    all (a tier the run did not compute, present because an earlier run in the same store
+    had it) is left out, so the columns of other runs never change how a run is ranked.
+    An empty table gives an empty ranking with the score columns.
+    """
+    if table.empty:
+        return table.assign(**{c: pd.Series(dtype=float) for c in SCORE_COLUMNS}).astype({"passes_filters": bool})
+    numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in DEFAULT_OBJECTIVES if c in table}
+    objectives = {c: d for c, d in DEFAULT_OBJECTIVES.items() if c in numeric and numeric[c].notna().any()}
+    table = table.drop(columns=[c for c in numeric if c not in objectives])
+    key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
+    complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
+    order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
+    head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
+    weights = {k: v for k, v in (weights or DEFAULT_WEIGHTS).items() if k in objectives}
+    filters = {k: v for k, v in (filters or {}).items() if k in table}
+    ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives)
+    if len(tail):
+        tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
+        tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
+        ranked = pd.concat([ranked, tail], ignore_index=True)
+    return ranked

@@ -1,0 +1,198 @@
+"""screening.pipeline without Prefect: parameters, CIF sources, required models, cache keys, ranking of a run."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from screening import pipeline
+from screening.config import get_settings
+from screening.errors import ModelNotFoundError
+from screening.pipeline import RunOptions, ScreenParameters
+
+LI3YCL6_CIF = """data_Li3YCl6
+_cell_length_a 6.0
+_cell_length_b 6.0
+_cell_length_c 6.0
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_symmetry_equiv_pos_as_xyz
+'x, y, z'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+{sites}
+"""
+GOOD_SITES = """Li1 Li 0.0 0.0 0.0 1
+Li2 Li 0.5 0.0 0.0 1
+Li3 Li 0.0 0.5 0.0 1
+Y1 Y 0.5 0.5 0.5 1
+Cl1 Cl 0.25 0.25 0.25 1
+Cl2 Cl 0.75 0.25 0.25 1
+Cl3 Cl 0.25 0.75 0.25 1
+Cl4 Cl 0.25 0.25 0.75 1
+Cl5 Cl 0.75 0.75 0.25 1
+Cl6 Cl 0.75 0.25 0.75 1"""
+
+
+@pytest.fixture
+def real_models():
+    """The models folder the library uses before a test points it elsewhere."""
+    return get_settings().models_dir
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """Point SCREENING_MODELS_DIR at an empty folder (settings re-read)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("SCREENING_MODELS_DIR", str(folder))
+    get_settings.cache_clear()
+    yield folder
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+CHUNK = pd.DataFrame({"candidate_id": ["a", "b"], "formula": ["Li3YCl6", "Li6PS5Cl"], "family": [None, None], "error": [None, None]})
+
+
+# ------------------------------------------------------------------ parameters
+
+
+def test_run_options_are_a_nested_section_and_accept_the_flat_form():
+    flat = ScreenParameters(limit=5, store_path="x.duckdb", chunk_size=7, run_id="r1")
+    nested = ScreenParameters(limit=5, run={"store_path": "x.duckdb", "chunk_size": 7, "run_id": "r1"})
+    assert flat == nested and flat.run == RunOptions(store_path="x.duckdb", chunk_size=7, run_id="r1")
+    assert "store_path" not in ScreenParameters.model_fields and "run" in ScreenParameters.model_fields
+    # what is screened does not depend on how it is run
+    assert pipeline.screen_spec(flat) == pipeline.screen_spec(ScreenParameters(limit=5, task_runner="dask", max_workers=4))
+    assert pipeline.screen_spec(flat) != pipeline.screen_spec(ScreenParameters(limit=6))
+    assert pipeline.screen_spec(flat.model_dump(mode="json")) == pipeline.screen_spec(flat)
+    with pytest.raises(ValidationError, match="dask_address"):
+        ScreenParameters(dask_address="tcp://h:1")
+    assert flat.with_run(run_id="r2").run.run_id == "r2" and flat.with_run(run_id="r2").limit == 5
+
+
+def test_library_imports_neither_prefect_nor_flows():
+    import subprocess
+
+    code = "import sys, screening.pipeline, screening.cli; print(any(m.split('.')[0] in ('prefect', 'flows') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------- models are required
+
+
+def test_missing_model_is_an_error_naming_the_file_and_nothing_is_trained(models_dir):
+    with pytest.raises(ModelNotFoundError, match=r"conductivity.*model\.skops.*make train"):
+        pipeline.composition_tier(CHUNK)
+    with pytest.raises(ModelNotFoundError, match=r"conductivity_baseline.*make train"):
+        pipeline.predict_conductivity(CHUNK)
+    assert list(models_dir.rglob("*")) == []  # no model was trained or written by a screen
+
+
+def test_broken_model_is_an_error_naming_the_file(real_models, models_dir):
+    for name in ("conductivity", "formation_energy", "shear_modulus", "bulk_modulus", "conductivity_baseline"):
+        shutil.copytree(real_models / name, models_dir / name)
+    (models_dir / "conductivity" / "model.skops").write_bytes(b"not a zip file")
+    with pytest.raises(ModelNotFoundError, match=r"models/conductivity/model\.skops.*make train"):
+        pipeline.composition_tier(CHUNK)
+
+
+# ---------------------------------------------------------------- CIF sources
+
+
+def _cif_dir(tmp_path):
+    good = LI3YCL6_CIF.format(sites=GOOD_SITES)
+    (tmp_path / "a.cif").write_text(good)
+    (tmp_path / "b_same.cif").write_text(good)  # an identical structure in another file
+    (tmp_path / "unknown.cif").write_text(LI3YCL6_CIF.format(sites=GOOD_SITES.replace("Y1 Y ", "Q1 Qq ")))
+    (tmp_path / "li_only.cif").write_text(LI3YCL6_CIF.format(sites="Li1 Li 0.0 0.0 0.0 1\nLi2 Li 0.5 0.5 0.5 1"))
+    (tmp_path / "negative.cif").write_text(LI3YCL6_CIF.format(sites=GOOD_SITES.replace("Y1 Y 0.5 0.5 0.5 1", "Y1 Y 0.5 0.5 0.5 -1")))
+    return tmp_path
+
+
+def test_every_cif_gives_a_row_and_bad_ones_an_error_naming_the_file(tmp_path):
+    folder = _cif_dir(tmp_path)
+    table = pipeline.cif_candidates(sorted(folder.glob("*.cif")))
+    assert sorted(table["parent"]) == sorted(p.name for p in folder.glob("*.cif"))
+    assert table["candidate_id"].is_unique
+    by_file = table.set_index("parent")
+    assert by_file.loc["a.cif", "formula"] == by_file.loc["b_same.cif", "formula"] == "Li3YCl6"
+    assert by_file.loc["a.cif", "error"] is None and by_file.loc["b_same.cif", "error"] is None
+    for bad in ("unknown.cif", "li_only.cif", "negative.cif"):
+        assert isinstance(by_file.loc[bad, "error"], str) and bad in by_file.loc[bad, "error"], bad
+    assert "Cl2" not in set(table["formula"].dropna())
+
+
+def test_cif_run_keeps_every_file_through_the_family_filter(tmp_path):
+    folder = _cif_dir(tmp_path)
+    params = ScreenParameters(source="cif", cif_glob=str(folder / "*.cif"), families=["halide"])
+    frames = list(pipeline.iter_candidate_frames(params))
+    table = pd.concat(frames, ignore_index=True)
+    assert sorted(table["parent"]) == sorted(p.name for p in folder.glob("*.cif"))
+    assert table["error"].notna().sum() == 3
+
+
+# ------------------------------------------------------------------ cache keys
+
+
+def test_chunk_key_ignores_last_bit_float_noise_but_not_values_or_fingerprint():
+    frame = pd.DataFrame({"candidate_id": ["x", "y"], "formula": ["LiCl", "Li2S"], "likelihood": [0.1 + 0.2, 0.7]})
+    noisy = frame.assign(likelihood=[0.3, 0.7])  # 0.1 + 0.2 != 0.3 in the last bit
+    assert frame["likelihood"].iloc[0] != noisy["likelihood"].iloc[0]
+    key = pipeline.chunk_key("composition", "d1", frame)
+    assert key == pipeline.chunk_key("composition", "d1", noisy)
+    assert key != pipeline.chunk_key("composition", "d2", frame)
+    assert key != pipeline.chunk_key("composition", "d1", frame.assign(formula=["LiBr", "Li2S"]))
+    assert key != pipeline.chunk_key("stability", "d1", frame)
+
+
+def test_fingerprint_follows_models_and_data(tmp_path, monkeypatch, models_dir):
+    base = pipeline.fingerprint_digest()
+    (models_dir / "conductivity").mkdir()
+    (models_dir / "conductivity" / "model.skops").write_bytes(b"v2")
+    with_model = pipeline.fingerprint_digest()
+    assert with_model != base
+    data = tmp_path / "data"
+    shutil.copytree(get_settings().data_dir, data)
+    with open(data / "SHA256SUMS", "a") as sums:  # a regenerated checksum list: another dataset
+        sums.write("0" * 64 + "  extra/new.csv\n")
+    monkeypatch.setenv("SCREENING_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    assert pipeline.fingerprint_digest() != with_model
+
+
+# ---------------------------------------------------------------------- ranking
+
+
+def test_columns_no_row_of_this_run_has_do_not_change_its_ranking():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({
+        "candidate_id": [f"c{i}" for i in range(8)], "formula": ["Li3YCl6"] * 8, "error": [None] * 8,
+        "log10_sigma_S_cm": rng.normal(-4, 1, 8), "log10_sigma_S_cm_std": np.full(8, 0.5),
+    })  # fmt: skip
+    alone = pipeline.rank_funnel(table)
+    # the same run read from a store that once held a stability run: its columns are there, empty
+    widened = table.assign(window_width_V=np.nan, window_low_V=np.nan, e_hull_eV_atom=np.nan, e_rxn_li_eV_atom=np.nan)
+    ranked = pipeline.rank_funnel(widened)
+    assert ranked["passes_filters"].sum() == alone["passes_filters"].sum() > 0
+    assert ranked.set_index("candidate_id")["rank"].equals(alone.set_index("candidate_id")["rank"])
+
+
+def test_empty_run_ranks_to_an_empty_table():
+    ranked = pipeline.rank_funnel(pd.DataFrame(columns=["candidate_id", "formula", "log10_sigma_S_cm"]))
+    assert ranked.empty and set(pipeline.SCORE_COLUMNS) <= set(ranked.columns)
