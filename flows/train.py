@@ -1,13 +1,12 @@
 """The ``train`` flow: retrain the surrogate models and record their model cards.
 
-Calls ``screening.train.main`` (the ``make train`` entry point) when that module exists,
-else :func:`screening.surrogates.train_conductivity_baseline`. The model cards it writes
+Calls :func:`screening.train.train_all` (what ``make train`` runs) with the models and
+``save`` of :class:`TrainParameters`. The model cards it writes
 (``models/<name>/card.json``) are shown as a markdown artifact.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 from prefect import flow, get_run_logger, task
@@ -25,35 +24,28 @@ class TrainParameters(BaseModel):
     models: list[str] = Field(
         default_factory=lambda: ["all"],
         min_length=1,
-        description="models to retrain ('all', or names understood by screening.train; the baseline when that module is absent)",
+        description="models to retrain ('all', or names understood by screening.train.train_all)",
     )
     save: bool = Field(True, description="save the trained models and their cards under models/")
 
 
+def run_training(params: TrainParameters) -> list[str]:
+    """Train the models of ``params`` with :func:`screening.train.train_all`, passing ``save`` through.
+
+    Returns the names of the models that have a card under ``settings.models_dir``.
+    """
+    from screening.train import train_all
+
+    names = None if params.models == ["all"] else params.models
+    train_all(names, save=params.save)
+    return sorted(p.parent.name for p in get_settings().models_dir.glob("*/card.json"))
+
+
 @task(name="train surrogates", retries=1, retry_delay_seconds=2)
 def train_models(params: TrainParameters) -> list[str]:
-    logger = get_run_logger()
-    if importlib.util.find_spec("screening.train") is not None:
-        import inspect
-
-        import screening.train as train_module
-
-        fn = getattr(train_module, "train_all", None)
-        if fn is not None:  # train_all(models=..., save=...) when it takes them
-            accepted = inspect.signature(fn).parameters
-            names = None if params.models == ["all"] else params.models
-            kwargs = {"names": names, "models": names, "save": params.save}
-            fn(**{k: v for k, v in kwargs.items() if k in accepted and (v is not None or k == "save")})
-        else:  # the command-line entry point of `make train`
-            main = train_module.main
-            main([]) if inspect.signature(main).parameters else main()
-        logger.info("trained with screening.train")
-    else:
-        from screening.surrogates import train_conductivity_baseline
-
-        logger.info("screening.train not found: training the conductivity baseline")
-        train_conductivity_baseline(save=params.save)
-    return sorted(p.parent.name for p in get_settings().models_dir.glob("*/card.json"))
+    names = run_training(params)
+    get_run_logger().info("trained %s with screening.train (save=%s)", params.models, params.save)
+    return names
 
 
 def cards_markdown(names: list[str]) -> str:

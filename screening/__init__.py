@@ -7,7 +7,7 @@ Top-level shortcuts (imported lazily, so ``import screening`` stays fast):
 ``screening.predict(items)`` and ``screening.rank(table, ...)``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["predict", "rank", "__version__"]
 

@@ -477,22 +477,22 @@ def single_threaded(fn):
     return wrapper
 
 
-def train_all(names: list[str] | None = None, models_dir: str | Path | None = None) -> dict[str, Surrogate]:
-    """Train the named models (default all), save them and their cards; return them."""
+def train_all(names: list[str] | None = None, models_dir: str | Path | None = None, save: bool = True) -> dict[str, Surrogate]:
+    """Train the named models (default all); save them and their cards when ``save``; return them."""
     names = names or ["conductivity", "formation_energy", "moduli", "conductivity_structure", "conductivity_baseline"]
     done: dict[str, object] = {}
     for name in names:
         t = time.perf_counter()
         if name == "conductivity":
-            done[name] = train_conductivity(models_dir=models_dir)
+            done[name] = train_conductivity(save=save, models_dir=models_dir)
         elif name == "formation_energy":
-            done[name] = train_formation_energy(models_dir=models_dir)
+            done[name] = train_formation_energy(save=save, models_dir=models_dir)
         elif name in ("moduli", "shear_modulus", "bulk_modulus"):
-            done.update(train_moduli(models_dir=models_dir))
+            done.update(train_moduli(save=save, models_dir=models_dir))
         elif name == "conductivity_structure":
-            done[name] = train_conductivity_structure(models_dir=models_dir)
+            done[name] = train_conductivity_structure(save=save, models_dir=models_dir)
         elif name == "conductivity_baseline":
-            done[name] = train_conductivity_baseline(save=True)
+            done[name] = train_conductivity_baseline(save=save)
         else:
             raise ValueError(f"unknown model {name!r}: expected conductivity, formation_energy, moduli, conductivity_structure, conductivity_baseline")
         print(f"trained {name} in {time.perf_counter() - t:.1f} s", flush=True)

@@ -1,0 +1,252 @@
+"""Prediction of every property of formulas or structures, with uncertainty: :func:`predict`."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Composition
+from threadpoolctl import threadpool_limits
+
+from screening.chemistry import ELEMENTS
+from screening.descriptors.composition import magpie_labels
+from screening.descriptors.stability import STABILITY_COLUMNS
+from screening.errors import InvalidCompositionError
+from screening.surrogates.conformal import Z80
+from screening.surrogates.features import (
+    CONDUCTIVITY_FEATURES,
+    PROTOTYPES,
+    feature_table,
+    is_structure,
+    structural_feature_labels,
+    structure_descriptor_row,
+)
+from screening.surrogates.persistence import STRUCTURE_MODEL_NAME, Surrogate, load_model, load_models
+
+#: columns of :func:`predict` (besides the input's own columns)
+PREDICT_COLUMNS = (
+    "formula", "family", "prototype",
+    "log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80",
+    "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80",
+    "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source",
+    "G_VRH_GPa", "G_VRH_GPa_lo80", "G_VRH_GPa_hi80", "log10_G_VRH_GPa_std",
+    "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80", "log10_K_VRH_GPa_std",
+    "volume_per_atom_A3", "K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li",
+    "window_low_V", "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
+    "error",
+)  # fmt: skip
+
+
+
+def _as_formula(item: Any) -> str:
+    """A formula string from a formula, Composition, pymatgen Structure or ase Atoms."""
+    if item is None or (isinstance(item, float) and math.isnan(item)):
+        raise InvalidCompositionError("no formula (empty item)")
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Composition):
+        return item.formula
+    comp = getattr(item, "composition", None)
+    if isinstance(comp, Composition):  # pymatgen Structure / Molecule (ordered or disordered)
+        return comp.formula
+    if hasattr(item, "get_chemical_formula"):  # ase Atoms
+        return item.get_chemical_formula()
+    raise InvalidCompositionError(f"cannot read a composition from a {type(item).__name__}")
+
+
+def _join(*texts: str | None) -> str | None:
+    parts = [t for t in texts if t]
+    return "; ".join(parts) if parts else None
+
+
+def predict(
+    items: Sequence[Any] | pd.DataFrame,
+    stability: bool = True,
+    models_dir: str | Path | None = None,
+    structure_model: bool | None = None,
+) -> pd.DataFrame:
+    """Every predicted property of formulas, structures or a table of candidates, with uncertainty.
+
+    Parameters
+    ----------
+    items
+        A list of formulas, pymatgen Compositions/Structures (ordered or disordered; the
+        composition is used) or ase Atoms; or a DataFrame with a ``formula`` column (or a
+        ``structure`` column), whose other columns (``candidate_id`` ...) are kept.
+    stability
+        Compute the hull, window and interface-reaction columns (about 50-200 ms per new
+        chemical system, cached per system). ``False`` leaves them NaN, for huge batches.
+    models_dir
+        Where the trained models are (default ``settings.models_dir``).
+    structure_model
+        For items that are structures (pymatgen Structure, ase Atoms, or Structures in a
+        DataFrame's ``structure`` column): predict the conductivity with the
+        structure-aware model ``conductivity_structure`` (composition + structural
+        descriptors). ``None`` (default): only when that model beat the composition model
+        on the OBELiX test rows with a structure (``better_than_composition_on_test`` in its
+        card). A structure whose descriptors fail (no Li, ...) or a missing model falls
+        back to the composition model, without an error.
+
+    Returns
+    -------
+    DataFrame
+        One row per item, in order, with :data:`PREDICT_COLUMNS`: the conductivity
+        ``log10_sigma_S_cm`` (``_std``, ``_lo80``, ``_hi80``: 80 % conformal interval),
+        ``formation_energy_eV_atom`` (+ uncertainty), ``e_hull_eV_atom`` (from the DFT
+        reference formation energy when the composition is in the reference data,
+        ``e_hull_source = "reference"``, otherwise from the predicted one, ``"predicted"``),
+        ``G_VRH_GPa``/``K_VRH_GPa`` (+ 80 % intervals, std of their log10), the Niu fracture
+        toughness ``K_IC_MPa_m05``, ``pugh_ratio`` (K/G), ``G_over_G_Li`` (Monroe-Newman),
+        the electrochemical window and reaction energies with Li, LiCoO2 and H2O, ``family``,
+        ``prototype`` and ``error`` (None when every step worked). A bad item never raises:
+        its row holds NaN and the reason in ``error``. When the input holds structures,
+        one more column, ``conductivity_model`` (after ``log10_sigma_S_cm_hi80``), says which
+        model gave the conductivity of each row: ``"structure"`` or ``"composition"`` (None
+        when there is no prediction); formula-only input keeps exactly :data:`PREDICT_COLUMNS`.
+    """
+    if isinstance(items, pd.DataFrame):
+        base = items.reset_index(drop=True).copy()
+        if "formula" in base:
+            raw = base["formula"].tolist()
+            if "structure" in base:
+                raw = [s if (f is None or (isinstance(f, float) and math.isnan(f))) and s is not None else f for f, s in zip(raw, base["structure"])]
+        elif "structure" in base:
+            raw = base["structure"].tolist()
+        else:
+            raise KeyError("predict(DataFrame): the table needs a 'formula' or a 'structure' column")
+        structs = base["structure"].tolist() if "structure" in base else [None] * len(raw)
+        base = base.drop(columns=[c for c in (*PREDICT_COLUMNS, "conductivity_model") if c in base and c != "formula"])
+    else:
+        if isinstance(items, (str, Composition)) or hasattr(items, "composition") or hasattr(items, "get_chemical_formula"):
+            items = [items]
+        raw = list(items)
+        structs = raw
+        base = pd.DataFrame(index=range(len(raw)))
+    structs = [x if is_structure(x) else None for x in structs]
+    formulas, errors = [], []
+    for item in raw:
+        try:
+            formulas.append(_as_formula(item))
+            errors.append(None)
+        except Exception as exc:
+            formulas.append("")
+            errors.append(f"{type(exc).__name__}: {exc}")
+    models = load_models(models_dir)
+    struct_model = None
+    if any(x is not None for x in structs) and structure_model is not False:
+        try:
+            struct_model = load_model(STRUCTURE_MODEL_NAME, models_dir)
+        except Exception:  # not trained (or unreadable): composition model for every row
+            struct_model = None
+        if struct_model is not None and structure_model is None and not struct_model.card.get("better_than_composition_on_test", False):
+            struct_model = None
+    with threadpool_limits(limits=1):  # OpenMP spin-waits badly on shared machines; batches are small
+        return _predict(raw, base, formulas, errors, models, stability, structs, struct_model)
+
+
+def _predict(raw, base, formulas, errors, models, stability, structs=None, struct_model=None) -> pd.DataFrame:
+    n = len(raw)
+    out = pd.DataFrame(index=range(n))
+    out["formula"] = [f if e is None else (f or None) for f, e in zip(formulas, errors)]
+    # one feature pass per feature kind, reused by every model of that kind
+    Xc, err_c, strata = feature_table(formulas, "conductivity")
+    Xb = Xc[magpie_labels() + [f"frac_{s}" for s in ELEMENTS]]
+    ok = np.array([e is None for e in err_c]) & np.array([e is None for e in errors])
+    errors = [_join(e, c) for e, c in zip(errors, err_c)]
+    fam = np.where(ok, strata, None)
+    out["family"] = fam
+    out["prototype"] = [
+        next((p for p in PROTOTYPES if Xc.at[i, f"proto_{p}"] == 1.0), None) if ok[i] else None for i in range(n)
+    ]
+
+    def run(name: str, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = models[name]
+        mean = np.full(n, np.nan)
+        lo, hi = mean.copy(), mean.copy()
+        if ok.any():
+            mean[ok], lo[ok], hi[ok] = m.regressor.predict_interval(X.to_numpy(float)[ok], strata[ok])
+        return mean, lo, hi
+
+    for name, col in (("conductivity", "log10_sigma_S_cm"), ("formation_energy", "formation_energy_eV_atom")):
+        mean, lo, hi = run(name, Xc if name == "conductivity" else Xb)
+        out[col], out[f"{col}_std"], out[f"{col}_lo80"], out[f"{col}_hi80"] = mean, (hi - lo) / (2 * Z80), lo, hi
+    conductivity_model = np.where(np.isfinite(out["log10_sigma_S_cm"].to_numpy(float)), "composition", None)
+    if struct_model is not None:
+        _structure_conductivity(out, Xc, strata, ok, structs, struct_model, conductivity_model)
+    for name, sym in (("shear_modulus", "G"), ("bulk_modulus", "K")):
+        mean, lo, hi = run(name, Xb)
+        out[f"{sym}_VRH_GPa"], out[f"{sym}_VRH_GPa_lo80"], out[f"{sym}_VRH_GPa_hi80"] = 10**mean, 10**lo, 10**hi
+        out[f"log10_{sym}_VRH_GPa_std"] = (hi - lo) / (2 * Z80)
+    # volume per atom for Niu's K_IC: fraction-weighted elemental ground-state volume (Magpie)
+    out["volume_per_atom_A3"] = Xc["MagpieData mean GSvolume_pa"].to_numpy(float)
+    mech = _mechanics(out["K_VRH_GPa"].to_numpy(float), out["G_VRH_GPa"].to_numpy(float), out["volume_per_atom_A3"].to_numpy(float))
+    for key in ("K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li"):
+        out[key] = mech[key]
+    for key in ("e_hull_eV_atom", "e_hull_eV_atom_std", *STABILITY_COLUMNS):
+        out[key] = np.nan
+    out["e_hull_source"] = None
+    if stability:
+        from screening.descriptors.stability import stability_table
+
+        rows = np.flatnonzero(ok)
+        table = stability_table(
+            [formulas[i] for i in rows],
+            out["formation_energy_eV_atom"].to_numpy(float)[rows],
+            out["formation_energy_eV_atom_std"].to_numpy(float)[rows],
+        )
+        for col in ("e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source", *STABILITY_COLUMNS):
+            out.loc[rows, col] = table[col].to_numpy()
+        for i, err in zip(rows, table["error"]):
+            if err:
+                errors[i] = _join(errors[i], err)
+    out["error"] = errors
+    columns = list(PREDICT_COLUMNS)
+    if structs is not None and any(x is not None for x in structs):
+        out["conductivity_model"] = conductivity_model
+        columns.insert(columns.index("log10_sigma_S_cm_hi80") + 1, "conductivity_model")
+    out = out[columns]
+    extra = base.drop(columns=[c for c in ("formula",) if c in base])
+    return pd.concat([extra.reset_index(drop=True), out], axis=1)
+
+
+def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, conductivity_model: np.ndarray) -> None:
+    """Overwrite the conductivity columns of the structure rows with the structure-aware model (in place)."""
+    labels = model.card.get("feature_labels") or (CONDUCTIVITY_FEATURES + structural_feature_labels(model.card.get("uses_bvse", False)))
+    struct_labels = labels[len(CONDUCTIVITY_FEATURES):]
+    bvse = any(k.startswith("bvse_") for k in struct_labels)
+    rows, feats = [], []
+    for i, st in enumerate(structs):
+        if st is None or not ok[i]:
+            continue
+        try:
+            d = structure_descriptor_row(st, bvse=bvse)
+            x = [d[k] for k in struct_labels]
+        except Exception:  # no Li, unreadable structure ...: keep the composition prediction
+            continue
+        if not np.isfinite(np.asarray([v for k, v in zip(struct_labels, x) if not k.startswith("bvse_")], float)).all():
+            continue
+        rows.append(i)
+        feats.append(x)
+    if not rows:
+        return
+    rows = np.asarray(rows)
+    X = np.hstack([Xc.to_numpy(float)[rows][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(feats, float)])
+    mean, lo, hi = model.regressor.predict_interval(X, strata[rows])
+    col = "log10_sigma_S_cm"
+    out.loc[rows, col], out.loc[rows, f"{col}_std"] = mean, (hi - lo) / (2 * Z80)
+    out.loc[rows, f"{col}_lo80"], out.loc[rows, f"{col}_hi80"] = lo, hi
+    conductivity_model[rows] = "structure"
+
+
+def _mechanics(K: np.ndarray, G: np.ndarray, V: np.ndarray) -> dict[str, np.ndarray]:
+    """Niu K_IC, Pugh ratio and Monroe-Newman ratio (via :mod:`screening.descriptors.mechanics`)."""
+    from screening.descriptors.mechanics import mechanics_descriptors_array
+
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore")
+        return mechanics_descriptors_array(K, G, V)
