@@ -234,9 +234,22 @@ def _tiers_and_ranking(
     funnel = tiers["funnel"]
     timings.update(tiers["timings"])
     t = time.perf_counter()
-    ranked = pipeline.rank_funnel(store.run_table(run_id), weights=params.weights, filters=params.filters)
+    ranked = pipeline.rank_funnel(
+        store.run_table(run_id),
+        weights=params.weights,
+        filters=params.filters,
+        preset=params.preset,
+        kappa=params.kappa,
+        e_hull_z=params.e_hull_z,
+    )
     if len(ranked):
         store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS]])
+    n_in = len(ranked)
+    for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, with what it removed
+        if gate["applied"]:
+            bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
+            funnel[f"gate {gate['gate']} in [{bounds}]"] = {"in": n_in, "out": gate["remaining"], "failed": gate["failed"]}
+            n_in = gate["remaining"]
     funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
     timings["rank_s"] = round(time.perf_counter() - t, 3)
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)

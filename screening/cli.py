@@ -30,6 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from screening.errors import ScreeningError
+
 __all__ = ["main", "build_parser"]
 
 
@@ -110,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability"], help="tier to run (repeat)")
     s.add_argument("--stability-top-k", type=int)
     s.add_argument("--cif-glob")
+    s.add_argument("--preset", help="ranking preset: balanced (default), conductivity-first, li-metal-anode, high-voltage-cathode")
+    s.add_argument("--kappa", type=float, help="rank conductivity by prediction + kappa x std (optimism under uncertainty)")
+    s.add_argument("--e-hull-z", type=float, help="the e_hull gate applies to e_hull + z x std")
     s.add_argument("--weight", action="append", metavar="OBJECTIVE=W", help="ranking weight (repeat)")
     s.add_argument("--filter", action="append", metavar="COLUMN=MIN:MAX", help="hard filter, empty side unbounded (repeat)")
     s.add_argument("--top-n", type=int)
@@ -128,22 +133,38 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = json.loads(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value
     if args.weight:
-        data["weights"] = {k: float(v) for k, v in (w.split("=", 1) for w in args.weight)}
+        data["weights"] = dict(_key_value(w, "--weight", "OBJECTIVE=W", float) for w in args.weight)
     if args.filter:
         filters = {}
         for item in args.filter:
-            column, _, bounds = item.partition("=")
-            low, _, high = bounds.partition(":")
-            filters[column] = (float(low) if low else None, float(high) if high else None)
+            column, bounds = _key_value(item, "--filter", "COLUMN=MIN:MAX", str)
+            low, sep, high = bounds.partition(":")
+            if not sep:
+                raise ScreeningError(f"--filter {item!r}: expected COLUMN=MIN:MAX (either side may be empty)")
+            filters[column] = (_number(low, item) if low else None, _number(high, item) if high else None)
         data["filters"] = filters
     if args.store:
         data["store_path"] = args.store
     return ScreenParameters.model_validate(data)
+
+
+def _number(text: str, item: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ScreeningError(f"{item!r}: {text!r} is not a number") from None
+
+
+def _key_value(item: str, flag: str, form: str, convert):
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ScreeningError(f"{flag} {item!r}: expected {form}")
+    return key.strip(), (_number(value, item) if convert is float else value)
 
 
 def _runs_for_output(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:

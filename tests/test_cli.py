@@ -252,3 +252,31 @@ def test_a_truncated_tarball_is_a_dataset_error(damaged_data, monkeypatch):
     get_settings.cache_clear()
     with pytest.raises(DatasetError, match="all_cifs.tar.gz: cannot be read as a gzipped tar archive"):
         datasets.obelix_cif_ids()
+
+
+@pytest.mark.parametrize(
+    ("flag", "named"),
+    [
+        (["--weight", "log10_sigma_S_cm=-1"], "log10_sigma_S_cm"),
+        (["--filter", "window_with_V=1:"], "window_with_V"),
+        (["--weight", "conductivity=1"], "conductivity"),
+        (["--preset", "fastest"], "preset"),
+        (["--weight", "log10_sigma_S_cm=nan"], "log10_sigma_S_cm"),
+    ],
+)
+def test_screen_refuses_bad_ranking_parameters_before_any_work(flag, named, capsys, tmp_path):
+    from screening.cli import main
+
+    store = tmp_path / "never.duckdb"
+    assert main(["--store", str(store), "screen", *flag]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+    assert not store.exists()  # refused before a store or a run was created
+
+
+def test_screen_takes_a_preset_kappa_and_e_hull_z(capsys):
+    from screening.cli import main
+
+    assert main(["screen", "--preset", "high-voltage-cathode", "--kappa", "1.5", "--e-hull-z", "1", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert '"preset": "high-voltage-cathode"' in out and '"kappa": 1.5' in out and '"e_hull_z": 1.0' in out

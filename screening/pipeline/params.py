@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pymatgen.core.periodic_table import Element
 
 from screening.chemistry import ANION_CHARGES, FAMILIES
-from screening.ranking import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS
+from screening.errors import ScreeningError
+from screening.ranking import OBJECTIVES, PRESETS, validate_filters, validate_weights
 
 __all__ = [
     "ANIONS",
@@ -33,6 +34,7 @@ ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
 Family = Literal[FAMILIES]  # type: ignore[valid-type]
 Tier = Literal["composition", "stability"]
+Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
 class RunOptions(BaseModel):
@@ -110,13 +112,33 @@ class ScreenParameters(BaseModel):
         -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have"
     )
     cif_glob: str | None = Field(None, description="for source 'cif': a glob pattern of CIF/POSCAR files")
+    preset: Preset = Field(
+        "balanced",
+        description="ranking preset: weights and gates for a use case ("
+        + "; ".join(f"'{p.name}': {p.description}" for p in PRESETS.values())
+        + ")",
+    )
     weights: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_WEIGHTS),
-        description=f"ranking weights per objective (objectives: {', '.join(DEFAULT_OBJECTIVES)})",
+        default_factory=dict,
+        description="ranking weights per objective, replacing the preset's (empty: the preset's). Objectives: "
+        + "; ".join(f"{o.column} ({o.label}, {'higher' if o.direction > 0 else 'lower'} is better)" for o in OBJECTIVES.values()),
     )
     filters: dict[str, tuple[float | None, float | None]] = Field(
         default_factory=dict,
-        description="hard filters, column -> [min, max] (null: unbounded), e.g. {\"window_width_V\": [1.0, null]}",
+        description="hard filters added to the preset's gates, column -> [min, max] (null: unbounded), "
+        "e.g. {\"window_width_V\": [1.0, null]}; [null, null] switches a gate off",
+    )
+    kappa: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="optimism under uncertainty: rank conductivity by its prediction + kappa x its standard deviation (0: the prediction)",
+    )
+    e_hull_z: float = Field(
+        0.0,
+        ge=0.0,
+        le=5.0,
+        description="the stability gate (e_hull <= 0.1 eV/atom) applies to e_hull + e_hull_z x its standard deviation (0: the point value)",
     )
     top_n: int = Field(20, ge=1, le=1000, description="how many of the best candidates to show in the run's table")
     run: RunOptions = Field(
@@ -142,18 +164,18 @@ class ScreenParameters(BaseModel):
     @field_validator("weights")
     @classmethod
     def _known_objectives(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(DEFAULT_OBJECTIVES))
-        if unknown:
-            raise ValueError(f"weights for unknown objectives {unknown}; objectives are {list(DEFAULT_OBJECTIVES)}")
-        return value
+        try:
+            return validate_weights(value)
+        except ScreeningError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("filters")
     @classmethod
-    def _ordered_bounds(cls, value: dict) -> dict:
-        for column, (low, high) in value.items():
-            if low is not None and high is not None and low > high:
-                raise ValueError(f"filter on {column!r}: min {low} > max {high}")
-        return value
+    def _known_columns(cls, value: dict) -> dict:
+        try:
+            return validate_filters(value)
+        except ScreeningError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("tiers")
     @classmethod

@@ -19,7 +19,7 @@ from screening.pipeline.steps import (
     predict_conductivity,
     predict_properties,
 )
-from screening.ranking import DEFAULT_OBJECTIVES, DEFAULT_WEIGHTS, rank
+from screening.ranking import OBJECTIVES, rank, resolve_preset
 
 __all__ = ["composition_tier", "stability_tier", "rank_funnel", "SCORE_COLUMNS"]
 
@@ -57,13 +57,16 @@ def rank_funnel(
     table: pd.DataFrame,
     weights: dict[str, float] | None = None,
     filters: dict | None = None,
-    pool: int = 5000,
+    pool: int | None = None,
+    *,
+    preset: str = "balanced",
+    kappa: float = 0.0,
+    e_hull_z: float = 0.0,
 ) -> pd.DataFrame:
-    """:func:`screening.ranking.rank` over the best ``pool`` rows by predicted conductivity.
+    """:func:`screening.ranking.rank` of a run under a named preset (gates + weights), ``kappa`` and ``e_hull_z``.
 
-    Pareto sorting costs O(n^2), so only the rows that reached the last tier (at most
-    ``pool`` of them, best predicted conductivity first) are ranked on every objective; the
-    others follow in order of predicted conductivity with ``pareto_rank = 0``.
+    Every row is ranked (the non-dominated sort scales); ``pool`` optionally ranks only the
+    best ``pool`` rows by predicted conductivity, the others following with ``pareto_rank = 0``.
 
     Only objectives this table has a value for are ranked on: a column with no number at
     all (a tier the run did not compute, present because an earlier run in the same store
@@ -72,16 +75,19 @@ def rank_funnel(
     """
     if table.empty:
         return table.assign(**{c: pd.Series(dtype=float) for c in SCORE_COLUMNS}).astype({"passes_filters": bool})
-    numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in DEFAULT_OBJECTIVES if c in table}
-    objectives = {c: d for c, d in DEFAULT_OBJECTIVES.items() if c in numeric and numeric[c].notna().any()}
+    chosen = dict(weights) if weights else dict(resolve_preset(preset).weights)
+    wanted = {c: OBJECTIVES[c].direction for c, w in chosen.items() if w > 0}
+    numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in wanted if c in table}
+    objectives = {c: d for c, d in wanted.items() if c in numeric and numeric[c].notna().any()}
     table = table.drop(columns=[c for c in numeric if c not in objectives])
     key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
     complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
     order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
+    pool = len(order) if pool is None else pool
     head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
-    weights = {k: v for k, v in (weights or DEFAULT_WEIGHTS).items() if k in objectives}
+    weights = {k: v for k, v in chosen.items() if k in objectives}
     filters = {k: v for k, v in (filters or {}).items() if k in table}
-    ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives)
+    ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset, e_hull_z=e_hull_z)
     if len(tail):
         tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
