@@ -26,3 +26,7 @@ class StructureReadError(ScreeningError):
 
 class UnsupportedChemistryError(ScreeningError):
     """The reference data cannot describe this chemistry (for example no hull for an element)."""
+
+
+class SimulationError(ScreeningError):
+    """A simulation step (ordering, relaxation, energy, MD, elasticity) cannot run on this input."""
