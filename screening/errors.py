@@ -42,3 +42,7 @@ class ModelNotFoundError(ScreeningError):
 
 class RunConflictError(ScreeningError):
     """A run id is reused with parameters other than the ones the run was started with."""
+
+
+class SimulationError(ScreeningError):
+    """A simulation step (ordering, relaxation, energy, MD, elasticity) cannot run on this input."""

@@ -1,0 +1,131 @@
+"""Ordered approximants of disordered structures, cheap and capped in size.
+
+A structure with partial occupancies gets the smallest supercell (up to ``max_atoms``
+sites) in which every occupancy becomes a whole number of atoms, then ``n_trials``
+seeded random orderings of it; the one with the lowest Ewald energy (pymatgen
+:class:`~pymatgen.analysis.ewald.EwaldSummation` with oxidation states guessed by
+pymatgen; without them the first trial) is kept. This is much cheaper than
+pymatgen's exhaustive ``OrderDisorderedStructureTransformation`` on electrolyte cells
+with tens of partially occupied Li sites, and it is an approximant: the real material
+is disordered (a limit of the simulation tier).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+from pymatgen.core import Structure
+
+from screening.errors import SimulationError
+
+DEFAULT_MAX_ATOMS = 160
+
+
+def _supercell_multiplier(structure: Structure, max_denominator: int = 24) -> int:
+    """Smallest integer m such that m * (count of each species on each orbit) is whole."""
+    totals: dict = {}
+    for site in structure:
+        for sp, occ in site.species.items():
+            totals[sp] = totals.get(sp, 0.0) + occ
+    m = 1
+    for occ in totals.values():
+        frac = Fraction(occ).limit_denominator(max_denominator)
+        m = math.lcm(m, frac.denominator)
+    return m
+
+
+def _scaling_matrix(structure: Structure, multiplier: int) -> list[int]:
+    """Split a multiplier over the three axes, the shortest lattice vectors growing first."""
+    scale = [1, 1, 1]
+    lengths = list(structure.lattice.abc)
+    remaining = multiplier
+    for p in _prime_factors(remaining):
+        axis = int(np.argmin([lengths[i] * scale[i] for i in range(3)]))
+        scale[axis] *= p
+    return scale
+
+
+def _prime_factors(n: int) -> list[int]:
+    out, d = [], 2
+    while d * d <= n:
+        while n % d == 0:
+            out.append(d)
+            n //= d
+        d += 1
+    if n > 1:
+        out.append(n)
+    return sorted(out, reverse=True)
+
+
+def _random_ordering(supercell: Structure, rng: np.random.Generator) -> Structure:
+    """Fill partially occupied sites by drawing whole atoms, species by species (vacancies dropped)."""
+    groups: dict = {}
+    for i, site in enumerate(supercell):
+        key = tuple(sorted((str(sp), round(o, 4)) for sp, o in site.species.items()))
+        groups.setdefault(key, []).append(i)
+    species, coords = [], []
+    for key, idx in groups.items():
+        idx = list(rng.permutation(idx))
+        start = 0
+        for sp, occ in key:
+            n = int(round(occ * len(idx)))
+            for i in idx[start : start + n]:
+                species.append(sp)
+                coords.append(supercell[i].frac_coords)
+            start += n
+    if not species:
+        raise SimulationError("ordering left no atom")
+    return Structure(supercell.lattice, species, coords)
+
+
+def _ewald_energy(structure: Structure) -> float:
+    from pymatgen.analysis.ewald import EwaldSummation
+
+    decorated = structure.copy()
+    decorated.add_oxidation_state_by_guess(max_sites=-1)
+    return float(EwaldSummation(decorated).total_energy)
+
+
+def order_structure(
+    structure: Structure, max_atoms: int = DEFAULT_MAX_ATOMS, n_trials: int = 8, seed: int = 0
+) -> tuple[Structure, dict]:
+    """An ordered structure for a (possibly disordered) one, and what was done.
+
+    Returns ``(ordered, info)`` with ``info`` keys ``ordering`` (``"ordered"``,
+    ``"random-ewald"`` or ``"random"``), ``n_atoms``, ``supercell`` (scaling per axis).
+    Raises :class:`SimulationError` when the structure, or the supercell it needs, has
+    more than ``max_atoms`` sites, or is empty.
+    """
+    if not isinstance(structure, Structure):
+        raise SimulationError(f"structure={type(structure).__name__}: expected a pymatgen Structure")
+    if len(structure) == 0:
+        raise SimulationError("structure has no sites")
+    if structure.is_ordered:
+        if len(structure) > max_atoms:
+            raise SimulationError(f"{structure.formula}: {len(structure)} atoms > max_atoms={max_atoms}")
+        return structure.copy(), {"ordering": "ordered", "n_atoms": len(structure), "supercell": [1, 1, 1]}
+    mult = _supercell_multiplier(structure)
+    n_sites = len(structure) * mult
+    if n_sites > max_atoms * 2:  # sites incl. vacancies; the ordered cell is checked below
+        raise SimulationError(f"{structure.composition.reduced_formula}: disordered cell needs a x{mult} supercell ({n_sites} sites)")
+    scale = _scaling_matrix(structure, mult)
+    supercell = structure * scale
+    rng = np.random.default_rng(seed)
+    best, best_e, method = None, math.inf, "random-ewald"
+    for trial in itertools.count():
+        if trial >= n_trials:
+            break
+        cand = _random_ordering(supercell, rng)
+        if len(cand) > max_atoms:
+            raise SimulationError(f"{structure.composition.reduced_formula}: ordered supercell has {len(cand)} atoms > max_atoms={max_atoms}")
+        try:
+            e = _ewald_energy(cand)
+        except Exception:  # no charge-balanced oxidation states: keep the first ordering
+            best, method = cand, "random"
+            break
+        if e < best_e:
+            best, best_e = cand, e
+    return best, {"ordering": method, "n_atoms": len(best), "supercell": scale}
