@@ -16,7 +16,7 @@ export DO_NOT_TRACK ?= 1
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,mlip]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -72,7 +72,7 @@ from screening.sql_guard import first_line as _first_line
 __all__ = ["ResultStore", "query", "top", "check_sql", "SCHEMA_VERSION", "TOP_COLUMNS", "VIEW_COLUMNS"]
 
 #: version of the store's tables and view; bump it when they change (the ``meta`` table records it)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the simulation table
 
 #: columns the ``ranked`` view always has (NULL until a run writes them), with their SQL types
 VIEW_COLUMNS = {
@@ -109,7 +109,7 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 """
 
-_KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "scores")
+_KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "simulation", "scores")
 
 # rows of each run kept in rank order in _top_rows; top(n) with n (matching rows) within
 # this prefix reads only _top_rows, anything else falls back to the wide tables
@@ -454,7 +454,8 @@ class ResultStore:
         """Candidates, predictions and stability of one run joined by ``candidate_id`` (no ``run_id`` column)."""
         return self.query(
             "SELECT * EXCLUDE (run_id) FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-            "LEFT JOIN stability s USING (run_id, candidate_id) WHERE run_id = ? ORDER BY candidate_id",
+            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN simulation m USING (run_id, candidate_id) "
+            "WHERE run_id = ? ORDER BY candidate_id",
             [run_id],
         )
 
@@ -503,7 +504,7 @@ def _latest_run(con: duckdb.DuckDBPyConnection, status: str = "completed") -> st
     return None if row is None else str(row[0])
 
 
-_ALIASES = (("c", "candidates"), ("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("s", "scores"))
+_ALIASES = (("c", "candidates"), ("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("m", "simulation"), ("s", "scores"))
 
 
 def _ranked_sql(con: duckdb.DuckDBPyConnection, ids: bool) -> str:

@@ -33,7 +33,7 @@ ANIONS = frozenset(ANION_CHARGES)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
 Family = Literal[FAMILIES]  # type: ignore[valid-type]
-Tier = Literal["composition", "stability"]
+Tier = Literal["composition", "stability", "simulation"]
 Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
@@ -107,6 +107,19 @@ class ScreenParameters(BaseModel):
         2000,
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
+    )
+    simulation_top_k: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="tier 'simulation': relax and simulate (MD) the best K ranked candidates with a universal "
+        "interatomic potential (minutes a candidate on CPU; needs the mlip extra)",
+    )
+    potential: Literal["chgnet", "sevenn"] = Field(
+        "chgnet", description="tier 'simulation': the universal interatomic potential (CHGNet 0.3.0 or SevenNet-0)"
+    )
+    md_steps: int = Field(
+        2000, ge=100, le=1_000_000, description="tier 'simulation': MD steps per temperature (2 fs each) for the Li diffusivity"
     )
     min_lambda: float = Field(
         -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have"

@@ -1,0 +1,109 @@
+"""Tier 2 of a screening run: the best candidates simulated with a universal interatomic potential.
+
+The candidates' structures are rebuilt from their source (the OBELiX CIF, the CIF file,
+or the enumerated parent with its substitutions), handed to
+:func:`screening.simulation.simulate_table` (ordering, relaxation, MLIP energy above the
+reference hull, MD Li transport), and the simulated numbers replace the surrogate's for
+the ranking where they exist (``conductivity_source`` / ``e_hull_ranked_source`` say
+which). Needs the ``mlip`` extra (torch, chgnet or sevenn, matcalc,
+pymatgen-analysis-diffusion).
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from screening.pipeline.params import ScreenParameters
+
+__all__ = ["SIMULATION_COLUMNS", "candidate_structures", "simulation_tier", "use_simulated"]
+
+#: simulated columns the ranking uses, and where their value goes
+SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": "log10_sigma_S_cm"}
+_Z80 = 1.2816  # two-sided 80 % normal interval half-width in standard deviations
+
+
+def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> list:
+    """The structure of each candidate row (pymatgen Structure), or an error text where it cannot be rebuilt."""
+    ids = list(candidates["candidate_id"])
+    found: dict[str, object] = {}
+    if params.source == "obelix":
+        from screening.datasets import load_obelix_structures
+
+        raw = load_obelix_structures([i.removeprefix("obelix-") for i in ids])
+        for i in ids:
+            structure, error = raw.get(i.removeprefix("obelix-"), (None, "no OBELiX CIF"))
+            found[i] = structure if structure is not None else f"{i}: {error}"
+    elif params.source == "cif":
+        from screening.pipeline.sources import cif_candidates
+
+        table = cif_candidates(_glob.glob(params.cif_glob or ""))
+        found = {r.candidate_id: r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
+    else:
+        from screening.enumeration import build_structure, enumerate_candidates
+
+        kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")],
+                        "min_lambda": params.min_lambda}  # fmt: skip
+        if params.elements:
+            kwargs["elements"] = list(params.elements)
+        wanted = set(ids)
+        for cand in enumerate_candidates(**kwargs):
+            if cand.id in wanted:
+                found[cand.id] = build_structure(cand)
+                if len(found) == len(wanted):
+                    break
+    return [found.get(i, f"{i}: structure not found in source {params.source!r}") for i in ids]
+
+
+def simulation_tier(
+    candidates: pd.DataFrame, structures: Sequence, potential: str = "chgnet", settings: dict | None = None
+) -> pd.DataFrame:
+    """Simulate the candidates (one row each, keyed by ``candidate_id``); failures are rows with ``simulation_error``."""
+    from screening.simulation import simulate_table
+
+    frame = pd.DataFrame({"candidate_id": list(candidates["candidate_id"]), "structure": list(structures)})
+    bad = frame["structure"].map(lambda s: isinstance(s, str))
+    ok = frame[~bad].reset_index(drop=True)
+    parts = []
+    if len(ok):
+        sim = simulate_table(ok, potential=potential, **(settings or {}))
+        sim["candidate_id"] = ok["candidate_id"].to_numpy()
+        parts.append(sim)
+    if bad.any():
+        parts.append(pd.DataFrame({"candidate_id": frame.loc[bad, "candidate_id"], "error": frame.loc[bad, "structure"]}))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["candidate_id", "error"])
+    out = out.drop(columns=[c for c in ("formula", "structure", "relaxed_structure", "id") if c in out])
+    return out.rename(columns={"error": "simulation_error"})
+
+
+def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
+    """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
+
+    Adds ``conductivity_source`` (``composition`` or ``simulation``) and
+    ``e_hull_ranked_source`` (the stability tier's ``e_hull_source``, or ``simulation``);
+    the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
+    uncertainty) where one replaced it.
+    """
+    table = table.copy()
+    table["conductivity_source"] = "composition"
+    base = table["e_hull_source"] if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
+    table["e_hull_ranked_source"] = base
+    if "mlip_log10_sigma_S_cm" in table:
+        sim = pd.to_numeric(table["mlip_log10_sigma_S_cm"], errors="coerce")
+        has = sim.notna()
+        std = pd.to_numeric(table.get("mlip_log10_sigma_S_cm_std", np.nan), errors="coerce")
+        std = std.where(std.notna(), 0.0) if isinstance(std, pd.Series) else pd.Series(0.0, index=table.index)
+        table.loc[has, "log10_sigma_S_cm"] = sim[has]
+        table.loc[has, "log10_sigma_S_cm_std"] = std[has]
+        table.loc[has, "log10_sigma_S_cm_lo80"] = sim[has] - _Z80 * std[has]
+        table.loc[has, "log10_sigma_S_cm_hi80"] = sim[has] + _Z80 * std[has]
+        table.loc[has, "conductivity_source"] = "simulation"
+    if "mlip_e_hull_eV_atom" in table:
+        sim = pd.to_numeric(table["mlip_e_hull_eV_atom"], errors="coerce")
+        has = sim.notna()
+        table.loc[has, "e_hull_eV_atom"] = sim[has]
+        table.loc[has, "e_hull_ranked_source"] = "simulation"
+    return table
