@@ -112,6 +112,40 @@ def stability_chunk(index: int, candidates: pd.DataFrame, digest: str) -> pd.Dat
     return pipeline.stability_tier(candidates)
 
 
+def _simulation_key(context, parameters: dict) -> str:
+    from screening.simulation import cache_key
+
+    structure = parameters["structure"]
+    if isinstance(structure, str):  # no structure: the error text is the key
+        return hashlib.sha256(structure.encode()).hexdigest()
+    return "simulation-" + cache_key(structure, parameters["potential"], settings=parameters["settings"])
+
+
+@task(name="simulation tier", task_run_name="simulation tier: {candidate_id}", cache_key_fn=_simulation_key, persist_result=True)
+def simulation_candidate(candidate_id: str, structure, potential: str, settings: dict) -> pd.DataFrame:
+    """Tier 2 of one candidate: ordering, relaxation, MLIP e_hull and MD transport (cached by structure, potential version, settings)."""
+    return pipeline.simulation_tier(pd.DataFrame({"candidate_id": [candidate_id]}), [structure], potential, settings)
+
+
+@flow(name="screen simulation", log_prints=True)
+def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) -> dict:
+    """The simulation tier on the best ``simulation_top_k`` ranked candidates, written to the store's ``simulation`` table."""
+    store = ResultStore(params.run.store_path)
+    best = ranked.sort_values("rank").head(params.simulation_top_k)
+    structures = pipeline.candidate_structures(params, best)
+    settings = {"md_steps": params.md_steps}
+    futures = simulation_candidate.map(
+        candidate_id=list(best["candidate_id"]), structure=structures, potential=unmapped(params.potential),
+        settings=unmapped(settings),
+    )  # fmt: skip
+    n_failed = 0
+    for future in futures:
+        table = future.result()
+        store.write("simulation", run_id, table)
+        n_failed += int(table["simulation_error"].notna().sum())
+    return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
+
+
 def task_runner_for(options: RunOptions):
     """The Prefect task runner the run options ask for: a thread pool, or Dask (a local cluster or ``dask_address``)."""
     if options.task_runner == "dask":
@@ -234,16 +268,19 @@ def _tiers_and_ranking(
     funnel = tiers["funnel"]
     timings.update(tiers["timings"])
     t = time.perf_counter()
-    ranked = pipeline.rank_funnel(
-        store.run_table(run_id),
-        weights=params.weights,
-        filters=params.filters,
-        preset=params.preset,
-        kappa=params.kappa,
-        e_hull_z=params.e_hull_z,
-    )
+    ranked = _rank(params, store, run_id)
+    if "simulation" in params.tiers and len(ranked):
+        timings["rank_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        funnel["simulation"] = screen_simulation.with_options(task_runner=task_runner_for(params.run))(
+            params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]]
+        )
+        timings["simulation_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        ranked = _rank(params, store, run_id)  # again, with the simulated numbers where they exist
     if len(ranked):
-        store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS]])
+        sources = [c for c in ("conductivity_source", "e_hull_ranked_source") if c in ranked]
+        store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS, *sources]])
     n_in = len(ranked)
     for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, with what it removed
         if gate["applied"]:
@@ -251,8 +288,16 @@ def _tiers_and_ranking(
             funnel[f"gate {gate['gate']} in [{bounds}]"] = {"in": n_in, "out": gate["remaining"], "failed": gate["failed"]}
             n_in = gate["remaining"]
     funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
-    timings["rank_s"] = round(time.perf_counter() - t, 3)
+    timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
+
+
+def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
+    """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
+    table = pipeline.use_simulated(store.run_table(run_id))
+    return pipeline.rank_funnel(
+        table, weights=params.weights, filters=params.filters, preset=params.preset, kappa=params.kappa, e_hull_z=params.e_hull_z
+    )
 
 
 @contextmanager

@@ -109,8 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", action="append", dest="families", help="a family to keep (repeat for several)")
     s.add_argument("--element", action="append", dest="elements", help="an element of the pool (repeat for several)")
     s.add_argument("--limit", type=int, help="candidate budget")
-    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability"], help="tier to run (repeat)")
+    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "simulation"],
+                   help="tier to run (repeat)")
     s.add_argument("--stability-top-k", type=int)
+    s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2", help="tiers as one comma-separated list, e.g. composition,stability,simulation")
+    s.add_argument("--simulation-top-k", type=int, help="tier simulation: simulate the best K ranked candidates")
+    s.add_argument("--potential", choices=["chgnet", "sevenn"], help="tier simulation: the interatomic potential")
+    s.add_argument("--md-steps", type=int, help="tier simulation: MD steps per temperature")
     s.add_argument("--cif-glob")
     s.add_argument("--preset", help="ranking preset: balanced (default), conductivity-first, li-metal-anode, high-voltage-cathode")
     s.add_argument("--kappa", type=float, help="rank conductivity by prediction + kappa x std (optimism under uncertainty)")
@@ -133,10 +138,12 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = json.loads(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "simulation_top_k", "potential", "md_steps"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value
+    if args.tiers_csv:
+        data["tiers"] = [t.strip() for t in args.tiers_csv.split(",") if t.strip()]
     if args.weight:
         data["weights"] = dict(_key_value(w, "--weight", "OBJECTIVE=W", float) for w in args.weight)
     if args.filter:

@@ -19,6 +19,7 @@ from screening.chemistry import FAMILIES
 from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
 from screening.pipeline.report import funnel_markdown, pareto_plot
+from screening.pipeline.simulation import candidate_structures, simulation_tier, use_simulated
 from screening.pipeline.sources import CANDIDATE_COLUMNS, cif_candidates, iter_candidate_frames, obelix_candidates
 from screening.pipeline.steps import (
     describe_compositions,
@@ -32,6 +33,9 @@ from screening.pipeline.steps import (
 from screening.pipeline.tiers import SCORE_COLUMNS, composition_tier, rank_funnel, stability_tier
 
 __all__ = [
+    "candidate_structures",
+    "simulation_tier",
+    "use_simulated",
     "obelix_candidates",
     "cif_candidates",
     "describe_compositions",

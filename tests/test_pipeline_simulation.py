@@ -1,0 +1,64 @@
+"""The simulation tier's place in a screen: structures from the source, simulated numbers used by the ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Structure
+
+from screening.pipeline import ScreenParameters, candidate_structures, rank_funnel, simulation_tier, use_simulated
+
+
+def _table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "candidate_id": ["a", "b"],
+            "formula": ["Li3YCl6", "LiCl"],
+            "log10_sigma_S_cm": [-4.0, -5.0],
+            "log10_sigma_S_cm_std": [1.0, 1.0],
+            "log10_sigma_S_cm_lo80": [-5.3, -6.3],
+            "log10_sigma_S_cm_hi80": [-2.7, -3.7],
+            "e_hull_eV_atom": [0.05, 0.0],
+            "e_hull_source": ["predicted", "reference"],
+            "window_low_V": [0.6, 0.0],
+            "window_high_V": [4.3, 4.3],
+            "window_width_V": [3.7, 4.3],
+            "mlip_log10_sigma_S_cm": [-2.5, np.nan],
+            "mlip_log10_sigma_S_cm_std": [0.2, np.nan],
+            "mlip_e_hull_eV_atom": [0.02, np.nan],
+        }
+    )
+
+
+def test_simulated_numbers_replace_predicted_ones_and_say_so():
+    used = use_simulated(_table())
+    assert used["log10_sigma_S_cm"].tolist()[0] == -2.5 and used["log10_sigma_S_cm"].tolist()[1] == -5.0
+    assert used["conductivity_source"].tolist() == ["simulation", "composition"]
+    assert used["e_hull_ranked_source"].tolist() == ["simulation", "reference"]
+    assert used.loc[0, "e_hull_eV_atom"] == 0.02
+    assert np.isclose(used.loc[0, "log10_sigma_S_cm_hi80"] - used.loc[0, "log10_sigma_S_cm_lo80"], 2 * 1.2816 * 0.2)
+
+
+def test_ranking_uses_the_simulated_conductivity():
+    table = _table()
+    table["mlip_log10_sigma_S_cm"] = [np.nan, -1.0]  # the simulation finds LiCl the better conductor
+    ranked = rank_funnel(use_simulated(table), preset="conductivity-first")
+    assert ranked.iloc[0]["candidate_id"] == "b"
+
+
+def test_structures_come_from_the_source_and_missing_ones_are_error_texts():
+    params = ScreenParameters(source="obelix")
+    frame = pd.DataFrame({"candidate_id": ["obelix-122", "obelix-nonexistent"]})
+    got = candidate_structures(params, frame)
+    assert isinstance(got[0], Structure) or isinstance(got[0], str)
+    assert isinstance(got[1], str) and "nonexistent" in got[1]
+
+
+def test_a_candidate_without_structure_is_an_error_row_not_a_dead_batch():
+    out = simulation_tier(pd.DataFrame({"candidate_id": ["x"]}), ["x: structure not found"])
+    assert out["candidate_id"].tolist() == ["x"] and "not found" in out["simulation_error"].iloc[0]
+
+
+def test_simulation_is_a_tier_of_the_form():
+    params = ScreenParameters(tiers=["composition", "stability", "simulation"], simulation_top_k=5, potential="sevenn")
+    assert params.tiers[-1] == "simulation" and params.simulation_top_k == 5
