@@ -1,0 +1,144 @@
+"""Simulation tier (screening.simulation): seconds on CPU with the `mlip` extra, skipped without it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from screening.errors import SimulationError
+from screening.simulation import arrhenius, cache_key, order_structure, structure_hash
+
+
+def rocksalt(a: float = 4.03, cation: str = "Li", anion: str = "F") -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+
+
+def li3n() -> Structure:
+    """Li3N (P6/mmm, a 3.65, c 3.88 A): 4 atoms."""
+    return Structure.from_spacegroup(
+        "P6/mmm", Lattice.hexagonal(3.65, 3.88), ["N", "Li", "Li"], [[0, 0, 0], [0, 0, 0.5], [1 / 3, 2 / 3, 0]]
+    )
+
+
+# ---------------------------------------------------------------- no torch needed
+
+
+def test_cache_key_changes_with_model_version_potential_settings_and_structure():
+    s = rocksalt()
+    k = cache_key(s, "chgnet", "chgnet 0.4.2 / model 0.3.0", {"md_steps": 100})
+    assert k == cache_key(s.copy(), "chgnet", "chgnet 0.4.2 / model 0.3.0", {"md_steps": 100})
+    assert k != cache_key(s, "chgnet", "chgnet 0.4.2 / model 0.2.0", {"md_steps": 100})
+    assert k != cache_key(s, "sevenn", "chgnet 0.4.2 / model 0.3.0", {"md_steps": 100})
+    assert k != cache_key(s, "chgnet", "chgnet 0.4.2 / model 0.3.0", {"md_steps": 200})
+    assert k != cache_key(rocksalt(4.10), "chgnet", "chgnet 0.4.2 / model 0.3.0", {"md_steps": 100})
+    assert structure_hash(s) != structure_hash(rocksalt(cation="Na"))
+
+
+def test_unknown_potential_is_named():
+    with pytest.raises(SimulationError, match="mace"):
+        cache_key(rocksalt(), "mace", "x")
+
+
+def test_ordering_of_a_disordered_cell_gives_whole_atoms_and_keeps_composition():
+    # half-occupied Li sites beside full Cl: ordered cell needs a x2 supercell
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.1), [{"Li": 0.5}, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    s = s.get_primitive_structure()
+    ordered, info = order_structure(s, max_atoms=32, seed=1)
+    assert ordered.is_ordered
+    assert info["ordering"] in ("random-ewald", "random")
+    comp = ordered.composition
+    assert comp["Li"] / comp["Cl"] == pytest.approx(0.5)
+    with pytest.raises(SimulationError, match="max_atoms"):
+        order_structure(rocksalt() * [3, 3, 3], max_atoms=8)
+
+
+def test_arrhenius_recovers_a_known_activation_energy():
+    pytest.importorskip("pymatgen.analysis.diffusion")
+    k_b = 8.617333262e-5
+    temps = np.array([600.0, 800.0, 1000.0])
+    ea = 0.3
+    d = 1e-3 * np.exp(-ea / (k_b * temps))
+    fit = arrhenius(temps, d, li3n() * [2, 2, 2], 300.0, diffusivities_std=0.1 * d)
+    assert fit["Ea_eV"] == pytest.approx(ea, rel=1e-3)
+    assert fit["D_cm2_s"] == pytest.approx(1e-3 * math.exp(-ea / (k_b * 300)), rel=1e-2)
+    assert fit["sigma_S_cm"] > 0 and fit["log10_D_std"] > 0
+    with pytest.raises(SimulationError):
+        arrhenius([800.0], [1e-5], li3n())
+    with pytest.raises(SimulationError):
+        arrhenius([800.0, 1000.0], [0.0, 1e-5], li3n())
+
+
+# ---------------------------------------------------------------- with the potentials
+
+
+@pytest.fixture(scope="module")
+def chgnet():
+    pytest.importorskip("torch")
+    pytest.importorskip("chgnet")
+    return "chgnet"
+
+
+@pytest.mark.parametrize("potential", ["chgnet", "sevenn"])
+def test_tiny_cell_relaxes_a_few_steps(potential):
+    pytest.importorskip("torch")
+    pytest.importorskip(potential)
+    from screening.simulation import relax
+
+    strained = rocksalt(4.25)  # LiF stretched by 5 %
+    out = relax(strained, potential, fmax=0.01, steps=8)
+    assert 0 < out["steps"] <= 8
+    assert math.isfinite(out["energy_eV_atom"]) and -6.0 < out["energy_eV_atom"] < -3.0
+    assert out["volume_change"] < 0  # the stretched cell shrinks
+    assert len(out["structure"]) == 2
+
+
+def test_formation_energy_of_lif_against_dft(chgnet):
+    from screening.descriptors.stability import default_hull
+    from screening.simulation import formation_energy, relax
+
+    rel = relax(rocksalt(), chgnet, fmax=0.05, steps=50)
+    ef, corr = formation_energy(rel["structure"], rel["energy_eV"], chgnet)
+    dft = default_hull().reference_formation_energy("LiF")
+    assert math.isfinite(dft)
+    assert corr == 0.0  # CHGNet predicts MP2020-corrected energies
+    assert abs(ef - dft) < 0.25, (ef, dft)
+
+
+def test_short_md_gives_a_finite_diffusivity(chgnet):
+    from screening.simulation import li_transport, run_md
+
+    md = run_md(li3n() * [2, 2, 2], 1000.0, chgnet, steps=60, timestep_fs=2.0, equilibration_steps=10, sample_every=2)
+    assert len(md["snapshots"]) == 30
+    tr = li_transport(md["snapshots"], 1000.0, md["time_step_fs"], md["sample_every"])
+    assert math.isfinite(tr["D_cm2_s"]) and math.isfinite(tr["D_cm2_s_std"])
+    assert tr["msd_final_A2"] > 0
+
+
+def test_simulate_table_turns_bad_structures_into_error_rows(chgnet):
+    from screening.simulation import simulate_table
+
+    good = rocksalt()
+    no_li = rocksalt(5.64, "Na", "Cl")
+    big = rocksalt() * [3, 3, 3]
+    df = pd.DataFrame({"candidate_id": ["good", "junk", "big", "no_li"], "structure": [good, "not a structure", big, no_li]})
+    cache: dict = {}
+    out = simulate_table(df, chgnet, md_temperatures=[1000.0], max_atoms=16, relax_steps=5, md_steps=10, md_equilibration_steps=2,
+                         md_sample_every=2, cache=cache)
+    assert list(out["candidate_id"]) == ["good", "junk", "big", "no_li"]
+    err = dict(zip(out["candidate_id"], out["error"]))
+    assert err["good"] is None, err["good"]
+    assert "structure" in err["junk"]
+    assert "max_atoms" in err["big"]
+    assert "no Li" in err["no_li"]  # energy kept, transport fails on this row only
+    assert np.isfinite(out.set_index("candidate_id").loc["no_li", "mlip_formation_energy_eV_atom"])
+    assert np.isfinite(out.set_index("candidate_id").loc["good", "mlip_e_hull_eV_atom"])
+    assert out["potential_version"].dropna().str.startswith("chgnet").all()
+    # the cache answers the second call for the rows that ran
+    again = simulate_table(df.iloc[:1], chgnet, md_temperatures=[1000.0], max_atoms=16, relax_steps=5, md_steps=10,
+                           md_equilibration_steps=2, md_sample_every=2, cache=cache)
+    assert bool(again["cached"].iloc[0])
+    assert again["mlip_formation_energy_eV_atom"].iloc[0] == out["mlip_formation_energy_eV_atom"].iloc[0]
