@@ -108,9 +108,14 @@ def li_transport(snapshots: list[Structure], temperature_K: float, timestep_fs: 
         raise SimulationError("no MD snapshots")
     if "Li" not in {el.symbol for el in snapshots[0].composition.elements}:
         raise SimulationError(f"{snapshots[0].composition.reduced_formula}: no Li to diffuse")
-    da = DiffusionAnalyzer.from_structures(
-        snapshots, specie="Li", temperature=temperature_K, time_step=timestep_fs, step_skip=sample_every, smoothed="max"
-    )
+    try:  # min_obs 10 (pymatgen's default 30) lets short runs of small cells give a diffusivity with its error bar
+        da = DiffusionAnalyzer.from_structures(
+            snapshots, specie="Li", temperature=temperature_K, time_step=timestep_fs, step_skip=sample_every,
+            smoothed="max", min_obs=10,
+        )  # fmt: skip
+    except ValueError as exc:  # "Not enough data to calculate diffusivity": too short a run
+        raise SimulationError(f"{snapshots[0].composition.reduced_formula} at {temperature_K:g} K: {exc} "
+                              f"({len(snapshots)} snapshots; run more MD steps)") from exc  # fmt: skip
     return {
         "D_cm2_s": float(da.diffusivity),
         "D_cm2_s_std": float(da.diffusivity_std_dev),
