@@ -52,7 +52,7 @@ def test_bad_sql_is_one_line_error(small_store, capsys):
         (["--element", "Xx"], "elements.0: 'Xx' is not one of the accepted values"),
         (["--family", "granite"], "families.0"),
         (["--params-json", '{"families": []}'], "families: List should have at least 1 item"),
-        (["--weight", "colour=1"], "unknown objectives"),
+        (["--weight", "colour=1"], "unknown objective"),
         (["--source", "cif"], "needs cif_glob"),
     ],
 )
