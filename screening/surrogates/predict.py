@@ -156,7 +156,7 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
     # one feature pass per feature kind, reused by every model of that kind
     Xc, err_c, strata = feature_table(formulas, "conductivity")
     Xb = Xc[magpie_labels() + [f"frac_{s}" for s in ELEMENTS]]
-    ok = np.array([e is None for e in err_c]) & np.array([e is None for e in errors])
+    ok = np.array([e is None for e in err_c], dtype=bool) & np.array([e is None for e in errors], dtype=bool)
     errors = [_join(e, c) for e, c in zip(errors, err_c)]
     fam = np.where(ok, strata, None)
     out["family"] = fam
