@@ -51,6 +51,10 @@ def _max_diff(a: dict[str, dict], b: dict[str, dict]) -> dict[str, float]:
     for f in a.keys() & b.keys():
         for key, x in a[f].items():
             y = b[f][key]
+            if not isinstance(x, float) or not isinstance(y, float):  # labels (window_source) must agree exactly
+                if x != y:
+                    worst[key] = math.inf
+                continue
             if (math.isnan(x) and math.isnan(y)) or x == y:  # NaN or equal (inf included)
                 d = 0.0
             else:
