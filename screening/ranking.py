@@ -154,7 +154,7 @@ KNOWN_COLUMNS: frozenset[str] = frozenset(
     {
         *OBJECTIVES, *DEFAULT_GATES, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "measured_log10_sigma_S_cm",
         "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80",
-        "formation_energy_eV_atom_hi80", "e_hull_eV_atom_std", "G_VRH_GPa", "K_VRH_GPa", "G_over_G_Li", "pugh_ratio",
+        "formation_energy_eV_atom_hi80", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "G_VRH_GPa", "K_VRH_GPa", "G_over_G_Li", "pugh_ratio",
         "volume_per_atom_A3", "monroe_newman_pass",
     }
 )  # fmt: skip

@@ -174,19 +174,13 @@ class ScreenParameters(BaseModel):
         data["run"] = {**run, **flat}
         return data
 
-    @field_validator("weights")
+    @field_validator("weights", "filters")
     @classmethod
-    def _known_objectives(cls, value: dict[str, float]) -> dict[str, float]:
+    def _known_keys(cls, value: dict, info) -> dict:
+        """Weights and filters are checked by :mod:`screening.ranking` (unknown keys, bad numbers named)."""
+        check = validate_weights if info.field_name == "weights" else validate_filters
         try:
-            return validate_weights(value)
-        except ScreeningError as exc:
-            raise ValueError(str(exc)) from None
-
-    @field_validator("filters")
-    @classmethod
-    def _known_columns(cls, value: dict) -> dict:
-        try:
-            return validate_filters(value)
+            return check(value)
         except ScreeningError as exc:
             raise ValueError(str(exc)) from None
 
