@@ -77,7 +77,6 @@ def test_dask_runner_gives_the_same_results(tmp_path):
     assert len(a) == 40 and a.equals(b)
 
 
-@pytest.mark.xfail(reason='known regression after merging the parallel issue-9/10/13 branches (session ended before it was fixed; see the closing note)', strict=False)
 def test_two_runs_at_once_both_complete(tmp_path):
     path = tmp_path / "shared.duckdb"
     procs = []
@@ -182,7 +181,6 @@ with on_chunk_stored(lambda index, n: time.sleep(float(sys.argv[1]))):
 """
 
 
-@pytest.mark.xfail(reason='known regression after merging the parallel issue-9/10/13 branches (session ended before it was fixed; see the closing note)', strict=False)
 def test_run_killed_with_sigkill_resumes_in_a_new_process_from_its_finished_chunks(tmp_path):
     """A screen process killed (SIGKILL) after some chunks are stored; the same run started again in a new
     process (another hash seed, so floats may differ in the last bits) reuses every finished chunk and
@@ -223,7 +221,6 @@ def test_run_killed_with_sigkill_resumes_in_a_new_process_from_its_finished_chun
     assert _timings(store, "killed")["composition_cached_chunks"] >= n_stored // 10
 
 
-@pytest.mark.xfail(reason='known regression after merging the parallel issue-9/10/13 branches (session ended before it was fixed; see the closing note)', strict=False)
 def test_terminated_run_is_marked_failed(tmp_path):
     """SIGTERM (a scheduler stopping the job) ends the run `failed` with the signal, not `running` forever."""
     import signal

@@ -199,7 +199,6 @@ def test_rank_keeps_every_row_for_valid_weights_and_filters(weights, filters, ka
     assert ranked["rank"].tolist() == sorted(ranked["rank"])
 
 
-@pytest.mark.xfail(reason="ranking raises bare KeyError/ValueError (not ScreeningError) for unknown objectives and bad bounds")
 @settings(FUZZ, max_examples=60)
 @given(
     weights=st.dictionaries(st.one_of(st.sampled_from(OBJECTIVES), st.text(max_size=8)), st.floats(), max_size=4),

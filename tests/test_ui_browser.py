@@ -113,7 +113,6 @@ def served(tmp_path):
             f.close()
 
 
-@pytest.mark.xfail(reason='known regression after merging the parallel issue-9/10/13 branches (session ended before it was fixed; see the closing note)', strict=False)
 def test_custom_run_from_the_ui(served, tmp_path):
     from playwright.sync_api import sync_playwright
 
