@@ -176,7 +176,8 @@ def validate_weights(weights: Mapping[str, float] | None, objectives: Iterable[s
     """Check ``objective -> weight``: known objective, finite number >= 0. Returns a plain dict.
 
     Raises ScreeningError naming the first bad key (unknown objective, e.g. a typo, or a
-    negative, NaN, infinite or non-numeric weight).
+    negative, NaN, infinite or non-numeric weight), or when every weight is 0 (with the
+    default objectives; with explicit ``objectives`` zero weights rank them equally).
     """
     known = list(objectives) if objectives is not None else list(OBJECTIVES)
     out = {}
@@ -186,6 +187,8 @@ def validate_weights(weights: Mapping[str, float] | None, objectives: Iterable[s
         if not _is_number(w) or not math.isfinite(w) or w < 0:
             raise ScreeningError(f"weight of {key!r}: {w!r} is not a finite number >= 0")
         out[key] = float(w)
+    if out and objectives is None and not any(w > 0 for w in out.values()):
+        raise ScreeningError(f"every weight is 0 ({out}): give at least one objective a weight > 0, or no weights for the preset's")
     return out
 
 
@@ -329,8 +332,8 @@ def rank(
     table
         One row per candidate; objective and gate columns that are missing are skipped.
     weights
-        ``objective -> weight >= 0`` (:data:`OBJECTIVES`); default the preset's weights.
-        Given weights replace the preset's entirely.
+        ``objective -> weight >= 0`` (:data:`OBJECTIVES`, at least one > 0); None or ``{}``:
+        the preset's weights. Given weights replace the preset's entirely.
     filters
         Extra ``column -> (min, max)`` bounds (None: unbounded), merged over the preset's
         gates (same column: the filter wins; ``(None, None)`` switches a gate off). A
@@ -376,7 +379,7 @@ def rank(
                 raise ScreeningError(f"objective {c!r}: direction {d!r} must be +1 (maximise) or -1 (minimise)")
         weights = validate_weights(weights if weights is not None else p.weights, objectives)
     else:
-        weights = validate_weights(weights if weights is not None else p.weights)
+        weights = validate_weights(weights or p.weights)  # {} or None: the preset's
         objectives = {c: OBJECTIVES[c].direction for c, w in weights.items() if w > 0}
     for name, v in (("kappa", kappa), ("e_hull_z", e_hull_z)):
         if not (_is_number(v) and math.isfinite(v) and v >= 0):

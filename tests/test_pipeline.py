@@ -179,7 +179,6 @@ def test_fingerprint_follows_models_and_data(tmp_path, monkeypatch, models_dir):
 # ---------------------------------------------------------------------- ranking
 
 
-@pytest.mark.xfail(reason='known regression after merging the parallel issue-9/10/13 branches (session ended before it was fixed; see the closing note)', strict=False)
 def test_columns_no_row_of_this_run_has_do_not_change_its_ranking():
     rng = np.random.default_rng(0)
     table = pd.DataFrame({

@@ -107,7 +107,8 @@ def test_predict_every_column_and_uncertainty():
     out = predict(["Li6PS5Cl", "Li7La3Zr2O12", "LiCl"])
     assert list(out.columns) == list(PREDICT_COLUMNS)
     assert out["error"].isna().all(), out["error"].tolist()
-    numeric = [c for c in PREDICT_COLUMNS if c not in ("formula", "family", "prototype", "e_hull_source", "error")]
+    text = ("formula", "family", "prototype", "e_hull_source", "window_source", "e_hull_clipped", "error")
+    numeric = [c for c in PREDICT_COLUMNS if c not in text]
     assert np.isfinite(out[numeric].to_numpy(float)).all()
     assert (out["log10_sigma_S_cm_lo80"] < out["log10_sigma_S_cm"]).all()
     assert (out["G_VRH_GPa_lo80"] < out["G_VRH_GPa"]).all() and (out["G_VRH_GPa"] < out["G_VRH_GPa_hi80"]).all()

@@ -70,7 +70,8 @@ def rank_funnel(
 
     Only objectives this table has a value for are ranked on: a column with no number at
     all (a tier the run did not compute, present because an earlier run in the same store
-    had it) is left out, so the columns of other runs never change how a run is ranked.
+    had it) is left out, and so is a preset gate on such a column, so the columns of other
+    runs never change how a run is ranked.
     An empty table gives an empty ranking with the score columns.
     """
     if table.empty:
@@ -79,7 +80,10 @@ def rank_funnel(
     wanted = {c: OBJECTIVES[c].direction for c, w in chosen.items() if w > 0}
     numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in wanted if c in table}
     objectives = {c: d for c, d in wanted.items() if c in numeric and numeric[c].notna().any()}
-    table = table.drop(columns=[c for c in numeric if c not in objectives])
+    # a preset gate on a column this run never computed (all NaN) is not applied either
+    unfilled = [c for c in resolve_preset(preset).gates if c in table and c not in (filters or {})
+                and c not in objectives and pd.to_numeric(table[c], errors="coerce").isna().all()]  # fmt: skip
+    table = table.drop(columns=[c for c in numeric if c not in objectives] + unfilled)
     key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
     complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
     order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")

@@ -33,11 +33,11 @@ PREDICT_COLUMNS = (
     "formula", "family", "prototype",
     "log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80",
     "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80",
-    "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source",
+    "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "e_hull_clipped", "e_hull_source",
     "G_VRH_GPa", "G_VRH_GPa_lo80", "G_VRH_GPa_hi80", "log10_G_VRH_GPa_std",
     "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80", "log10_K_VRH_GPa_std",
     "volume_per_atom_A3", "K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li",
-    "window_low_V", "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
+    "window_low_V", "window_high_V", "window_width_V", "window_source", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
     "error",
 )  # fmt: skip
 
@@ -157,7 +157,7 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
     Xc, err_c, strata = feature_table(formulas, "conductivity")
     Xb = Xc[magpie_labels() + [f"frac_{s}" for s in ELEMENTS]]
     ok = np.array([e is None for e in err_c], dtype=bool) & np.array([e is None for e in errors], dtype=bool)
-    errors = [_join(e, c) for e, c in zip(errors, err_c)]
+    errors = [e or c for e, c in zip(errors, err_c)]  # the first reason an item failed
     fam = np.where(ok, strata, None)
     out["family"] = fam
     out["prototype"] = [
@@ -189,7 +189,8 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
         out[key] = mech[key]
     for key in ("e_hull_eV_atom", "e_hull_eV_atom_std", *STABILITY_COLUMNS):
         out[key] = np.nan
-    out["e_hull_source"] = None
+    for key in ("e_hull_source", "window_source", "e_hull_clipped"):
+        out[key] = None
     if stability:
         from screening.descriptors.stability import stability_table
 

@@ -216,8 +216,8 @@ def stability_table(
         rows.append(row)
         if progress:
             progress(i + 1, n)
-    table = pd.DataFrame(rows, index=range(n))
-    for col in ("e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", *STABILITY_COLUMNS):
+    table = pd.DataFrame(rows, index=range(n), columns=list(rows[0]) if rows else ["error"])
+    for col in ("e_hull_clipped", "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", *STABILITY_COLUMNS):
         if col not in table:
             table[col] = np.nan
     for col in ("e_hull_source", "window_source"):
