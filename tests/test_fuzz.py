@@ -243,7 +243,6 @@ def _folder_snapshot(folder: Path) -> dict[Path, tuple[int, bytes]]:
     return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
 
 
-@pytest.mark.skip(reason='errors in its setup after the parallel merges (a file outside results/ changes); see the closing note')
 @settings(FUZZ, max_examples=300)
 @given(pieces=st.lists(st.sampled_from(SQL_PIECES), max_size=12), noise=st.text(max_size=10))
 def test_query_raises_only_query_errors_and_writes_nothing(fuzz_store, pieces, noise):
