@@ -276,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.dry_run:
                 print(params.model_dump_json(indent=2))
                 return 0
+            from screening.store import ResultStore
+
+            ResultStore(params.run.store_path)  # an unusable store path: one line, before Prefect starts
             from flows.screen import screen
 
             run_id = screen(params)

@@ -63,6 +63,14 @@ def test_screen_refuses_bad_parameters_before_work(argv, message, capsys, tmp_pa
     assert not store.exists()  # nothing started
 
 
+def test_screen_with_an_unusable_store_path_is_one_line_before_prefect_starts(capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    code, out, err = run(capsys, "--store", str(blocker / "sub" / "s.duckdb"), "screen", "--limit", "3")
+    assert code == 1 and err.startswith("error: cannot create the store folder") and "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_screen_dry_run_prints_validated_parameters(capsys):
     code, out, _ = run(capsys, "screen", "--family", "halide", "--element", "Y", "--limit", "3", "--filter", "window_width_V=1:", "--dry-run")
     params = json.loads(out)
