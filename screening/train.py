@@ -27,7 +27,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from screening import __version__
 from screening.datasets import (
     dataset_checksums,
     load_elasticity,
@@ -35,6 +34,7 @@ from screening.datasets import (
     load_mp_ground_states,
     load_obelix,
 )
+from screening.errors import ModelNotFoundError
 from screening.surrogates import (
     ConductivityBaseline,
     ConformalRegressor,
@@ -42,6 +42,7 @@ from screening.surrogates import (
     feature_table,
     train_conductivity_baseline,
 )
+from screening.surrogates.cards import new_card
 
 __all__ = ["SEED", "CONDUCTIVITY_CANDIDATES", "train_conductivity", "train_conductivity_structure", "train_formation_energy", "train_moduli", "train_all", "main"]
 
@@ -91,6 +92,18 @@ def _regression_metrics(y: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.
 
 def _checksums(prefix: str) -> dict[str, str]:
     return {k: v for k, v in dataset_checksums().items() if k.startswith(prefix)}
+
+
+def _finish_model(
+    name: str, target: str, kind: str, reg: object, card: dict, t0: float, save: bool, models_dir: str | Path | None
+) -> Surrogate:
+    """The one way a trainer ends: a validated :class:`~screening.surrogates.cards.ModelCard` (code version,
+    git commit, package versions, training date, ``train_seconds`` since ``t0``), the model, saved when ``save``."""
+    card = new_card(**{**card, "name": name, "target": target, "train_seconds": round(time.perf_counter() - t0, 2)})
+    model = Surrogate(name, target, kind, reg, card)
+    if save:
+        model.save(models_dir)
+    return model
 
 
 # --------------------------------------------------------------------------- conductivity
@@ -152,7 +165,6 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None) 
         "i.e. one decade below the limit) and used as ordinary targets; test MAE is also given without them",
         "metrics_test": metrics,
         "data_sha256": _checksums("obelix/"),
-        "code_version": __version__,
         "seed": SEED,
         "retrain": _retrain_text("conductivity"),
         "limitations": [
@@ -161,11 +173,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None) 
             "intervals are calibrated on the training families; far-out-of-distribution chemistries get the pooled width",
         ],
     }
-    card["train_seconds"] = round(time.perf_counter() - t0, 2)
-    model = Surrogate("conductivity", "log10_sigma_S_cm", "conductivity", reg, card)
-    if save:
-        model.save(models_dir)
-    return model
+    return _finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir)
 
 
 # --------------------------------------------------------------------------- conductivity from structure
@@ -183,7 +191,7 @@ def _structure_rows(ids: list[str], structures: list[object], bvse: bool) -> lis
         if key not in _STRUCTURE_ROWS_CACHE:
             try:
                 _STRUCTURE_ROWS_CACHE[key] = structure_descriptor_row(s, bvse=bvse) if s is not None else None
-            except Exception:
+            except ValueError:  # ScreeningError (no Li, BVSE failed ...) or pymatgen's ValueError: the row has no structure features
                 _STRUCTURE_ROWS_CACHE[key] = None
         out.append(_STRUCTURE_ROWS_CACHE[key])
     return out
@@ -256,10 +264,10 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     metrics["mae_median_baseline"] = float(np.mean(np.abs(np.median(y) - yt)))
     try:  # the composition model as shipped (models_dir, else the default models directory)
         comp_model = load_model("conductivity", models_dir)
-    except FileNotFoundError:
+    except ModelNotFoundError:
         try:
             comp_model = load_model("conductivity")
-        except FileNotFoundError:
+        except ModelNotFoundError:
             comp_model = train_conductivity(save=False)
     cm, clo, chi = comp_model.regressor.predict_interval(Xte[ok_te][:, :n_comp], strata_te)
     comp_metrics = _regression_metrics(yt, cm, clo, chi)
@@ -302,7 +310,6 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
         "metrics_test_composition_model_same_rows": comp_metrics,
         "better_than_composition_on_test": better,
         "data_sha256": _checksums("obelix/"),
-        "code_version": __version__,
         "seed": SEED,
         "retrain": _retrain_text("conductivity_structure"),
         "limitations": [
@@ -311,11 +318,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
             "test subset is small: the comparison with the composition model has a large sampling error",
         ],
     }
-    card["train_seconds"] = round(time.perf_counter() - t0, 2)
-    model = Surrogate("conductivity_structure", "log10_sigma_S_cm", "conductivity_structure", reg, card)
-    if save:
-        model.save(models_dir)
-    return model
+    return _finish_model("conductivity_structure", "log10_sigma_S_cm", "conductivity_structure", reg, card, t0, save, models_dir)
 
 
 # --------------------------------------------------------------------------- formation energy
@@ -379,13 +382,13 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
         "split": "train: mp_e_form minus every reduced formula of the evaluation set; 10 % of it held out for calibration",
         "uncertainty": "Mondrian split conformal on the 10 % calibration part of train, per coarse family; std = half-width / 1.2816",
         "conformal_quantiles": {"pooled": reg.quantile_, **reg.stratum_quantiles_},
+        "metrics_test": metrics,
         "metrics_test_formation_energy": metrics,
         "metrics_test_decomposition_energy": ed,
         "evaluation_note": "Ed_pred = Ef_pred - (Ef_true - Ed_true): the prediction against the DFT hull of the competing "
         "phases. Composition-only models have small Ef errors but weak stability classification (Bartel et al., "
         "npj Comput. Mater. 6, 97 (2020)): Ed errors do not benefit from error cancellation here.",
         "data_sha256": {**_checksums("matbench/mp_e_form"), **_checksums("mp_ground_states/")},
-        "code_version": __version__,
         "seed": SEED,
         "retrain": _retrain_text("formation_energy"),
         "limitations": [
@@ -393,11 +396,7 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
             "stable/unstable classification near the hull is unreliable (see metrics_test_decomposition_energy)",
         ],
     }
-    card["train_seconds"] = round(time.perf_counter() - t0, 2)
-    model = Surrogate("formation_energy", "formation_energy_eV_atom", "basic", reg, card)
-    if save:
-        model.save(models_dir)
-    return model
+    return _finish_model("formation_energy", "formation_energy_eV_atom", "basic", reg, card, t0, save, models_dir)
 
 
 # --------------------------------------------------------------------------- moduli
@@ -441,7 +440,6 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
             "volume_per_atom": "for K_IC (Niu) predict() uses the Magpie mean elemental ground-state volume per atom "
             "(MagpieData mean GSvolume_pa), a composition-only estimate of the crystal's volume per atom",
             "data_sha256": _checksums("matbench/log10_"),
-            "code_version": __version__,
             "seed": SEED,
             "retrain": _retrain_text(name),
             "limitations": [
@@ -449,11 +447,8 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
                 "one value per composition: polymorphs differ",
             ],
         }
-        card["train_seconds"] = round(time.perf_counter() - t1 + (t1 - t0 if not out else 0), 2)
-        model = Surrogate(name, col, "basic", reg, card)
-        if save:
-            model.save(models_dir)
-        out[name] = model
+        # the shared feature pass counts towards the first model
+        out[name] = _finish_model(name, col, "basic", reg, card, t0 if not out else t1, save, models_dir)
     return out
 
 
@@ -492,7 +487,7 @@ def train_all(names: list[str] | None = None, models_dir: str | Path | None = No
         elif name == "conductivity_structure":
             done[name] = train_conductivity_structure(save=save, models_dir=models_dir)
         elif name == "conductivity_baseline":
-            done[name] = train_conductivity_baseline(save=save)
+            done[name] = train_conductivity_baseline(save=save, models_dir=models_dir)
         else:
             raise ValueError(f"unknown model {name!r}: expected conductivity, formation_energy, moduli, conductivity_structure, conductivity_baseline")
         print(f"trained {name} in {time.perf_counter() - t:.1f} s", flush=True)

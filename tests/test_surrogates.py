@@ -10,6 +10,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 
 from screening.config import get_settings
+from screening.errors import ModelNotFoundError
 from screening.surrogates import (
     MODEL_NAMES,
     PREDICT_COLUMNS,
@@ -81,7 +82,7 @@ def test_surrogate_save_load_roundtrip(tmp_path):
     assert np.allclose(back.regressor.predict(X), reg.predict(X))
     assert json.loads((tmp_path / "toy" / "card.json").read_text())["metrics_test"]["mae"] == 0.5
     assert "# Model card: toy" in (tmp_path / "toy" / "CARD.md").read_text()
-    with pytest.raises(FileNotFoundError, match="train"):
+    with pytest.raises(ModelNotFoundError, match="absent.*make train"):
         Surrogate.load("absent", tmp_path)
 
 
@@ -93,6 +94,26 @@ def test_model_cards_are_complete(name):
         assert key in card, f"{name}: card lacks {key}"
     assert (d / "CARD.md").is_file()
     assert (d / "model.skops").stat().st_size < 15e6
+
+
+@pytest.mark.parametrize("name", [*MODEL_NAMES, "conductivity_baseline", "conductivity_structure"])
+def test_shipped_cards_validate_against_the_model_card_schema(name):
+    from screening.surrogates.cards import ModelCard
+
+    card = ModelCard.model_validate_json((get_settings().models_dir / name / "card.json").read_text())
+    assert len(card.git_commit) >= 7 and card.git_commit != "unknown"
+    assert {"scikit-learn", "pymatgen", "numpy"} <= set(card.package_versions) and card.metrics_test
+
+
+def test_a_trainer_refuses_to_write_a_card_that_does_not_validate(tmp_path):
+    from pydantic import ValidationError
+
+    from screening.train import _finish_model
+
+    reg = ConformalRegressor(LinearRegression(), calibration=0.2)
+    with pytest.raises(ValidationError, match="data_sha256"):  # no data checksums: not a card
+        _finish_model("toy", "y", "basic", reg, {"metrics_test": {"mae": 1.0}}, 0.0, True, tmp_path)
+    assert not (tmp_path / "toy").exists()
 
 
 def test_conductivity_card_meets_targets():

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from screening import __version__
 from screening.config import get_settings
 from screening.datasets import dataset_checksums, load_obelix
 from screening.descriptors.composition import LiChemistry, composition_table, magpie_labels
-from screening.surrogates.cards import json_default
+from screening.errors import ModelNotFoundError
+from screening.surrogates.cards import json_default, new_card
 from screening.surrogates.persistence import load_skops
 
 
@@ -84,7 +84,7 @@ class ConductivityBaseline:
         return model
 
 
-def train_conductivity_baseline(save: bool = True) -> ConductivityBaseline:
+def train_conductivity_baseline(save: bool = True, models_dir: str | Path | None = None) -> ConductivityBaseline:
     """Train the baseline on the OBELiX train split, evaluate on the official test split, and save."""
     t0 = time.perf_counter()
     train, test = load_obelix("train"), load_obelix("test")
@@ -93,7 +93,7 @@ def train_conductivity_baseline(save: bool = True) -> ConductivityBaseline:
     y = test["log10_sigma_S_cm"].to_numpy()
     ok = np.isfinite(mean) & np.isfinite(y)
     median = float(np.median(train["log10_sigma_S_cm"].dropna()))
-    model.card_ = {
+    model.card_ = new_card(**{
         "name": model.name,
         "target": "log10_sigma_S_cm",
         "features": "Magpie statistics + Li chemistry (screening.descriptors.composition)",
@@ -106,20 +106,19 @@ def train_conductivity_baseline(save: bool = True) -> ConductivityBaseline:
         },
         "censoring": "values '<X' read as X/10 (screening.datasets.CENSORED_FACTOR)",
         "data_sha256": {k: v for k, v in dataset_checksums().items() if k.startswith("obelix/")},
-        "code_version": __version__,
         "params": {"n_estimators": model.n_estimators, "min_samples_leaf": model.min_samples_leaf, "random_state": model.random_state},
         "train_seconds": round(time.perf_counter() - t0, 2),
-    }
+    })
     if save:
-        model.save()
+        model.save(Path(models_dir) / model.name if models_dir else None)
     return model
 
 
-def load_conductivity_baseline(train_if_missing: bool = True) -> ConductivityBaseline:
-    """Load the saved baseline; train and save it first when it is missing."""
+def load_conductivity_baseline(train_if_missing: bool = False) -> ConductivityBaseline:
+    """Load the saved baseline (ModelNotFoundError when missing); ``train_if_missing``: train and save it instead."""
     try:
         return ConductivityBaseline.load()
-    except FileNotFoundError:
+    except ModelNotFoundError:
         if not train_if_missing:
             raise
         return train_conductivity_baseline(save=True)

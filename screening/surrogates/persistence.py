@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from screening.config import get_settings
+from screening.errors import ModelNotFoundError
 from screening.surrogates.cards import json_default, render_card
 from screening.surrogates.conformal import Z80, ConformalRegressor
 from screening.surrogates.features import feature_table
@@ -31,18 +32,23 @@ TRUSTED_PREFIXES = ("screening.", "sklearn.", "numpy.", "builtins.", "scipy.")
 def load_skops(path: str | Path) -> Any:
     """Load a skops file, trusting only our own, scikit-learn, NumPy/SciPy and builtin types.
 
-    Raises FileNotFoundError (naming the file and ``make train``) when it is missing, and
-    ValueError naming the file and the foreign types when it holds anything else.
+    Raises :class:`~screening.errors.ModelNotFoundError` naming the file and ``make train``
+    when it is missing or unreadable, or naming the foreign types when it holds anything else.
     """
+    import zipfile
+
     import skops.io as sio
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained model (run `make train` / `python -m screening.train`)")
-    untrusted = sio.get_untrusted_types(file=path)
+        raise ModelNotFoundError(f"{path}: no trained model (run `make train` / `python -m screening.train`)")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise ModelNotFoundError(f"{path}: unreadable model file ({type(exc).__name__}: {exc}); run `make train`") from exc
     foreign = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
     if foreign:
-        raise ValueError(f"{path}: refusing to load unexpected types {foreign}")
+        raise ModelNotFoundError(f"{path}: refusing to load unexpected types {foreign}; run `make train` to rebuild it")
     return sio.load(path, trusted=untrusted)
 
 

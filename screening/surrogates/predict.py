@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from screening.chemistry import ELEMENTS
 from screening.descriptors.composition import magpie_labels
 from screening.descriptors.stability import STABILITY_COLUMNS
-from screening.errors import InvalidCompositionError
+from screening.errors import InvalidCompositionError, ModelNotFoundError
 from screening.surrogates.conformal import Z80
 from screening.surrogates.features import (
     CONDUCTIVITY_FEATURES,
@@ -133,7 +133,7 @@ def predict(
         try:
             formulas.append(_as_formula(item))
             errors.append(None)
-        except Exception as exc:
+        except InvalidCompositionError as exc:
             formulas.append("")
             errors.append(f"{type(exc).__name__}: {exc}")
     models = load_models(models_dir)
@@ -141,7 +141,7 @@ def predict(
     if any(x is not None for x in structs) and structure_model is not False:
         try:
             struct_model = load_model(STRUCTURE_MODEL_NAME, models_dir)
-        except Exception:  # not trained (or unreadable): composition model for every row
+        except ModelNotFoundError:  # not trained (or unreadable): composition model for every row
             struct_model = None
         if struct_model is not None and structure_model is None and not struct_model.card.get("better_than_composition_on_test", False):
             struct_model = None
@@ -227,7 +227,7 @@ def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, cond
         try:
             d = structure_descriptor_row(st, bvse=bvse)
             x = [d[k] for k in struct_labels]
-        except Exception:  # no Li, unreadable structure ...: keep the composition prediction
+        except ValueError:  # ScreeningError (no Li, BVSE failed ...) or pymatgen's ValueError: keep the composition prediction
             continue
         if not np.isfinite(np.asarray([v for k, v in zip(struct_labels, x) if not k.startswith("bvse_")], float)).all():
             continue
