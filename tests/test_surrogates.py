@@ -181,3 +181,18 @@ def test_retrain_conductivity_reproduces_card(tmp_path):
     for key in ("mae", "spearman", "coverage80", "roc_auc_fast_vs_slow"):
         assert model.card["metrics_test"][key] == pytest.approx(card["metrics_test"][key], abs=1e-6)
     assert load_model("conductivity", tmp_path).card["metrics_test"]["mae"] == pytest.approx(card["metrics_test"]["mae"], abs=1e-6)
+
+
+def test_predict_outside_the_domain_gives_error_rows_naming_the_element_or_the_imbalance():
+    out = predict(["Li2Po", "Xe2Li", "LiFrCl2", "LiCl3"])
+    assert out["formula"].tolist() == ["Li2Po", "Xe2Li", "LiFrCl2", "LiCl3"]
+    for formula, named in zip(out["formula"], ["Po", "Xe", "Fr", "not charge balanced"]):
+        assert named in out.set_index("formula").at[formula, "error"]
+    numbers = out.drop(columns=["formula", "family", "prototype", "error"]).apply(pd.to_numeric, errors="coerce")
+    assert numbers.isna().all().all()  # no numbers at all
+
+
+def test_reference_elements_are_the_hulls():
+    from screening.descriptors.stability import default_hull, reference_elements
+
+    assert reference_elements() == default_hull().elements

@@ -26,10 +26,12 @@ _REPO = Path(__file__).resolve().parents[2]
 
 
 def git_commit() -> str:
-    """The git commit of the code checkout (``-dirty`` appended when it has local changes), or ``"unknown"``."""
+    """The git commit of the code checkout (``-dirty`` appended when files outside ``models/`` have local changes), or ``"unknown"``."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        # models/ is what training writes: only changes to the code or data make a checkout dirty
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)models"],
+                               cwd=_REPO, capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return sha + ("-dirty" if dirty else "")

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Composition
+from pymatgen.core import Composition, Element
 from threadpoolctl import threadpool_limits
 
-from screening.chemistry import ELEMENTS
+from screening.chemistry import ELEMENTS, as_composition, check_charge_balance
 from screening.descriptors.composition import magpie_labels
-from screening.descriptors.stability import STABILITY_COLUMNS
-from screening.errors import InvalidCompositionError, ModelNotFoundError
+from screening.descriptors.stability import STABILITY_COLUMNS, reference_elements
+from screening.errors import InvalidCompositionError, ModelNotFoundError, ScreeningError, UnsupportedChemistryError
 from screening.surrogates.conformal import Z80
 from screening.surrogates.features import (
     CONDUCTIVITY_FEATURES,
@@ -57,6 +57,20 @@ def _as_formula(item: Any) -> str:
     if hasattr(item, "get_chemical_formula"):  # ase Atoms
         return item.get_chemical_formula()
     raise InvalidCompositionError(f"cannot read a composition from a {type(item).__name__}")
+
+
+def check_domain(formula: str) -> None:
+    """Raise unless the models and the hull can describe ``formula``: every element in the
+    reference data (:class:`~screening.errors.UnsupportedChemistryError` naming it) and a
+    charge balance some known oxidation states reach (InvalidCompositionError, as ``describe``)."""
+    comp = as_composition(formula)
+    outside = sorted({el.symbol for el in comp.elements} - reference_elements(), key=lambda s: Element(s).Z)
+    if outside:
+        raise UnsupportedChemistryError(
+            f"{formula}: {', '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the reference data "
+            "(no Materials Project phase): neither the models nor the hull can describe it"
+        )
+    check_charge_balance(formula)
 
 
 def _join(*texts: str | None) -> str | None:
@@ -130,12 +144,14 @@ def predict(
     structs = [x if is_structure(x) else None for x in structs]
     formulas, errors = [], []
     for item in raw:
+        formula = ""
         try:
-            formulas.append(_as_formula(item))
+            formula = _as_formula(item)
+            check_domain(formula)
             errors.append(None)
-        except InvalidCompositionError as exc:
-            formulas.append("")
+        except ScreeningError as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
+        formulas.append(formula)
     models = load_models(models_dir)
     struct_model = None
     if any(x is not None for x in structs) and structure_model is not False:
@@ -183,7 +199,7 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
         out[f"{sym}_VRH_GPa"], out[f"{sym}_VRH_GPa_lo80"], out[f"{sym}_VRH_GPa_hi80"] = 10**mean, 10**lo, 10**hi
         out[f"log10_{sym}_VRH_GPa_std"] = (hi - lo) / (2 * Z80)
     # volume per atom for Niu's K_IC: fraction-weighted elemental ground-state volume (Magpie)
-    out["volume_per_atom_A3"] = Xc["MagpieData mean GSvolume_pa"].to_numpy(float)
+    out["volume_per_atom_A3"] = np.where(ok, Xc["MagpieData mean GSvolume_pa"].to_numpy(float), np.nan)
     mech = _mechanics(out["K_VRH_GPa"].to_numpy(float), out["G_VRH_GPa"].to_numpy(float), out["volume_per_atom_A3"].to_numpy(float))
     for key in ("K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li"):
         out[key] = mech[key]

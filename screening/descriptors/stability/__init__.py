@@ -49,10 +49,12 @@ from screening.descriptors.stability.hull import (
     SystemTable,
     _SystemTable,
     default_hull,
+    reference_elements,
 )
 from screening.descriptors.stability.reference import minimum_energy as _minimum_energy
 
 __all__ = [
+    "reference_elements",
     "ReferenceHull",
     "ElectrochemicalWindow",
     "default_hull",

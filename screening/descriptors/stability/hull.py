@@ -388,3 +388,17 @@ def default_hull() -> ReferenceHull:
         if _default is None:
             _default = ReferenceHull.from_mp_ground_states()
         return _default
+
+
+@lru_cache(maxsize=1)
+def reference_elements() -> frozenset[str]:
+    """The elements of the bundled Materials Project ground states (the chemistry the hull,
+    and the formation-energy and moduli models trained on Materials Project data, can describe).
+
+    The same set as ``default_hull().elements``, read from the formulas without building the hull.
+    """
+    import re
+
+    from screening.datasets import load_mp_ground_states
+
+    return frozenset(re.findall(r"[A-Z][a-z]?", " ".join(load_mp_ground_states()["formula"])))
