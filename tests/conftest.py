@@ -15,6 +15,17 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
+def folder_snapshot(directory) -> dict:
+    """Every file under ``directory`` with its mtime and bytes (to assert that nothing changed)."""
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def snapshot():
+    """:func:`folder_snapshot`, as a fixture."""
+    return folder_snapshot
+
+
 @pytest.fixture(scope="session")
 def obelix_dir(tmp_path_factory):
     """The 321 bundled OBELiX CIFs written to a folder as ``<id>.cif`` (from datasets/, checksummed)."""

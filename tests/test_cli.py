@@ -78,9 +78,6 @@ def test_screen_dry_run_prints_validated_parameters(capsys):
     assert params["filters"] == {"window_width_V": [1.0, None]} and params["tiers"] == ["composition", "stability"]
 
 
-def _snapshot(directory):
-    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(directory.rglob("*")) if p.is_file()}
-
 
 @pytest.mark.parametrize(
     "sql",
@@ -94,20 +91,20 @@ def _snapshot(directory):
         "-- just a comment",
     ],
 )
-def test_query_refusals_are_one_line_and_change_nothing(small_store, capsys, tmp_path, sql):
-    before = _snapshot(tmp_path)
+def test_query_refusals_are_one_line_and_change_nothing(snapshot, small_store, capsys, tmp_path, sql):
+    before = snapshot(tmp_path)
     code, out, err = run(capsys, "--store", str(small_store.path), "query", sql.format(tmp=tmp_path))
     assert code == 1 and out == "" and err.startswith("error:") and len(err.strip().splitlines()) == 1
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
-def test_read_commands_leave_the_store_unchanged(small_store, capsys, tmp_path):
-    before = _snapshot(small_store.path.parent)
+def test_read_commands_leave_the_store_unchanged(snapshot, small_store, capsys, tmp_path):
+    before = snapshot(small_store.path.parent)
     for argv in (["query", "SELECT * FROM ranked"], ["top"], ["runs"], ["top", "--all-columns"]):
         code, _, err = run(capsys, "--store", str(small_store.path), *argv)
         assert code == 0, err
     code, _, _ = run(capsys, "--store", str(small_store.path), "export", str(tmp_path.parent / f"{tmp_path.name}_pq"))
-    assert code == 0 and _snapshot(small_store.path.parent) == before
+    assert code == 0 and snapshot(small_store.path.parent) == before
 
 
 def test_read_commands_work_on_a_read_only_store(small_store, capsys, tmp_path):

@@ -239,19 +239,16 @@ def fuzz_store(tmp_path_factory):
     return store
 
 
-def _folder_snapshot(folder: Path) -> dict[Path, tuple[int, bytes]]:
-    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
-
 
 @settings(FUZZ, max_examples=300)
 @given(pieces=st.lists(st.sampled_from(SQL_PIECES), max_size=12), noise=st.text(max_size=10))
-def test_query_raises_only_query_errors_and_writes_nothing(fuzz_store, pieces, noise):
+def test_query_raises_only_query_errors_and_writes_nothing(snapshot, fuzz_store, pieces, noise):
     tmp = fuzz_store.path.parent
     sql = " ".join(pieces).replace("{tmp}", str(tmp)) + noise
-    before = _folder_snapshot(tmp)
+    before = snapshot(tmp)
     try:
         fuzz_store.query(sql)
     except QueryError:
         pass
-    assert _folder_snapshot(tmp) == before
+    assert snapshot(tmp) == before
     assert fuzz_store.query("SELECT count(*) AS n FROM candidates")["n"].item() == 2

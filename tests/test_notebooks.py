@@ -22,8 +22,6 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_and_plots(path, tmp_path, monkeypatch):
-    if path.name == "explore_screen.ipynb":
-        pytest.xfail("fails after the parallel merges of issues 9/10/13/14 (see the closing note)")
     monkeypatch.setenv("SCREENING_RESULTS_PATH", str(tmp_path / "screening.duckdb"))
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()

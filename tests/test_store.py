@@ -130,9 +130,6 @@ def test_a_store_from_an_older_version_gets_its_cache(small_store):
     assert store.top(3)["formula"].tolist() == ["Li7P3S11", "Li6PS5Cl", "Li2ZrCl6"]
 
 
-def _snapshot(directory):
-    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(directory.rglob("*")) if p.is_file()}
-
 
 @pytest.mark.parametrize(
     "sql",
@@ -158,12 +155,12 @@ def _snapshot(directory):
         "SELEC nonsense",
     ],
 )
-def test_user_sql_is_refused_and_changes_nothing(small_store, tmp_path, sql):
+def test_user_sql_is_refused_and_changes_nothing(snapshot, small_store, tmp_path, sql):
     sql = sql.format(tmp=tmp_path, store=small_store.path)
-    before = _snapshot(tmp_path)
+    before = snapshot(tmp_path)
     with pytest.raises(QueryError):
         small_store.query(sql)
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
     assert small_store.query("SELECT count(*) AS n FROM candidates")["n"].item() == 6
 
 
@@ -172,8 +169,8 @@ def test_query_takes_parameters_and_one_trailing_semicolon(small_store):
     assert got["formula"].tolist() == ["Li2ZrCl6", "Li3YCl6", "Li3InCl6"]
 
 
-def test_reading_never_writes_the_store(small_store, tmp_path):
-    before = _snapshot(tmp_path)
+def test_reading_never_writes_the_store(snapshot, small_store, tmp_path):
+    before = snapshot(tmp_path)
     store = ResultStore(small_store.path, read_only=True)
     store.query("SELECT * FROM ranked")
     store.top(3)
@@ -183,7 +180,7 @@ def test_reading_never_writes_the_store(small_store, tmp_path):
     store_module.query("SELECT 1", path=small_store.path)
     store_module.top(1, path=small_store.path)
     ResultStore(small_store.path)  # a writable open of a current store writes nothing either
-    assert _snapshot(tmp_path) == before
+    assert snapshot(tmp_path) == before
 
 
 def test_a_read_only_file_and_folder_can_be_read(small_store, tmp_path):

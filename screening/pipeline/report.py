@@ -26,10 +26,8 @@ def funnel_markdown(run_id: str, funnel: dict[str, dict], errors: pd.Series | No
 
 def pareto_plot(ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V", y: str = "log10_sigma_S_cm") -> Path | None:
     """Scatter of two objectives with the Pareto front highlighted, saved as a PNG; None without data."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure without pyplot: no global backend switch (a notebook that runs a screen keeps its inline plots)
+    from matplotlib.figure import Figure
 
     if x not in ranked or y not in ranked:
         x = "MagpieData mean Electronegativity" if "MagpieData mean Electronegativity" in ranked else x
@@ -40,7 +38,8 @@ def pareto_plot(ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=90)
+    fig = Figure(figsize=(5, 3.6), dpi=90)
+    ax = fig.add_subplot()
     rest = data[data["pareto_rank"] != 1]
     front = data[data["pareto_rank"] == 1]
     ax.scatter(rest[x], rest[y], s=8, c="0.7", label="ranked")
@@ -50,5 +49,4 @@ def pareto_plot(ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
