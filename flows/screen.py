@@ -296,7 +296,7 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataF
     """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
     table = pipeline.use_simulated(store.run_table(run_id))
     return pipeline.rank_funnel(
-        table, weights=params.weights, filters=params.filters, preset=params.preset, kappa=params.kappa, e_hull_z=params.e_hull_z
+        table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa, e_hull_z=params.e_hull_z
     )
 
 
@@ -317,7 +317,35 @@ def _terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@flow(name="screen", log_prints=True, persist_result=True)
+def _run_name() -> str:
+    """The flow run's name, after the screen: ``obelix-sulfide+halide+oxide-all-balanced`` (plus ``-<run id>`` when given)."""
+    from prefect.runtime import flow_run
+
+    raw = flow_run.parameters.get("params")
+    try:
+        p = raw if isinstance(raw, ScreenParameters) else ScreenParameters.model_validate(raw or {})
+    except ValueError:
+        return "screen-invalid-parameters"
+    name = f"{p.source}-{'+'.join(p.families)}-{p.limit or 'all'}-{p.preset}"
+    return f"{name}-{p.run.run_id}" if p.run.run_id else name
+
+
+def _name_flow_run(run_id: str) -> tuple[str | None, str | None]:
+    """Give this flow run the screen's name ending in the store's ``run_id``; return its id and name."""
+    from prefect import get_client
+    from prefect.runtime import flow_run
+
+    if not flow_run.id:
+        return None, None
+    name = flow_run.name or "screen"
+    if not name.endswith(f"-{run_id}"):  # a new run id, or a name given in the UI: append the store's run id
+        name = f"{_run_name()}-{run_id}"
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, name=name)
+    return str(flow_run.id), name
+
+
+@flow(name="screen", flow_run_name=_run_name, log_prints=True, persist_result=True)
 def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """Screen candidates end to end into the results store and return the run id.
 
@@ -333,6 +361,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     versions = pipeline.model_versions(names=tuple(MODEL_NAMES))  # a missing model: refused here, with `make train`
     digest = _digest()
     run_id = store.start_run(params.model_dump(mode="json"), flow="screen", run_id=params.run.run_id, model_versions=versions)
+    store.set_flow_run(run_id, *_name_flow_run(run_id))
     logger.info("run %s -> %s", run_id, store.path)
     timings: dict[str, float] = {}
     with _terminate_as_exit():

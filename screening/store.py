@@ -72,7 +72,7 @@ from screening.sql_guard import first_line as _first_line
 __all__ = ["ResultStore", "query", "top", "check_sql", "SCHEMA_VERSION", "TOP_COLUMNS", "VIEW_COLUMNS"]
 
 #: version of the store's tables and view; bump it when they change (the ``meta`` table records it)
-SCHEMA_VERSION = 3  # 3: the simulation table
+SCHEMA_VERSION = 4  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name
 
 #: columns the ``ranked`` view always has (NULL until a run writes them), with their SQL types
 VIEW_COLUMNS = {
@@ -105,9 +105,14 @@ CREATE TABLE IF NOT EXISTS runs (
     dataset_checksums JSON,
     timings JSON,
     n_candidates INTEGER,
-    n_errors INTEGER
+    n_errors INTEGER,
+    flow_run_id VARCHAR,
+    flow_run_name VARCHAR
 )
 """
+
+#: columns added to ``runs`` after its first version (a store written by an older version gets them)
+_RUNS_ADDED = {"flow_run_id": "VARCHAR", "flow_run_name": "VARCHAR"}
 
 _KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "simulation", "scores")
 
@@ -168,6 +173,8 @@ class ResultStore:
             if _schema_version(con, self.path) == SCHEMA_VERSION:
                 return  # tables, view and caches are kept current by the writes
             con.execute(_RUNS_DDL)
+            for column, sql_type in _RUNS_ADDED.items():
+                con.execute(f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {column} {sql_type}")
             for table in _KEYED_TABLES:
                 extra = ", passes_filters BOOLEAN, pareto_rank INTEGER, score DOUBLE, rank INTEGER" if table == "scores" else ""
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} (run_id VARCHAR, candidate_id VARCHAR{extra})")
@@ -251,6 +258,11 @@ class ResultStore:
                 )
         return run_id
 
+    def set_flow_run(self, run_id: str, flow_run_id: str | None, flow_run_name: str | None) -> None:
+        """Record the Prefect flow run (id and name) that computes ``run_id``."""
+        with self.connect() as con:
+            con.execute("UPDATE runs SET flow_run_id = ?, flow_run_name = ? WHERE run_id = ?", [flow_run_id, flow_run_name, run_id])
+
     def finish_run(self, run_id: str, status: str = "completed", timings: Mapping | None = None) -> None:
         """Mark a run finished and record its counts and timings."""
         with self.connect() as con:
@@ -333,7 +345,7 @@ class ResultStore:
             frame = con.execute(
                 "SELECT run_id, flow, status, started_at, finished_at, "
                 "round(epoch(finished_at) - epoch(started_at), 1) AS duration_s, n_candidates, n_errors, "
-                "parameters, timings, code_version, git_commit FROM runs ORDER BY started_at"
+                "parameters, timings, code_version, git_commit, flow_run_name, flow_run_id FROM runs ORDER BY started_at"
             ).df()
         for col in ("parameters", "timings"):
             frame[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in frame[col]]

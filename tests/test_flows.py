@@ -126,6 +126,26 @@ def test_parameter_schema_is_a_form_with_descriptions():
     run_fields = schema["definitions"]["RunOptions"]["properties"]
     assert {"run_id", "store_path", "task_runner", "dask_address", "max_workers", "chunk_size"} == set(run_fields)
     assert all(f.get("description") for f in run_fields.values())
+    # human titles, not the field names pydantic would title-case
+    for name, field in {**fields, **run_fields}.items():
+        assert field.get("title") and field["title"] != name.replace("_", " ").title(), name
+
+
+def test_the_form_has_a_weight_field_per_objective_with_its_direction_and_refuses_others():
+    from prefect.utilities.callables import parameter_schema
+
+    from screening.ranking import OBJECTIVES, PRESETS
+
+    schema = parameter_schema(screen).model_dump()
+    weights = schema["definitions"]["ObjectiveWeights"]
+    assert set(weights["properties"]) == set(OBJECTIVES) and weights["additionalProperties"] is False
+    for column, field in weights["properties"].items():
+        better = "higher is better" if OBJECTIVES[column].direction > 0 else "lower is better"
+        assert better in field["title"], column
+        assert {"minimum": 0.0}.items() <= next(a for a in field["anyOf"] if a.get("type") == "number").items()
+    preset = schema["definitions"]["ScreenParameters"]["properties"]["preset"]
+    assert set(preset.get("enum") or schema["definitions"][preset["$ref"].split("/")[-1]]["enum"]) == set(PRESETS)
+    assert "kappa" in schema["definitions"]["ScreenParameters"]["properties"]
 
 
 def test_evaluate_flow_reports_the_cards():
@@ -348,3 +368,19 @@ def test_changed_dataset_recomputes_and_unchanged_reuses_the_cache(tmp_path, mon
         get_settings.cache_clear()
     changed = _timings(store, "new-data")
     assert changed["composition_cached_chunks"] == 0 and changed["stability_cached_chunks"] == 0
+
+
+def test_flow_runs_are_named_after_the_screen(tmp_path):
+    from prefect import get_client
+
+    state = screen(ScreenParameters(**SMALL, run_id="named", store_path=str(tmp_path / "n.duckdb")), return_state=True)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert run.name == "obelix-sulfide+halide+oxide-40-balanced-named"  # source, families, budget, preset, run id
+    stored = ResultStore(str(tmp_path / "n.duckdb")).runs().iloc[0]
+    assert stored["flow_run_name"] == run.name and stored["flow_run_id"] == str(run.id)
+    # without a run id the store's generated one ends the name
+    state = screen(ScreenParameters(**SMALL, store_path=str(tmp_path / "n.duckdb")), return_state=True)
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(state.state_details.flow_run_id)
+    assert run.name == f"obelix-sulfide+halide+oxide-40-balanced-{state.result()}"

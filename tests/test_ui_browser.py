@@ -1,6 +1,7 @@
 """Drive the Prefect UI in headless Chromium: open the ``screen`` deployment, fill the
-custom-run form with a budget of 5 candidates, submit, wait for the run to complete and
-find its rows in the results store.
+custom-run form with a budget of 5 candidates, see a negative weight refused before a run
+exists, pick a ranking preset and a weight, submit, wait for the run to complete and find
+its rows in the results store.
 
 Needs Debian's /usr/bin/chromium (``make browser`` installs it). Skips only when it is
 absent and cannot be installed.
@@ -135,11 +136,29 @@ def test_custom_run_from_the_ui(served, tmp_path):
             page.locator("button:has-text('Run')").last.click()
             page.get_by_text("Custom run").first.click()
             page.wait_for_url("**/run**")
-            # the form drawn from ScreenParameters: Limit is "int | None"; choose int and type 5
-            label = page.get_by_text("Limit (Optional)", exact=True)
+            # the form drawn from ScreenParameters: the budget is "int | None"; choose int and type 5
+            label = page.get_by_text("Candidate budget (Optional)", exact=True)
             limit = label.locator("xpath=ancestor::*[.//button[normalize-space()='int']][1]")
             limit.get_by_role("button", name="int", exact=True).click()
             limit.locator("input[type=number]").fill("5")
+            # a weight field per objective, stating its direction; a negative weight is refused by the form
+            label = page.get_by_text("Ionic conductivity (log10) [log10(S/cm)], higher is better (Optional)", exact=True)
+            weight = label.locator("xpath=ancestor::*[.//button[normalize-space()='float']][1]")
+            weight.get_by_role("button", name="float", exact=True).click()
+            weight.locator("input[type=number]").fill("-1")
+            page.get_by_role("button", name="Submit").click()
+            page.get_by_text("-1 is not valid under any of the given schemas").wait_for()
+            page.screenshot(path=str(shots / "bad_weight.png"), full_page=True)
+            time.sleep(2)
+            assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json() == []  # refused before a run exists
+            weight.locator("input[type=number]").fill("2")
+            # the ranking preset by name
+            preset = page.get_by_text("Ranking preset (Optional)", exact=True).locator("xpath=ancestor::*[4]")
+            for _ in range(3):  # the select opens on a click of its icon (the first click may only focus it)
+                preset.locator("span.p-select-button__icon").click()
+                if page.get_by_role("option", name="li-metal-anode").count():
+                    break
+            page.get_by_role("option", name="li-metal-anode").click()
             page.screenshot(path=str(shots / "form.png"), full_page=True)
             page.get_by_role("button", name="Submit").click()
 
@@ -162,9 +181,14 @@ def test_custom_run_from_the_ui(served, tmp_path):
 
     assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
     params = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["parameters"]
-    assert params["params"]["limit"] == 5
+    assert params["params"]["limit"] == 5 and params["params"]["preset"] == "li-metal-anode"
+    assert {k: v for k, v in params["params"]["weights"].items() if v is not None} == {"log10_sigma_S_cm": 2}
     store = ResultStore(store_path)
-    runs = store.query("SELECT run_id, status, n_candidates FROM runs")
+    runs = store.query("SELECT run_id, status, n_candidates, flow_run_id, flow_run_name FROM runs")
+    # the flow run is named after the screen and its store run id, and the store knows the flow run
+    name = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["name"]
+    assert name == f"obelix-sulfide+halide+oxide-5-li-metal-anode-{runs['run_id'][0]}"
+    assert runs["flow_run_id"].tolist() == [run_id] and runs["flow_run_name"].tolist() == [name]
     assert list(runs["status"]) == ["completed"]
     assert list(runs["n_candidates"]) == [5]
     ranked = store.query("SELECT candidate_id, rank FROM ranked")

@@ -11,7 +11,7 @@ import glob as _glob
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pymatgen.core.periodic_table import Element
 
 from screening.chemistry import ANION_CHARGES, FAMILIES
@@ -20,6 +20,7 @@ from screening.ranking import OBJECTIVES, PRESETS, validate_filters, validate_we
 
 __all__ = [
     "ANIONS",
+    "ObjectiveWeights",
     "ELEMENT_SYMBOLS",
     "RUN_OPTION_FIELDS",
     "RunOptions",
@@ -37,6 +38,35 @@ Tier = Literal["composition", "stability", "simulation"]
 Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
+class _Weights(BaseModel):
+    """Ranking weights, one optional field per objective of :data:`screening.ranking.OBJECTIVES`."""
+
+    model_config = ConfigDict(extra="forbid", title="Ranking weights")
+
+    def chosen(self) -> dict[str, float]:
+        """``objective -> weight`` of the fields that are set (empty: the preset's weights)."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+def _weight_field(objective) -> tuple[type, Any]:
+    better = "higher is better" if objective.direction > 0 else "lower is better"
+    return (
+        float | None,
+        Field(
+            None, ge=0.0, le=100.0, allow_inf_nan=False,
+            title=f"{objective.label[0].upper()}{objective.label[1:]} [{objective.unit}], {better}",
+            description=f"weight of {objective.column} ({objective.failure_mode}); empty: not ranked on "
+            "(every field empty: the preset's weights)",
+        ),
+    )  # fmt: skip
+
+
+#: the ``weights`` form section: a number field per objective stating its direction; unknown keys are refused
+ObjectiveWeights = create_model(
+    "ObjectiveWeights", __base__=_Weights, **{c: _weight_field(o) for c, o in OBJECTIVES.items()}
+)
+
+
 class RunOptions(BaseModel):
     """How to run a screen: where results go, which run to resume, the task runner and chunking.
 
@@ -48,16 +78,18 @@ class RunOptions(BaseModel):
 
     run_id: str | None = Field(
         None,
+        title='Run id (to resume a crashed run)',
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="id of the run in the store; give the id of a crashed run to resume it (empty: a new id)",
     )
-    store_path: str | None = Field(None, description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb)")
+    store_path: str | None = Field(None, title='Results file (DuckDB)', description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb)")
     task_runner: Literal["threads", "dask"] = Field(
-        "threads", description="'threads' (local thread pool) or 'dask' (prefect-dask: a local cluster or dask_address)"
+        "threads", description="'threads' (local thread pool) or 'dask' (prefect-dask: a local cluster or dask_address)",
+        title='Task runner',
     )
-    dask_address: str | None = Field(None, description="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    max_workers: int = Field(2, ge=1, le=256, description="parallel tasks (threads, or workers of a local Dask cluster)")
-    chunk_size: int = Field(1000, ge=1, le=100_000, description="candidates per task (a chunk is cached and stored as a unit)")
+    dask_address: str | None = Field(None, title='Dask scheduler address', description="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    max_workers: int = Field(2, ge=1, le=256, title='Parallel workers', description="parallel tasks (threads, or workers of a local Dask cluster)")
+    chunk_size: int = Field(1000, ge=1, le=100_000, title='Candidates per chunk', description="candidates per task (a chunk is cached and stored as a unit)")
 
     @model_validator(mode="after")
     def _dask_needs_dask(self) -> RunOptions:
@@ -83,79 +115,93 @@ class ScreenParameters(BaseModel):
 
     source: Literal["obelix", "enumerated", "cif"] = Field(
         "obelix",
+        title='Candidates from',
         description="where candidates come from: 'obelix' (the 321 OBELiX compositions with a CIF), "
         "'enumerated' (substitution on the seeds of seeds/manifest.yaml) or 'cif' (files matching cif_glob)",
     )
     families: list[Family] = Field(
         default_factory=lambda: ["sulfide", "halide", "oxide"],
+        title='Electrolyte families',
         min_length=1,
         description="keep only candidates of these families (at least one)",
     )
     elements: list[ElementSymbol] | None = Field(
         None,
+        title='Element pool (dopants)',
         description="element pool: for 'enumerated', the dopants that may be substituted in; for 'obelix' and 'cif', "
         "candidates with a cation outside the pool (Li and anions are always allowed) are skipped. Empty: all elements",
     )
-    limit: int | None = Field(None, ge=1, description="candidate budget: screen at most this many candidates (empty: all)")
+    limit: int | None = Field(None, ge=1, title='Candidate budget', description="candidate budget: screen at most this many candidates (empty: all)")
     tiers: list[Tier] = Field(
         default_factory=lambda: ["composition", "stability"],
+        title='Tiers to run',
         min_length=1,
         description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
         "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula)",
     )
     stability_top_k: int | None = Field(
         2000,
+        title='Stability tier on the best K',
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
     )
     simulation_top_k: int = Field(
         5,
+        title='Simulation tier on the best K',
         ge=1,
         le=10_000,
         description="tier 'simulation': relax and simulate (MD) the best K ranked candidates with a universal "
         "interatomic potential (minutes a candidate on CPU; needs the mlip extra)",
     )
     potential: Literal["chgnet", "sevenn"] = Field(
-        "chgnet", description="tier 'simulation': the universal interatomic potential (CHGNet 0.3.0 or SevenNet-0)"
+        "chgnet", description="tier 'simulation': the universal interatomic potential (CHGNet 0.3.0 or SevenNet-0)",
+        title='Interatomic potential (simulation)',
     )
     md_steps: int = Field(
-        2000, ge=100, le=1_000_000, description="tier 'simulation': MD steps per temperature (2 fs each) for the Li diffusivity"
+        2000, ge=100, le=1_000_000, description="tier 'simulation': MD steps per temperature (2 fs each) for the Li diffusivity",
+        title='MD steps per temperature (simulation)',
     )
     min_lambda: float = Field(
-        -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have"
+        -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have",
+        title='Smallest substitution log-odds (enumerated)',
     )
-    cif_glob: str | None = Field(None, description="for source 'cif': a glob pattern of CIF/POSCAR files")
+    cif_glob: str | None = Field(None, title="Structure files (glob, source 'cif')", description="for source 'cif': a glob pattern of CIF/POSCAR files")
     preset: Preset = Field(
         "balanced",
+        title='Ranking preset',
         description="ranking preset: weights and gates for a use case ("
         + "; ".join(f"'{p.name}': {p.description}" for p in PRESETS.values())
         + ")",
     )
-    weights: dict[str, float] = Field(
-        default_factory=dict,
-        description="ranking weights per objective, replacing the preset's (empty: the preset's). Objectives: "
-        + "; ".join(f"{o.column} ({o.label}, {'higher' if o.direction > 0 else 'lower'} is better)" for o in OBJECTIVES.values()),
+    weights: ObjectiveWeights = Field(  # type: ignore[valid-type]
+        default_factory=ObjectiveWeights,
+        title="Ranking weights (empty: the preset's)",
+        description="a weight >= 0 per objective, replacing the preset's weights; each says whether higher or lower is better",
     )
     filters: dict[str, tuple[float | None, float | None]] = Field(
         default_factory=dict,
+        title='Extra filters [min, max] per column',
         description="hard filters added to the preset's gates, column -> [min, max] (null: unbounded), "
         "e.g. {\"window_width_V\": [1.0, null]}; [null, null] switches a gate off",
     )
     kappa: float = Field(
         0.0,
+        title='Optimism kappa (conductivity + kappa x std)',
         ge=0.0,
         le=5.0,
         description="optimism under uncertainty: rank conductivity by its prediction + kappa x its standard deviation (0: the prediction)",
     )
     e_hull_z: float = Field(
         0.0,
+        title='Stability gate margin z (e_hull + z x std)',
         ge=0.0,
         le=5.0,
         description="the stability gate (e_hull <= 0.1 eV/atom) applies to e_hull + e_hull_z x its standard deviation (0: the point value)",
     )
-    top_n: int = Field(20, ge=1, le=1000, description="how many of the best candidates to show in the run's table")
+    top_n: int = Field(20, ge=1, le=1000, title="Candidates shown in the run's table", description="how many of the best candidates to show in the run's table")
     run: RunOptions = Field(
         default_factory=RunOptions,
+        title='Run settings (do not change the results)',
         description="how to run the screen (store, run id to resume, task runner, chunk size): does not change the results",
     )
 
@@ -174,13 +220,25 @@ class ScreenParameters(BaseModel):
         data["run"] = {**run, **flat}
         return data
 
-    @field_validator("weights", "filters")
+    @field_validator("weights", mode="before")
     @classmethod
-    def _known_keys(cls, value: dict, info) -> dict:
-        """Weights and filters are checked by :mod:`screening.ranking` (unknown keys, bad numbers named)."""
-        check = validate_weights if info.field_name == "weights" else validate_filters
+    def _known_objectives(cls, value: Any) -> Any:
+        """A weights dict is checked by :mod:`screening.ranking` (unknown objective, bad number, all zero: named)."""
+        if isinstance(value, _Weights):
+            value = value.chosen()
+        if isinstance(value, Mapping):
+            try:
+                return validate_weights({k: v for k, v in value.items() if v is not None})
+            except ScreeningError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _known_columns(cls, value: dict) -> dict:
+        """Filters are checked by :mod:`screening.ranking` (unknown columns, bad bounds named)."""
         try:
-            return check(value)
+            return validate_filters(value)
         except ScreeningError as exc:
             raise ValueError(str(exc)) from None
 
@@ -227,7 +285,9 @@ def screen_spec(parameters: ScreenParameters | Mapping) -> dict:
     else:
         data = dict(parameters)
     spec = {k: v for k, v in data.items() if k != "run" and k not in RUN_OPTION_FIELDS}
-    if isinstance(parameters, ScreenParameters):
-        return spec
-    defaults = ScreenParameters.model_construct().model_dump(mode="json")  # fill fields a stored dict lacks
-    return {**{k: v for k, v in defaults.items() if k != "run"}, **spec}
+    if not isinstance(parameters, ScreenParameters):
+        defaults = ScreenParameters.model_construct().model_dump(mode="json")  # fill fields a stored dict lacks
+        spec = {**{k: v for k, v in defaults.items() if k != "run"}, **spec}
+    if isinstance(spec.get("weights"), Mapping):  # the objectives weighted (unset fields are not a difference)
+        spec["weights"] = {k: v for k, v in spec["weights"].items() if v is not None}
+    return spec
