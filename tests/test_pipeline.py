@@ -196,3 +196,15 @@ def test_columns_no_row_of_this_run_has_do_not_change_its_ranking():
 def test_empty_run_ranks_to_an_empty_table():
     ranked = pipeline.rank_funnel(pd.DataFrame(columns=["candidate_id", "formula", "log10_sigma_S_cm"]))
     assert ranked.empty and set(pipeline.SCORE_COLUMNS) <= set(ranked.columns)
+
+
+def test_an_enumerated_budget_draws_from_every_prototype():
+    from screening.enumeration import load_seeds
+
+    params = pipeline.ScreenParameters(source="enumerated", limit=300, chunk_size=100)
+    frames = list(pipeline.iter_candidate_frames(params))
+    table = pd.concat(frames, ignore_index=True)
+    assert len(table) == 300 and table["candidate_id"].is_unique
+    seeds = load_seeds()
+    assert set(table["prototype"]) == {s.prototype for s in seeds}, "a budget samples every prototype, not the first seed"
+    assert [len(f) for f in frames] == [len(f) for f in pipeline.iter_candidate_frames(params)]  # deterministic

@@ -149,13 +149,15 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
 
 
 def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
-    """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables."""
+    """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
     from screening.candidates import enumerate_candidates
 
     families = [f for f in params.families if f in ("sulfide", "halide", "oxide")]
     if not families:  # the seeds hold no other family: nothing to enumerate
         return
-    kwargs: dict = {"families": families, "min_lambda": params.min_lambda}
+    # with a budget: a stratified, seeded sample of the whole space (every prototype and
+    # family represented), not the first candidates of the first seed
+    kwargs: dict = {"families": families, "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}
     if params.elements:
         kwargs["elements"] = list(params.elements)
     stream = enumerate_candidates(**kwargs)
