@@ -94,13 +94,42 @@ def _checksums(prefix: str) -> dict[str, str]:
     return {k: v for k, v in dataset_checksums().items() if k.startswith(prefix)}
 
 
+#: a test row is a novel composition when its atomic fractions are further than this (L1) from every training row
+NOVEL_L1 = 0.05
+
+
+def _novel(train_features: pd.DataFrame, test_features: pd.DataFrame) -> np.ndarray:
+    """Test rows whose element fractions are more than :data:`NOVEL_L1` (L1) from every training row."""
+    cols = [c for c in train_features.columns if c.startswith("frac_")]
+    a, b = train_features[cols].to_numpy(float), test_features[cols].to_numpy(float)
+    nearest = np.array([np.abs(a - row).sum(axis=1).min() for row in b])
+    return nearest > NOVEL_L1
+
+
+def _subset_metrics(y, mean, lo, hi, families: np.ndarray, novel: np.ndarray) -> dict[str, dict]:
+    """MAE, coverage and width on the novel-composition test rows and per family (families with >= 10 test rows)."""
+
+    def part(mask: np.ndarray) -> dict:
+        inside = (y[mask] >= lo[mask]) & (y[mask] <= hi[mask])
+        return {"rows": int(mask.sum()), "mae": float(np.mean(np.abs(mean[mask] - y[mask]))),
+                "coverage80": float(np.mean(inside)), "mean_interval_width80": float(np.mean(hi[mask] - lo[mask]))}  # fmt: skip
+
+    per_family = {str(f): part(families == f) for f in sorted(set(families.tolist())) if (families == f).sum() >= 10}
+    return {
+        "metrics_test_novel": {"definition": f"test rows further than {NOVEL_L1} atomic-fraction L1 from every train row",
+                               **(part(novel) if novel.any() else {"rows": 0})},  # fmt: skip
+        "metrics_test_per_family": per_family,
+    }
+
+
 def _finish_model(
-    name: str, target: str, kind: str, reg: object, card: dict, t0: float, save: bool, models_dir: str | Path | None
+    name: str, target: str, kind: str, reg: object, card: dict, t0: float, save: bool, models_dir: str | Path | None,
+    train_fractions: np.ndarray | None = None,
 ) -> Surrogate:
     """The one way a trainer ends: a validated :class:`~screening.surrogates.cards.ModelCard` (code version,
     git commit, package versions, training date, ``train_seconds`` since ``t0``), the model, saved when ``save``."""
     card = new_card(**{**card, "name": name, "target": target, "train_seconds": round(time.perf_counter() - t0, 2)})
-    model = Surrogate(name, target, kind, reg, card)
+    model = Surrogate(name, target, kind, reg, card, train_fractions)
     if save:
         model.save(models_dir)
     return model
@@ -126,12 +155,14 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None) 
         oof = cross_val_predict(make(), X, y, cv=cv, groups=groups)
         cv_mae[name] = float(np.mean(np.abs(oof - y)))
     best = min(cv_mae, key=cv_mae.get)
-    reg = ConformalRegressor(CONDUCTIVITY_CANDIDATES[best](), coverage=COVERAGE, calibration=5, random_state=SEED)
+    reg = ConformalRegressor(CONDUCTIVITY_CANDIDATES[best](), coverage=COVERAGE, calibration=5, random_state=SEED, adaptive=True)
     reg.fit(X, y, groups=groups, strata=strata)
     Xt = Xte.to_numpy(float)[ok_te]
     mean, lo, hi = reg.predict_interval(Xt, strata_te[ok_te])
     yt = yte[ok_te]
     metrics = _regression_metrics(yt, mean, lo, hi)
+    metrics["distinct_interval_widths"] = int(len(np.unique(np.round(hi - lo, 6))))
+    subsets = _subset_metrics(yt, mean, lo, hi, strata_te[ok_te], _novel(Xtr[ok_tr], Xte[ok_te]))
     cens = test["censored"].to_numpy(bool)[ok_te]
     metrics["mae_uncensored"] = float(np.mean(np.abs(mean - yt)[~cens]))
     fast, slow = yt > FAST_LOG10, yt < SLOW_LOG10
@@ -157,10 +188,14 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None) 
         "split": "official OBELiX train/test split (near-duplicates kept on one side); test never used for selection",
         "selection": "the candidate with the lowest 5-fold GroupKFold (groups = chemical system) CV MAE on train",
         "cv_selection": cv_mae,
-        "uncertainty": "Mondrian CV+ conformal: |out-of-fold residual| quantiles (grouped 5-fold CV on train) per coarse "
-        f"family (>= {reg.min_stratum_size} rows, else pooled); std = half-width / 1.2816",
+        "uncertainty": "normalised (locally adaptive) CV+ conformal: a difficulty model (extra trees on the features) "
+        "predicts |out-of-fold residual| (grouped 5-fold CV on train, difficulties also out-of-fold); the conformal "
+        f"quantile of |residual| / difficulty per coarse family (>= {reg.min_stratum_size} rows, else pooled) times a "
+        "candidate's own difficulty is its half-width; std = half-width / 1.2816",
         "conformal_quantiles": {"pooled": reg.quantile_, **reg.stratum_quantiles_},
-        "metrics_cv_train": {"mae_oof": float(np.mean(cal_abs)), "coverage80_oof": float(np.mean(cal_abs <= reg.half_widths(strata, len(y))))},
+        "metrics_cv_train": {"mae_oof": float(np.mean(cal_abs)),
+                             "coverage80_oof": float(np.mean(cal_abs <= reg.half_widths(strata, len(y), reg.calibration_scales_)))},
+        **subsets,
         "censoring": "29 train / 8 test values are '<X' (below the detection limit); read as X/10 (CENSORED_FACTOR, "
         "i.e. one decade below the limit) and used as ordinary targets; test MAE is also given without them",
         "metrics_test": metrics,
@@ -173,7 +208,8 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None) 
             "intervals are calibrated on the training families; far-out-of-distribution chemistries get the pooled width",
         ],
     }
-    return _finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir)
+    fractions = Xtr[ok_tr][[c for c in Xtr.columns if c.startswith("frac_")]].to_numpy(np.float32)
+    return _finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir, fractions)
 
 
 # --------------------------------------------------------------------------- conductivity from structure

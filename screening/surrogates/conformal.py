@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold, KFold
 
 #: z value of a central 80 % Gaussian interval (to turn an interval into a std)
@@ -33,6 +33,14 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         A stratum (coarse family) with fewer calibration residuals uses the pooled quantile.
     random_state
         Seed of the calibration split / fold shuffling.
+    adaptive
+        False: one interval width per stratum (Mondrian split conformal). True: normalised
+        (locally weighted) conformal (Papadopoulos et al. 2008; Lei et al. 2018): a
+        difficulty model predicts ``|residual|`` from the features, the conformal quantile is
+        taken of ``|residual| / difficulty`` per stratum, and a row's half-width is that
+        quantile times its own difficulty, so rows the model knows less about get wider
+        intervals. The calibration difficulties are out-of-fold (same folds as the
+        residuals), so the coverage guarantee of the calibration step is kept.
 
     Attributes
     ----------
@@ -42,14 +50,47 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
     calibration_residuals_ : ndarray, the signed calibration residuals (y - prediction)
     calibration_predictions_ : ndarray, the calibration (out-of-fold) predictions
     calibration_index_ : ndarray, row indices of the calibration residuals
+    calibration_scales_ : ndarray, the difficulty of each calibration row (1 when not adaptive)
+    difficulty_ : the fitted difficulty model (None when not adaptive)
+    scale_floor_ : float, smallest difficulty used (a quarter of the median |residual|)
     """
 
-    def __init__(self, estimator=None, coverage: float = 0.8, calibration: int | float = 5, min_stratum_size: int = 30, random_state: int = 0):
+    def __init__(
+        self, estimator=None, coverage: float = 0.8, calibration: int | float = 5, min_stratum_size: int = 30,
+        random_state: int = 0, adaptive: bool = False,
+    ):  # fmt: skip
         self.estimator = estimator
         self.coverage = coverage
         self.calibration = calibration
         self.min_stratum_size = min_stratum_size
         self.random_state = random_state
+        self.adaptive = adaptive
+
+    def _difficulty_model(self):
+        # a smooth forest: on the ~500 OBELiX rows it gave calibrated coverage per family with
+        # narrower intervals than a boosted residual model (see the conductivity card)
+        return ExtraTreesRegressor(n_estimators=200, min_samples_leaf=10, max_features=0.3, random_state=self.random_state, n_jobs=1)
+
+    def _fit_difficulty(self, X: np.ndarray, abs_res: np.ndarray, groups) -> np.ndarray:
+        """Fit the difficulty model on all calibration rows; return their out-of-fold difficulties."""
+        self.scale_floor_ = float(max(0.25 * np.median(abs_res), 1e-6))
+        k = int(self.calibration) if not isinstance(self.calibration, float) else 5
+        if groups is not None:
+            splits = GroupKFold(n_splits=k).split(X, abs_res, groups)
+        else:
+            splits = KFold(n_splits=k, shuffle=True, random_state=self.random_state).split(X)
+        oof = np.full(len(abs_res), np.nan)
+        for tr, te in splits:
+            oof[te] = self._difficulty_model().fit(X[tr], abs_res[tr]).predict(X[te])
+        self.difficulty_ = self._difficulty_model().fit(X, abs_res)
+        return np.maximum(oof, self.scale_floor_)
+
+    def scales(self, X) -> np.ndarray:
+        """The difficulty of each row (ones when not adaptive)."""
+        X = np.asarray(X, float)
+        if not getattr(self, "adaptive", False) or getattr(self, "difficulty_", None) is None:
+            return np.ones(len(X))
+        return np.maximum(self.difficulty_.predict(X), self.scale_floor_)
 
     def _base(self):
         est = self.estimator if self.estimator is not None else HistGradientBoostingRegressor(random_state=self.random_state)
@@ -95,11 +136,18 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         self.calibration_predictions_ = pred
         self.calibration_residuals_ = y[cal] - pred
         abs_res = np.abs(self.calibration_residuals_)
-        self.quantile_ = self._conformal_quantile(abs_res, self.coverage)
+        self.difficulty_ = None
+        if self.adaptive:
+            cal_groups = None if groups is None else np.asarray(groups)[cal]
+            self.calibration_scales_ = self._fit_difficulty(X[cal], abs_res, cal_groups)
+        else:
+            self.calibration_scales_ = np.ones(len(abs_res))
+        scores = abs_res / self.calibration_scales_
+        self.quantile_ = self._conformal_quantile(scores, self.coverage)
         cal_strata = strata[cal]
         self.stratum_quantiles_ = {}
         for s in sorted(set(cal_strata.tolist())):
-            r = abs_res[cal_strata == s]
+            r = scores[cal_strata == s]
             if len(r) >= self.min_stratum_size:
                 self.stratum_quantiles_[str(s)] = self._conformal_quantile(r, self.coverage)
         self.n_features_in_ = X.shape[1]
@@ -109,15 +157,18 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         """Point predictions."""
         return self.estimator_.predict(np.asarray(X, float))
 
-    def half_widths(self, strata: Iterable[str] | None, n: int) -> np.ndarray:
-        """Interval half-width of each row from its stratum (pooled quantile for unknown strata)."""
+    def half_widths(self, strata: Iterable[str] | None, n: int, scales: np.ndarray | None = None) -> np.ndarray:
+        """Interval half-width of each row: its stratum's quantile (pooled for unknown strata)
+        times its difficulty ``scales`` (ones when None or not adaptive)."""
         if strata is None:
-            return np.full(n, self.quantile_)
-        return np.array([self.stratum_quantiles_.get(str(s), self.quantile_) for s in strata], dtype=float)
+            q = np.full(n, self.quantile_)
+        else:
+            q = np.array([self.stratum_quantiles_.get(str(s), self.quantile_) for s in strata], dtype=float)
+        return q if scales is None else q * np.asarray(scales, float)
 
     def predict_interval(self, X, strata=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(mean, lo, hi)``: point prediction and the ``coverage`` conformal interval."""
         mean = self.predict(X)
-        hw = self.half_widths(strata, len(mean))
+        hw = self.half_widths(strata, len(mean), self.scales(X))
         return mean, mean - hw, mean + hw
 

@@ -65,6 +65,21 @@ class Surrogate:
     feature_kind: str
     regressor: ConformalRegressor
     card: dict = field(default_factory=dict)
+    #: element fractions of the training compositions (rows x 94, :data:`~screening.chemistry.ELEMENTS` order),
+    #: for the distance of a new composition to the training data; None when not kept
+    train_fractions: np.ndarray | None = None
+
+    def train_distance(self, fractions: np.ndarray) -> np.ndarray:
+        """L1 distance in atomic fractions from each row of ``fractions`` to the nearest training composition (NaN without training fractions)."""
+        fractions = np.asarray(fractions, float)
+        out = np.full(len(fractions), np.nan)
+        if self.train_fractions is None or not len(fractions):
+            return out
+        ref = np.asarray(self.train_fractions, float)
+        for i, row in enumerate(fractions):
+            if np.isfinite(row).all():
+                out[i] = np.abs(ref - row).sum(axis=1).min()
+        return out
 
     def predict(self, formulas: Sequence[Any]) -> pd.DataFrame:
         """``mean``, ``lo80``, ``hi80``, ``std`` and ``error`` of each formula (NaN on error)."""
@@ -86,7 +101,8 @@ class Surrogate:
 
         directory = self.directory(models_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        payload = {"name": self.name, "target": self.target, "feature_kind": self.feature_kind, "regressor": self.regressor}
+        payload = {"name": self.name, "target": self.target, "feature_kind": self.feature_kind, "regressor": self.regressor,
+                   "train_fractions": self.train_fractions}  # fmt: skip
         sio.dump(payload, directory / "model.skops")
         (directory / "card.json").write_text(json.dumps(self.card, indent=2, default=json_default) + "\n")
         (directory / "CARD.md").write_text(render_card(self.card))
@@ -99,7 +115,7 @@ class Surrogate:
         payload = load_skops(directory / "model.skops")
         card_path = directory / "card.json"
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        return cls(payload["name"], payload["target"], payload["feature_kind"], payload["regressor"], card)
+        return cls(payload["name"], payload["target"], payload["feature_kind"], payload["regressor"], card, payload.get("train_fractions"))
 
 
 _models_lock = threading.Lock()
