@@ -96,10 +96,15 @@ def run_md(
     }
 
 
+#: runs at least this long (fs) are analysed with all time origins from a 1 ps lag (pymatgen's smoothed="max")
+LONG_RUN_FS = 2000.0
+
+
 def li_transport(snapshots: list[Structure], temperature_K: float, timestep_fs: float, sample_every: int) -> dict:
     """Li diffusivity (cm^2/s, with std) and Nernst-Einstein conductivity (S/cm, with std) from MD snapshots.
 
-    Keys: ``D_cm2_s``, ``D_cm2_s_std``, ``sigma_S_cm``, ``sigma_S_cm_std``, ``msd_final_A2``.
+    Keys: ``D_cm2_s``, ``D_cm2_s_std``, ``sigma_S_cm``, ``sigma_S_cm_std``, ``msd_final_A2`` and
+    ``msd_smoothing`` (``"max"`` for runs of at least :data:`LONG_RUN_FS`, else ``"constant"``).
     Raises :class:`SimulationError` when the structure has no Li.
     """
     from pymatgen.analysis.diffusion.analyzer import DiffusionAnalyzer
@@ -108,10 +113,14 @@ def li_transport(snapshots: list[Structure], temperature_K: float, timestep_fs: 
         raise SimulationError("no MD snapshots")
     if "Li" not in {el.symbol for el in snapshots[0].composition.elements}:
         raise SimulationError(f"{snapshots[0].composition.reduced_formula}: no Li to diffuse")
+    # smoothed="max" averages over every time origin but starts its fit at a lag of 1 ps, so it
+    # needs runs of a few ps; a shorter (screening) run averages over a constant window of half
+    # the snapshots instead, a rougher diffusivity that includes the early, ballistic lags
+    total_fs = (len(snapshots) - 1) * timestep_fs * sample_every
+    smoothing = {"smoothed": "max", "min_obs": 10} if total_fs >= LONG_RUN_FS else {"smoothed": "constant", "avg_nsteps": max(2, len(snapshots) // 2)}
     try:  # min_obs 10 (pymatgen's default 30) lets short runs of small cells give a diffusivity with its error bar
         da = DiffusionAnalyzer.from_structures(
-            snapshots, specie="Li", temperature=temperature_K, time_step=timestep_fs, step_skip=sample_every,
-            smoothed="max", min_obs=10,
+            snapshots, specie="Li", temperature=temperature_K, time_step=timestep_fs, step_skip=sample_every, **smoothing
         )  # fmt: skip
     except ValueError as exc:  # "Not enough data to calculate diffusivity": too short a run
         raise SimulationError(f"{snapshots[0].composition.reduced_formula} at {temperature_K:g} K: {exc} "
@@ -122,6 +131,7 @@ def li_transport(snapshots: list[Structure], temperature_K: float, timestep_fs: 
         "sigma_S_cm": float(da.conductivity) / 1000.0,  # DiffusionAnalyzer gives mS/cm
         "sigma_S_cm_std": float(da.conductivity_std_dev) / 1000.0,
         "msd_final_A2": float(da.msd[-1]),
+        "msd_smoothing": smoothing["smoothed"],
     }
 
 
