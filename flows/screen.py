@@ -401,16 +401,18 @@ def _artifacts(
             "pareto_rank", "score"]  # fmt: skip
     best = ranked[ranked["passes_filters"].astype(bool)].head(params.top_n) if len(ranked) else ranked
     best = best[[c for c in show if c in best]]
-    rows = best.round(3).astype(object).where(best.notna(), "").to_dict("records")  # no NaN in the UI table
-    create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of run {run_id}")
+    rows = pipeline.top_table(ranked, params.top_n) if len(ranked) else []  # headers with units, no NaN in the UI table
+    create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of run {run_id} (passed every gate)")
     png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png") if len(ranked) else None
     extra = ""
     if png is not None:
         encoded = base64.b64encode(png.read_bytes()).decode()
         extra = f"\n## Pareto plot\n\n![Pareto plot](data:image/png;base64,{encoded})\n\nFile: `{png}`\n"
     timing_text = ", ".join(f"{k} {v}" for k, v in timings.items())
+    outputs = (f"\nAll results: `screening --store {store.path} top -n 50 --run-id {run_id}`, any SQL with "
+               f"`screening --store {store.path} query ...`, Parquet files with `screening --store {store.path} export DIR`.\n")  # fmt: skip
     summary = pipeline.funnel_markdown(
-        run_id, funnel, store.run_errors(run_id), str(store.path), extra=f"\nTimings (s): {timing_text}\n{extra}", note=note
+        run_id, funnel, store.run_errors(run_id), str(store.path), extra=f"\nTimings (s): {timing_text}\n{outputs}{extra}", note=note
     )
     create_markdown_artifact(key="screen-summary", markdown=summary, description=f"funnel of run {run_id}")
     print(f"run {run_id}: {funnel}, results in {store.path}")

@@ -208,3 +208,22 @@ def test_an_enumerated_budget_draws_from_every_prototype():
     seeds = load_seeds()
     assert set(table["prototype"]) == {s.prototype for s in seeds}, "a budget samples every prototype, not the first seed"
     assert [len(f) for f in frames] == [len(f) for f in pipeline.iter_candidate_frames(params)]  # deterministic
+
+
+def test_the_run_report_has_units_in_its_headers_and_a_legible_pareto_plot(tmp_path):
+    from matplotlib.image import imread
+
+    ranked = pd.DataFrame({
+        "rank": [1, 2, 3], "formula": ["Li3YCl6", "Li6PS5Cl", "LiCl"], "family": ["halide", "sulfide", "halide"],
+        "log10_sigma_S_cm": [-3.1, -2.5, -8.0], "log10_sigma_S_cm_lo80": [-5.0, -4.4, -10.0], "log10_sigma_S_cm_hi80": [-1.2, -0.6, -6.0],
+        "window_width_V": [3.5, 0.5, 6.0], "window_low_V": [0.6, 1.7, 0.0], "window_high_V": [4.1, 2.2, 6.0],
+        "e_hull_eV_atom": [0.02, 0.08, 0.0], "e_hull_source": ["predicted", "reference", "reference"],
+        "passes_filters": [True, True, False], "pareto_rank": [1, 1, 0], "score": [0.8, 0.7, np.nan],
+    })  # fmt: skip
+    rows = pipeline.top_table(ranked, 10)
+    assert [r["formula"] for r in rows] == ["Li3YCl6", "Li6PS5Cl"]  # only rows that passed the gates
+    assert {"log10 sigma (S/cm)", "window low (V vs Li)", "e_hull (eV/atom)", "e_hull from"} <= set(rows[0])
+    assert rows[1]["e_hull (eV/atom)"] == 0.08 and rows[0]["sigma 80% low (log10 S/cm)"] == -5.0
+    png = pipeline.pareto_plot(ranked, tmp_path / "p.png")
+    assert imread(png).shape[1] == 1000  # 1,000 px wide
+    assert pipeline.pareto_plot(ranked.assign(passes_filters=False), tmp_path / "none.png") is None

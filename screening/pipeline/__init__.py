@@ -18,7 +18,7 @@ from __future__ import annotations
 from screening.chemistry import FAMILIES
 from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
-from screening.pipeline.report import funnel_markdown, pareto_plot
+from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import candidate_structures, simulation_tier, use_simulated
 from screening.pipeline.sources import CANDIDATE_COLUMNS, cif_candidates, iter_candidate_frames, obelix_candidates
 from screening.pipeline.steps import (
@@ -63,6 +63,7 @@ __all__ = [
     "chunk_key",
     "funnel_markdown",
     "pareto_plot",
+    "top_table",
     "launch",
 ]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["funnel_markdown", "pareto_plot"]
+__all__ = ["funnel_markdown", "pareto_plot", "top_table", "TOP_TABLE"]
 
 
 def funnel_markdown(run_id: str, funnel: dict[str, dict], errors: pd.Series | None = None, store_path: str = "", extra: str = "", note: str = "") -> str:
@@ -24,8 +24,14 @@ def funnel_markdown(run_id: str, funnel: dict[str, dict], errors: pd.Series | No
     return "\n".join(lines)
 
 
-def pareto_plot(ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V", y: str = "log10_sigma_S_cm") -> Path | None:
-    """Scatter of two objectives with the Pareto front highlighted, saved as a PNG; None without data."""
+def pareto_plot(
+    ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V", y: str = "log10_sigma_S_cm", label_top: int = 8
+) -> Path | None:
+    """Two objectives of the rows that passed the gates, the Pareto front highlighted, saved as a PNG (1,000 px wide).
+
+    ``y`` gets its 80% interval as error bars when the table has ``<y>_lo80``/``<y>_hi80``;
+    the best ``label_top`` rows by rank are labelled with their formula. None without data.
+    """
     # a Figure without pyplot: no global backend switch (a notebook that runs a screen keeps its inline plots)
     from matplotlib.figure import Figure
 
@@ -33,20 +39,77 @@ def pareto_plot(ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V
         x = "MagpieData mean Electronegativity" if "MagpieData mean Electronegativity" in ranked else x
     if x not in ranked or y not in ranked:
         return None
-    data = ranked[[x, y, "pareto_rank"]].apply(pd.to_numeric, errors="coerce").dropna()
+    cols = [c for c in (x, y, f"{y}_lo80", f"{y}_hi80", "pareto_rank", "rank") if c in ranked]
+    data = ranked[cols].apply(pd.to_numeric, errors="coerce").assign(formula=ranked.get("formula"))
+    if "passes_filters" in ranked:
+        data = data[ranked["passes_filters"].fillna(False).astype(bool).to_numpy()]
+    data = data.dropna(subset=[x, y])
     if data.empty:
         return None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(5, 3.6), dpi=90)
+    fig = Figure(figsize=(10, 6.5), dpi=100)
     ax = fig.add_subplot()
-    rest = data[data["pareto_rank"] != 1]
-    front = data[data["pareto_rank"] == 1]
-    ax.scatter(rest[x], rest[y], s=8, c="0.7", label="ranked")
-    ax.scatter(front[x], front[y], s=16, c="C3", label="Pareto front")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.legend(loc="best", fontsize=8)
+    front = data["pareto_rank"] == 1 if "pareto_rank" in data else pd.Series(False, index=data.index)
+    for part, style in ((data[~front], {"fmt": "o", "ms": 4, "color": "0.6", "label": "passed the gates"}),
+                        (data[front], {"fmt": "o", "ms": 6, "color": "C3", "label": "Pareto front (rank 1)"})):  # fmt: skip
+        if part.empty:
+            continue
+        yerr = None
+        if f"{y}_lo80" in part and f"{y}_hi80" in part:
+            yerr = [(part[y] - part[f"{y}_lo80"]).clip(lower=0), (part[f"{y}_hi80"] - part[y]).clip(lower=0)]
+        ax.errorbar(part[x], part[y], yerr=yerr, elinewidth=0.6, alpha=0.7, capsize=0, **style)
+    if "rank" in data and "formula" in data:
+        for _, row in data.nsmallest(label_top, "rank").iterrows():
+            ax.annotate(f"{int(row['rank'])}. {row['formula']}", (row[x], row[y]), fontsize=9,
+                        xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.set_xlabel(_AXIS_LABELS.get(x, x))
+    ax.set_ylabel(_AXIS_LABELS.get(y, y) + (" (bars: 80% interval)" if f"{y}_lo80" in data else ""))
+    ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     return path
+
+
+_AXIS_LABELS = {
+    "window_width_V": "electrochemical window width (V)",
+    "log10_sigma_S_cm": "predicted log10 conductivity (S/cm)",
+    "window_low_V": "reduction limit (V vs Li/Li+)",
+    "window_high_V": "oxidation limit (V vs Li/Li+)",
+    "K_IC_MPa_m05": "fracture toughness K_IC (MPa m^0.5)",
+    "e_hull_eV_atom": "energy above hull (eV/atom)",
+}
+
+#: the run's top table: column -> header with its unit, decimals
+TOP_TABLE = {
+    "rank": ("rank", 0), "formula": ("formula", None), "family": ("family", None), "prototype": ("prototype", None),
+    "parent": ("parent", None), "log10_sigma_S_cm": ("log10 sigma (S/cm)", 2),
+    "log10_sigma_S_cm_lo80": ("sigma 80% low (log10 S/cm)", 2), "log10_sigma_S_cm_hi80": ("sigma 80% high (log10 S/cm)", 2),
+    "measured_log10_sigma_S_cm": ("measured log10 sigma (S/cm)", 2), "window_low_V": ("window low (V vs Li)", 2),
+    "window_high_V": ("window high (V vs Li)", 2), "window_source": ("window from", None),
+    "e_hull_eV_atom": ("e_hull (eV/atom)", 3), "e_hull_source": ("e_hull from", None),
+    "K_IC_MPa_m05": ("K_IC (MPa m^0.5)", 2), "G_over_G_Li": ("G/G_Li", 2), "score": ("score (0-1)", 3),
+    "pareto_rank": ("Pareto rank", 0),
+}  # fmt: skip
+
+
+def top_table(ranked: pd.DataFrame, n: int) -> list[dict]:
+    """The best ``n`` rows that passed the gates, with unit-bearing headers and sensible rounding (no NaN: empty text)."""
+    best = ranked[ranked["passes_filters"].fillna(False).astype(bool)].head(n) if "passes_filters" in ranked else ranked.head(n)
+    rows = []
+    for _, r in best.iterrows():
+        row = {}
+        for col, (header, decimals) in TOP_TABLE.items():
+            if col not in best:
+                continue
+            v = r[col]
+            if v is None or (isinstance(v, float) and pd.isna(v)):
+                row[header] = ""
+            elif decimals == 0:
+                row[header] = int(v)
+            elif decimals is not None:
+                row[header] = round(float(v), decimals)
+            else:
+                row[header] = str(v)
+        rows.append(row)
+    return rows
