@@ -176,7 +176,7 @@ def test_enumerated_screen_ranks_on_every_objective(tmp_path):
     assert set(passed["e_hull_source"]) <= {"reference", "predicted"}
     assert (passed["pareto_rank"] >= 1).all() and passed["rank"].tolist() == list(range(1, len(passed) + 1))
     top = store.top(5, run_id="enum")
-    assert len(top) == 5 and top["family"].eq("halide").all()
+    assert len(top) == min(5, len(passed)) and top["family"].eq("halide").all()
 
 
 def test_broken_cif_among_the_inputs(tmp_path):

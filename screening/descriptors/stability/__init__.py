@@ -218,7 +218,7 @@ def stability_table(
         rows.append(row)
         if progress:
             progress(i + 1, n)
-    table = pd.DataFrame(rows, index=range(n), columns=list(rows[0]) if rows else ["error"])
+    table = pd.DataFrame(rows, index=range(n)) if rows else pd.DataFrame({"error": pd.Series(dtype=object)})
     for col in ("e_hull_clipped", "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", *STABILITY_COLUMNS):
         if col not in table:
             table[col] = np.nan
