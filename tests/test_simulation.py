@@ -142,3 +142,27 @@ def test_simulate_table_turns_bad_structures_into_error_rows(chgnet):
                            md_equilibration_steps=2, md_sample_every=2, cache=cache)
     assert bool(again["cached"].iloc[0])
     assert again["mlip_formation_energy_eV_atom"].iloc[0] == out["mlip_formation_energy_eV_atom"].iloc[0]
+
+
+def test_two_threads_relax_cells_of_different_size_at_once(chgnet):
+    """A thread-pool screen simulates two candidates at once: each thread has its own calculator
+    (a shared ase calculator mixed the arrays of a 2-atom and a 16-atom cell: 'cannot reshape')."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from screening.simulation import get_calculator, relax
+
+    both = threading.Barrier(2)
+
+    def calculator_of_a_busy_thread(_):
+        both.wait(timeout=60)  # two threads at once, as two tasks of a thread pool
+        return get_calculator(chgnet, "cpu")
+
+    with ThreadPoolExecutor(2) as pool:
+        calcs = list(pool.map(calculator_of_a_busy_thread, range(2)))
+        assert get_calculator(chgnet, "cpu") is get_calculator(chgnet, "cpu")  # cached within a thread
+        small, big = rocksalt(4.1), rocksalt(4.1) * [2, 2, 2]
+        results = list(pool.map(lambda s: relax(s, chgnet, fmax=0.01, steps=4), [small, big, small, big]))
+    assert calcs[0] is not calcs[1]
+    assert [len(r["structure"]) for r in results] == [2, 16, 2, 16]
+    assert all(math.isfinite(r["energy_eV_atom"]) for r in results)

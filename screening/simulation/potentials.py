@@ -51,28 +51,40 @@ def potential_version(potential: str) -> str:
 
 
 @lru_cache(maxsize=8)
+def _chgnet_model(device: str):
+    from chgnet.model import CHGNet
+
+    return CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
+
+
 def _calculator(name: str, device: str):
     if name == "chgnet":
-        from chgnet.model import CHGNet
         from chgnet.model.dynamics import CHGNetCalculator
 
-        model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
-        return CHGNetCalculator(model=model, use_device=device)
+        return CHGNetCalculator(model=_chgnet_model(device), use_device=device)  # the weights are shared
     from sevenn.calculator import SevenNetCalculator
 
     return SevenNetCalculator("7net-0", device=device)
 
 
+#: calculators of this thread: an ase calculator keeps the atoms and results of its last call,
+#: so two tasks sharing one (a thread pool screening two candidates) read each other's arrays
+_per_thread = threading.local()
+
+
 def get_calculator(potential: str = "chgnet", device: str | None = None):
-    """The ase calculator of a potential on ``device`` (default :func:`default_device`), cached.
+    """The ase calculator of a potential on ``device`` (default :func:`default_device`), one per thread, cached.
 
     Raises :class:`SimulationError` naming the potential when its package or weights are missing.
     """
     name = check_potential(potential)
     device = device or default_device()
+    cache = _per_thread.__dict__.setdefault("calculators", {})
     with _lock:
         try:
-            return _calculator(name, device)
+            if (name, device) not in cache:
+                cache[name, device] = _calculator(name, device)
+            return cache[name, device]
         except ImportError as exc:
             raise SimulationError(f"potential {name!r}: {exc} (pip install -e '.[mlip]')") from exc
         except Exception as exc:  # weights missing, no download possible
