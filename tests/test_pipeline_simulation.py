@@ -26,6 +26,7 @@ def _table() -> pd.DataFrame:
             "mlip_log10_sigma_S_cm": [-2.5, np.nan],
             "mlip_log10_sigma_S_cm_std": [0.2, np.nan],
             "mlip_e_hull_eV_atom": [0.02, np.nan],
+            "mlip_md_ps": [4.0, 4.0],
         }
     )
 
@@ -37,6 +38,13 @@ def test_simulated_numbers_replace_predicted_ones_and_say_so():
     assert used["e_hull_ranked_source"].tolist() == ["simulation", "reference"]
     assert used.loc[0, "e_hull_eV_atom"] == 0.02
     assert np.isclose(used.loc[0, "log10_sigma_S_cm_hi80"] - used.loc[0, "log10_sigma_S_cm_lo80"], 2 * 1.2816 * 0.2)
+
+
+def test_a_short_md_conductivity_is_shown_but_not_ranked_on():
+    used = use_simulated(_table().assign(mlip_md_ps=[0.4, 0.4]))
+    assert used["conductivity_source"].tolist() == ["composition", "composition"]
+    assert used.loc[0, "log10_sigma_S_cm"] == -4.0 and used.loc[0, "mlip_log10_sigma_S_cm"] == -2.5
+    assert used["e_hull_ranked_source"].tolist() == ["simulation", "reference"]  # the relaxed energy still counts
 
 
 def test_ranking_uses_the_simulated_conductivity():

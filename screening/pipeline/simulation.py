@@ -79,10 +79,17 @@ def simulation_tier(
     return out.rename(columns={"error": "simulation_error"})
 
 
+#: the simulated conductivity replaces the surrogate's in the ranking only from MD at least this long
+#: per temperature (ps): shorter runs are analysed without the 1 ps lag of pymatgen's smoothed MSD,
+#: and their statistical error bar says nothing of that bias
+MIN_MD_PS = 2.0
+
+
 def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
 
-    Adds ``conductivity_source`` (``composition`` or ``simulation``) and
+    The conductivity is replaced only where the MD ran at least :data:`MIN_MD_PS` per
+    temperature (``mlip_md_ps``). Adds ``conductivity_source`` (``composition`` or ``simulation``) and
     ``e_hull_ranked_source`` (the stability tier's ``e_hull_source``, or ``simulation``);
     the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
     uncertainty) where one replaced it.
@@ -93,7 +100,8 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     table["e_hull_ranked_source"] = base
     if "mlip_log10_sigma_S_cm" in table:
         sim = pd.to_numeric(table["mlip_log10_sigma_S_cm"], errors="coerce")
-        has = sim.notna()
+        md_ps = pd.to_numeric(table.get("mlip_md_ps", pd.Series(np.nan, index=table.index)), errors="coerce")
+        has = sim.notna() & (md_ps >= MIN_MD_PS)  # a shorter run stays in the mlip_ columns, not in the ranking
         std = pd.to_numeric(table.get("mlip_log10_sigma_S_cm_std", np.nan), errors="coerce")
         std = std.where(std.notna(), 0.0) if isinstance(std, pd.Series) else pd.Series(0.0, index=table.index)
         table.loc[has, "log10_sigma_S_cm"] = sim[has]

@@ -168,6 +168,7 @@ def _transport(row: dict, relaxed: Structure, name: str, settings: dict, errors:
             errors.append(f"md {tag}: {type(exc).__name__}: {exc}")
     row["md_wall_s"] = md_wall
     row["md_atom_steps"] = atom_steps
+    row["mlip_md_ps"] = settings["md_steps"] * settings["md_timestep_fs"] / 1000.0  # production MD per temperature
     if len(temps) >= 2:
         try:
             fit = arrhenius(temps, ds, relaxed, 300.0, stds)
@@ -220,7 +221,8 @@ def simulate_table(
     ``mlip_D_cm2_s_<T>K`` (and ``_std``), at 300 K ``mlip_D_cm2_s``, ``mlip_sigma_S_cm``,
     ``mlip_log10_sigma_S_cm`` (``_std``), ``mlip_Ea_eV`` (``_std``), optionally
     ``mlip_K_VRH_GPa``/``mlip_G_VRH_GPa``, ``relaxed_structure`` (dict), timings
-    (``relax_wall_s``, ``md_wall_s``, ``md_atom_steps``, ``wall_s``) and ``error``.
+    (``relax_wall_s``, ``md_wall_s``, ``md_atom_steps``, ``wall_s``), ``mlip_md_ps`` (production MD per
+    temperature, ps) and ``error``.
     """
     if md_temperatures is not None:
         settings["md_temperatures_K"] = list(md_temperatures)
