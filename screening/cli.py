@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -279,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from screening.store import ResultStore
 
             ResultStore(params.run.store_path)  # an unusable store path: one line, before Prefect starts
+            # without a Prefect server, `screen` starts a temporary one; its 20 s default start-up
+            # limit is too short on a busy 2-core machine (a real failure while the tests ran)
+            os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
             from flows.screen import screen
 
             run_id = screen(params)
