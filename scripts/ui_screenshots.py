@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _stop, _wait  # noqa: E402
+from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _stop, _wait, choose, fill_number, open_custom_run_form  # noqa: E402
 
 DOCS = ROOT / "docs"
 
@@ -52,27 +52,10 @@ def main() -> None:
                                                         args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})  # fmt: skip
             ctx.set_default_timeout(60_000)
             page = ctx.new_page()
-            page.goto(f"http://127.0.0.1:{port}/deployments", wait_until="networkidle")
-            page.get_by_role("link", name="screen", exact=True).first.click()
-            page.wait_for_url("**/deployments/deployment/**")
-            page.locator("button:has-text('Run')").last.click()
-            page.get_by_text("Custom run").first.click()
-            page.wait_for_url("**/run**")
-            source = page.get_by_text("Candidates from (Optional)", exact=True).locator("xpath=ancestor::*[4]")
-            for _ in range(3):
-                source.locator("span.p-select-button__icon").click()
-                if page.get_by_role("option", name="enumerated").count():
-                    break
-            page.get_by_role("option", name="enumerated").click()
-            limit = page.get_by_text("Candidate budget (Optional)", exact=True).locator("xpath=ancestor::*[.//button[normalize-space()='int']][1]")
-            limit.get_by_role("button", name="int", exact=True).click()
-            limit.locator("input[type=number]").fill("300")
-            preset = page.get_by_text("Ranking preset (Optional)", exact=True).locator("xpath=ancestor::*[4]")
-            for _ in range(3):
-                preset.locator("span.p-select-button__icon").click()
-                if page.get_by_role("option", name="li-metal-anode").count():
-                    break
-            page.get_by_role("option", name="li-metal-anode").click()
+            open_custom_run_form(page, f"http://127.0.0.1:{port}")
+            choose(page, "Candidates from", "enumerated")
+            fill_number(page, "Candidate budget", "int", "300")
+            choose(page, "Ranking preset", "li-metal-anode")
             page.get_by_role("button", name="Submit").click()
             top_level = {"flow_runs": {"parent_task_run_id": {"is_null_": True}}}
             run_id = _wait(lambda: (httpx.post(f"{api}/flow_runs/filter", json=top_level, timeout=5).json() or [{}])[0].get("id"), "the run")

@@ -114,6 +114,35 @@ def served(tmp_path):
             f.close()
 
 
+def open_custom_run_form(page, ui: str) -> None:
+    """From the deployments page to the custom-run form of the ``screen`` deployment."""
+    page.goto(f"{ui}/deployments", wait_until="networkidle")
+    page.get_by_role("link", name="screen", exact=True).first.click()
+    page.wait_for_url("**/deployments/deployment/**")
+    page.locator("button:has-text('Run')").last.click()
+    page.get_by_text("Custom run").first.click()
+    page.wait_for_url("**/run**")
+
+
+def choose(page, title: str, option: str) -> None:
+    """Pick ``option`` in the select of the form field titled ``title``."""
+    field = page.get_by_text(f"{title} (Optional)", exact=True).locator("xpath=ancestor::*[4]")
+    for _ in range(3):  # the select opens on a click of its icon (the first click may only focus it)
+        field.locator("span.p-select-button__icon").click()
+        if page.get_by_role("option", name=option).count():
+            break
+    page.get_by_role("option", name=option).click()
+
+
+def fill_number(page, title: str, kind: str, value: str):
+    """Switch the optional number field titled ``title`` to ``kind`` ('int' or 'float'), type ``value``; return the field."""
+    label = page.get_by_text(f"{title} (Optional)", exact=True)
+    field = label.locator(f"xpath=ancestor::*[.//button[normalize-space()='{kind}']][1]")
+    field.get_by_role("button", name=kind, exact=True).click()
+    field.locator("input[type=number]").fill(value)
+    return field
+
+
 def test_custom_run_from_the_ui(served, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -130,35 +159,18 @@ def test_custom_run_from_the_ui(served, tmp_path):
         ctx.set_default_timeout(60_000)
         try:
             page = ctx.new_page()
-            page.goto(f"{ui}/deployments", wait_until="networkidle")
-            page.get_by_role("link", name="screen", exact=True).first.click()
-            page.wait_for_url("**/deployments/deployment/**")
-            page.locator("button:has-text('Run')").last.click()
-            page.get_by_text("Custom run").first.click()
-            page.wait_for_url("**/run**")
+            open_custom_run_form(page, ui)
             # the form drawn from ScreenParameters: the budget is "int | None"; choose int and type 5
-            label = page.get_by_text("Candidate budget (Optional)", exact=True)
-            limit = label.locator("xpath=ancestor::*[.//button[normalize-space()='int']][1]")
-            limit.get_by_role("button", name="int", exact=True).click()
-            limit.locator("input[type=number]").fill("5")
+            fill_number(page, "Candidate budget", "int", "5")
             # a weight field per objective, stating its direction; a negative weight is refused by the form
-            label = page.get_by_text("Ionic conductivity (log10) [log10(S/cm)], higher is better (Optional)", exact=True)
-            weight = label.locator("xpath=ancestor::*[.//button[normalize-space()='float']][1]")
-            weight.get_by_role("button", name="float", exact=True).click()
-            weight.locator("input[type=number]").fill("-1")
+            weight = fill_number(page, "Ionic conductivity (log10) [log10(S/cm)], higher is better", "float", "-1")
             page.get_by_role("button", name="Submit").click()
             page.get_by_text("-1 is not valid under any of the given schemas").wait_for()
             page.screenshot(path=str(shots / "bad_weight.png"), full_page=True)
             time.sleep(2)
             assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json() == []  # refused before a run exists
             weight.locator("input[type=number]").fill("2")
-            # the ranking preset by name
-            preset = page.get_by_text("Ranking preset (Optional)", exact=True).locator("xpath=ancestor::*[4]")
-            for _ in range(3):  # the select opens on a click of its icon (the first click may only focus it)
-                preset.locator("span.p-select-button__icon").click()
-                if page.get_by_role("option", name="li-metal-anode").count():
-                    break
-            page.get_by_role("option", name="li-metal-anode").click()
+            choose(page, "Ranking preset", "li-metal-anode")  # the ranking preset by name
             page.screenshot(path=str(shots / "form.png"), full_page=True)
             page.get_by_role("button", name="Submit").click()
 
