@@ -6,13 +6,17 @@ memory is the child's maximum RSS. The stability tier runs on the best K only.
 
     .venv/bin/python benchmarks/bench_screen.py 1000 10000 100000 --top-k 200
 
-The default enumeration space (``enumerate_candidates()`` with no arguments) holds 312,818
-candidates, so every size is a prefix of it. Rows are printed as a markdown table.
+Each size is a stratified, seeded sample (``limit``) of the chosen enumeration space
+(``--space default``: about 0.48 million candidates; ``--space large``: about 1.26 million).
+Rows are printed as a markdown table.
+
+    .venv/bin/python benchmarks/bench_screen.py 10000 100000 1000000 --space large --top-k 2000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -24,13 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(n: int, top_k: int, workers: int) -> dict:
+def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = "threads") -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench_screen_"))
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     env.pop("PREFECT_API_URL", None)
     argv = [sys.executable, "-m", "screening.cli", "--store", str(tmp / "bench.duckdb"), "screen", "--source", "enumerated",
             "--limit", str(n), "--chunk-size", "2000", "--stability-top-k", str(top_k),
-            "--max-workers", str(workers), "--run-id", f"bench{n}", "--top-n", "5"]  # fmt: skip
+            "--max-workers", str(workers), "--run-id", f"bench{n}", "--top-n", "5", "--space", space,
+            "--task-runner", runner]  # fmt: skip
     t = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -41,9 +46,13 @@ def run(n: int, top_k: int, workers: int) -> dict:
 
     store = ResultStore(tmp / "bench.duckdb")
     row = store.query("SELECT n_candidates, n_errors, timings FROM runs").iloc[0]
-    n_rows = store.query("SELECT count(*) AS n FROM ranked")["n"].item()
+    n_rows = store.query("SELECT count(*) AS n FROM candidates")["n"].item()
+    n_pareto = store.query("SELECT count(*) FILTER (WHERE passes_filters) AS passed, "
+                           "count(*) FILTER (WHERE passes_filters AND pareto_rank > 0) AS with_front FROM scores")  # fmt: skip
+    size_mb = (tmp / "bench.duckdb").stat().st_size / 1e6
     return {"n": n, "stored": int(n_rows), "errors": int(row["n_errors"]), "wall_s": wall, "ms_per_candidate": 1000 * wall / n,
-            "peak_rss_MiB_so_far": rss, "timings": row["timings"]}  # fmt: skip
+            "peak_rss_MiB_so_far": rss, "timings": row["timings"], "store_MB": size_mb,
+            "passed": int(n_pareto["passed"].item()), "with_front": int(n_pareto["with_front"].item())}  # fmt: skip
 
 
 def main() -> None:
@@ -51,11 +60,19 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[1000, 10000, 100000])
     parser.add_argument("--top-k", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--space", default="default", choices=["default", "large"])
+    parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
     args = parser.parse_args()
+    print("| candidates | rows stored | errors | wall s | ms / candidate (wall) | tier 0 s | tier 0 ms / candidate |"
+          " stability s | rank s | passed gates | with pareto_rank | peak RSS MiB | store MB |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        r = run(n, args.top_k, args.workers)
-        print(f"| {r['n']} | {r['stored']} | {r['errors']} | {r['wall_s']:.1f} | {r['ms_per_candidate']:.2f} | "
-              f"{r['peak_rss_MiB_so_far']:.0f} | {r['timings']} |", flush=True)  # fmt: skip
+        r = run(n, args.top_k, args.workers, args.space, args.task_runner)
+        t = json.loads(r["timings"])
+        print(f"| {r['n']:,} | {r['stored']:,} | {r['errors']} | {r['wall_s']:.1f} | {r['ms_per_candidate']:.2f} |"
+              f" {t['composition_s']:.1f} | {1000 * t['composition_s'] / r['n']:.2f} | {t.get('stability_s', 0):.1f} |"
+              f" {t['rank_s']:.1f} | {r['passed']:,} | {r['with_front']:,} | {r['peak_rss_MiB_so_far']:.0f} | {r['store_MB']:.0f} |",
+              flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -203,11 +203,13 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
     timings: dict[str, float] = {}
     counts = {"in": 0, "failed": 0, "chunks": 0, "cached": 0}
     window = 2 * params.run.max_workers
+    # a run with no stored row yet appends its chunks (candidate ids are unique within a run):
+    # no lookup of earlier rows, whose cost grows with the table; a resumed run replaces
+    fresh = store.query("SELECT count(*) AS n FROM candidates WHERE run_id = ?", [run_id])["n"].item() == 0
 
     def write_composition(index: int, future) -> None:
         tables = future.result()
-        for name in ("candidates", "descriptors", "predictions"):
-            store.write(name, run_id, tables[name])
+        store.write_many(run_id, {name: tables[name] for name in ("candidates", "descriptors", "predictions")}, replace=not fresh)
         counts["in"] += len(tables["candidates"])
         counts["failed"] += int(tables["candidates"]["error"].notna().sum())
         counts["chunks"] += 1
@@ -294,7 +296,7 @@ def _tiers_and_ranking(
 
 def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
     """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
-    table = pipeline.use_simulated(store.run_table(run_id))
+    table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters)))
     return pipeline.rank_funnel(
         table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa, e_hull_z=params.e_hull_z
     )

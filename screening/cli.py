@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--potential", choices=["chgnet", "sevenn"], help="tier simulation: the interatomic potential")
     s.add_argument("--md-steps", type=int, help="tier simulation: MD steps per temperature")
     s.add_argument("--cif-glob")
+    s.add_argument("--space", choices=["default", "large"], help="enumerated: the substitution space (default ~0.48 M, large ~1.26 M)")
+    s.add_argument("--min-lambda", type=float, help="enumerated: smallest substitution log-odds (default: the space's own)")
     s.add_argument("--preset", help="ranking preset: balanced (default), conductivity-first, li-metal-anode, high-voltage-cathode")
     s.add_argument("--kappa", type=float, help="rank conductivity by prediction + kappa x std (optimism under uncertainty)")
     s.add_argument("--e-hull-z", type=float, help="the e_hull gate applies to e_hull + z x std")
@@ -139,7 +141,7 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = json.loads(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "simulation_top_k", "potential", "md_steps"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value

@@ -277,41 +277,47 @@ class ResultStore:
 
     # ---------------------------------------------------------------- writing
 
-    def write(self, table: str, run_id: str, frame: pd.DataFrame) -> int:
+    def write(self, table: str, run_id: str, frame: pd.DataFrame, replace: bool = True) -> int:
         """Write rows of ``frame`` (must have ``candidate_id``) into ``table`` for ``run_id``.
 
-        Rows already stored for the same run and candidate are replaced; columns the table
-        does not have yet are added. Returns the number of rows written.
+        Rows already stored for the same run and candidate are replaced (``replace=False``:
+        appended, for a caller that knows they are new); columns the table does not have yet
+        are added. Returns the number of rows written.
         """
-        if table not in _KEYED_TABLES:
-            raise ValueError(f"table={table!r}: expected one of {_KEYED_TABLES}")
-        if "candidate_id" not in frame:
-            raise ValueError(f"writing {table}: the frame has no candidate_id column")
-        frame = frame.copy()
-        frame["run_id"] = run_id
-        frame = frame.drop(columns=[c for c in frame.columns if frame[c].dtype == object and _is_unstorable(frame[c])])
-        for c in frame.columns:
-            if frame[c].dtype.kind == "f":
-                frame[c] = frame[c].replace([np.inf, -np.inf], np.nan)
+        return self.write_many(run_id, {table: frame}, replace=replace)[table]
+
+    def write_many(self, run_id: str, frames: Mapping[str, pd.DataFrame], replace: bool = True) -> dict[str, int]:
+        """Write several tables of one run (e.g. a chunk's ``candidates``, ``descriptors`` and
+        ``predictions``) in one connection and one transaction: all of them or none.
+
+        ``replace=True`` (the default) first deletes the rows of the same run and candidates,
+        so writing again never duplicates; ``replace=False`` skips that lookup, whose cost
+        grows with the table, for a caller that knows its rows are new (a fresh run whose
+        candidate ids are unique). Returns the rows written per table.
+        """
+        prepared = {table: _prepared(table, run_id, frame) for table, frame in frames.items()}
         with self.connect() as con:
-            have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
             added = False
-            for c in frame.columns:
-                if c not in have:
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(c)} {_sql_type(frame[c])}")
-                    added = True
+            for table, frame in prepared.items():
+                have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+                for c in frame.columns:
+                    if c not in have:
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(c)} {_sql_type(frame[c])}")
+                        added = True
             if added:
                 self._refresh_view(con)
-            con.register("incoming", frame)
             con.execute("BEGIN TRANSACTION")
-            con.execute(
-                f"DELETE FROM {table} WHERE run_id = ? AND candidate_id IN (SELECT candidate_id FROM incoming)", [run_id]
-            )
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+            for table, frame in prepared.items():
+                con.register("incoming", frame)
+                if replace:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE run_id = ? AND candidate_id IN (SELECT candidate_id FROM incoming)", [run_id]
+                    )
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                con.unregister("incoming")
             _refresh_top(con, run_id)
             con.execute("COMMIT")
-            con.unregister("incoming")
-        return len(frame)
+        return {table: len(frame) for table, frame in prepared.items()}
 
     # ---------------------------------------------------------------- reading
 
@@ -462,10 +468,26 @@ class ResultStore:
             [run_id],
         )
 
-    def run_table(self, run_id: str) -> pd.DataFrame:
-        """Candidates, predictions and stability of one run joined by ``candidate_id`` (no ``run_id`` column)."""
+    def run_table(self, run_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Candidates, predictions, stability and simulation of one run joined by ``candidate_id``
+        (no ``run_id`` column), ordered by ``candidate_id``.
+
+        ``columns``: only these (``candidate_id`` always; names no table has are skipped), each
+        from the first of those tables that has it; a run of 10^6 rows then costs its needed
+        columns, not every column of every table.
+        """
+        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("m", "simulation"))
+        select = "* EXCLUDE (run_id)"
+        if columns is not None:
+            wanted = list(dict.fromkeys(["candidate_id", *columns]))
+            with self.connect(read_only=True) as con:
+                where = {}
+                for alias, table in tables:
+                    for (name,) in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall():
+                        where.setdefault(name, alias)
+            select = ", ".join("candidate_id" if c == "candidate_id" else f"{where[c]}.{_quote(c)}" for c in wanted if c in where)
         return self.query(
-            "SELECT * EXCLUDE (run_id) FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
+            f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
             "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN simulation m USING (run_id, candidate_id) "
             "WHERE run_id = ? ORDER BY candidate_id",
             [run_id],
@@ -503,6 +525,24 @@ def _top_columns(available: list[str], columns: str | Sequence[str]) -> list[str
     if unknown:
         raise ValueError(f"columns: {unknown} not in the ranked view")
     return list(columns)
+
+
+def _prepared(table: str, run_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` ready for ``table``: a ``run_id`` column, no structures or other objects, no infinities."""
+    if table not in _KEYED_TABLES:
+        raise ValueError(f"table={table!r}: expected one of {_KEYED_TABLES}")
+    if "candidate_id" not in frame:
+        raise ValueError(f"writing {table}: the frame has no candidate_id column")
+    drop = [c for c in frame.columns if frame[c].dtype == object and _is_unstorable(frame[c])]
+    frame = frame.drop(columns=drop).assign(run_id=run_id)
+    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    if floats:
+        values = frame[floats].to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isinf(values)
+        if bad.any():
+            values[bad] = np.nan
+            frame[floats] = values
+    return frame
 
 
 def _is_unstorable(series: pd.Series) -> bool:

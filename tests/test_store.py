@@ -24,6 +24,30 @@ def test_rewriting_a_chunk_leaves_no_duplicate(small_store):
     assert got.set_index("candidate_id").loc["c0", "log10_sigma_S_cm"] == -1.0
 
 
+def test_write_many_is_one_transaction_and_append_mode_skips_the_lookup(small_store):
+    tables = {
+        "candidates": pd.DataFrame({"candidate_id": ["n0", "n1"], "formula": ["LiCl", "LiBr"]}),
+        "predictions": pd.DataFrame({"candidate_id": ["n0", "n1"], "log10_sigma_S_cm": [-6.0, np.inf]}),
+    }
+    assert small_store.write_many("r2", tables, replace=False) == {"candidates": 2, "predictions": 2}
+    got = small_store.query("SELECT c.candidate_id, log10_sigma_S_cm FROM candidates c JOIN predictions USING (run_id, candidate_id) "
+                            "WHERE run_id = 'r2' ORDER BY 1")  # fmt: skip
+    assert got["candidate_id"].tolist() == ["n0", "n1"] and pd.isna(got["log10_sigma_S_cm"].iloc[1])
+    small_store.write_many("r2", tables)  # replace (the default): still one row each
+    assert small_store.query("SELECT count(*) AS n FROM predictions WHERE run_id = 'r2'")["n"].item() == 2
+    # a table that cannot be written fails the whole call: nothing of it is stored
+    with pytest.raises(ValueError, match="no candidate_id"):
+        small_store.write_many("r3", {"candidates": tables["candidates"], "predictions": pd.DataFrame({"x": [1.0]})})
+    assert small_store.query("SELECT count(*) AS n FROM candidates WHERE run_id = 'r3'")["n"].item() == 0
+
+
+def test_run_table_reads_only_the_columns_asked_for(small_store):
+    whole = small_store.run_table("r1")
+    part = small_store.run_table("r1", columns=["log10_sigma_S_cm", "window_width_V", "formula", "not_a_column"])
+    assert list(part.columns) == ["candidate_id", "log10_sigma_S_cm", "window_width_V", "formula"]
+    pd.testing.assert_frame_equal(part, whole[list(part.columns)])
+
+
 def test_new_columns_are_added_and_appear_in_the_view(small_store):
     small_store.write("descriptors", "r1", pd.DataFrame({"candidate_id": ["c0"], "new_feature_eV": [1.25], "flag": [True]}))
     row = small_store.query("SELECT new_feature_eV, flag FROM ranked WHERE candidate_id = 'c0'")

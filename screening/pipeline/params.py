@@ -161,8 +161,16 @@ class ScreenParameters(BaseModel):
         2000, ge=100, le=1_000_000, description="tier 'simulation': MD steps per temperature (2 fs each) for the Li diffusivity",
         title='MD steps per temperature (simulation)',
     )
-    min_lambda: float = Field(
-        -2.0, ge=-5.0, le=5.0, description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have",
+    space: Literal["default", "large"] = Field(
+        "default",
+        title="Substitution space (enumerated)",
+        description="for 'enumerated': the enumeration preset, 'default' (about 0.48 million candidates) or 'large' "
+        "(about 1.26 million: more dopants, any two dopants on a site, finer grids; see screening.enumeration.PRESETS)",
+    )
+    min_lambda: float | None = Field(
+        None, ge=-5.0, le=5.0,
+        description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have "
+        "(empty: the space's own, -2 for 'default', -3 for 'large')",
         title='Smallest substitution log-odds (enumerated)',
     )
     cif_glob: str | None = Field(None, title="Structure files (glob, source 'cif')", description="for source 'cif': a glob pattern of CIF/POSCAR files")

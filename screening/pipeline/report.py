@@ -25,12 +25,18 @@ def funnel_markdown(run_id: str, funnel: dict[str, dict], errors: pd.Series | No
 
 
 def pareto_plot(
-    ranked: pd.DataFrame, path: str | Path, x: str = "window_width_V", y: str = "log10_sigma_S_cm", label_top: int = 8
+    ranked: pd.DataFrame,
+    path: str | Path,
+    x: str = "window_width_V",
+    y: str = "log10_sigma_S_cm",
+    label_top: int = 8,
+    max_points: int = 20_000,
 ) -> Path | None:
     """Two objectives of the rows that passed the gates, the Pareto front highlighted, saved as a PNG (1,000 px wide).
 
     ``y`` gets its 80% interval as error bars when the table has ``<y>_lo80``/``<y>_hi80``;
-    the best ``label_top`` rows by rank are labelled with their formula. None without data.
+    the best ``label_top`` rows by rank are labelled with their formula. At most ``max_points``
+    rows off the front are drawn (a seeded random sample, said in the legend). None without data.
     """
     # a Figure without pyplot: no global backend switch (a notebook that runs a screen keeps its inline plots)
     from matplotlib.figure import Figure
@@ -51,7 +57,11 @@ def pareto_plot(
     fig = Figure(figsize=(10, 6.5), dpi=100)
     ax = fig.add_subplot()
     front = data["pareto_rank"] == 1 if "pareto_rank" in data else pd.Series(False, index=data.index)
-    for part, style in ((data[~front], {"fmt": "o", "ms": 4, "color": "0.6", "label": "passed the gates"}),
+    rest, label = data[~front], "passed the gates"
+    if len(rest) > max_points:  # a 10^6-row run: a seeded sample of the others, the front whole
+        label = f"passed the gates (random {max_points:,} of {len(rest):,})"
+        rest = rest.sample(max_points, random_state=0)
+    for part, style in ((rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
                         (data[front], {"fmt": "o", "ms": 6, "color": "C3", "label": "Pareto front (rank 1)"})):  # fmt: skip
         if part.empty:
             continue

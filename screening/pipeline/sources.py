@@ -157,7 +157,7 @@ def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
         return
     # with a budget: a stratified, seeded sample of the whole space (every prototype and
     # family represented), not the first candidates of the first seed
-    kwargs: dict = {"families": families, "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}
+    kwargs: dict = {"families": families, "options": params.space, "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}
     if params.elements:
         kwargs["elements"] = list(params.elements)
     stream = enumerate_candidates(**kwargs)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from screening.descriptors.stability import ReferenceHull
+from screening.pipeline.report import TOP_TABLE
 from screening.pipeline.sources import CANDIDATE_COLUMNS
 from screening.pipeline.steps import (
     describe_compositions,
@@ -19,12 +20,28 @@ from screening.pipeline.steps import (
     predict_conductivity,
     predict_properties,
 )
-from screening.ranking import OBJECTIVES, rank, resolve_preset
+from screening.ranking import KNOWN_COLUMNS, OBJECTIVES, PRESETS, rank, resolve_preset
 
-__all__ = ["composition_tier", "stability_tier", "rank_funnel", "SCORE_COLUMNS"]
+__all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "SCORE_COLUMNS"]
 
 #: columns of the ``scores`` table (besides ``candidate_id``)
 SCORE_COLUMNS = ["passes_filters", "pareto_rank", "score", "rank"]
+
+
+def ranking_columns(filters: dict | None = None) -> list[str]:
+    """The columns of a run that its ranking, its simulated-number swap and its report read.
+
+    Every objective and gate any preset names with its uncertainty columns, every column a
+    filter may name, the top table's columns and the simulation tier's: the ranking of a
+    10^6-row run reads these from the store instead of every column of every table.
+    """
+    names = {"candidate_id", "error", *CANDIDATE_COLUMNS, *KNOWN_COLUMNS, *TOP_TABLE, *(filters or {})}
+    names.discard("substitutions")  # long text the ranking never reads (the ranked view has it)
+    for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
+        names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
+    names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
+                  "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
+    return sorted(names)
 
 
 def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataFrame]:
