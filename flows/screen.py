@@ -281,8 +281,7 @@ def _tiers_and_ranking(
         t = time.perf_counter()
         ranked = _rank(params, store, run_id)  # again, with the simulated numbers where they exist
     if len(ranked):
-        sources = [c for c in ("conductivity_source", "e_hull_ranked_source") if c in ranked]
-        store.write("scores", run_id, ranked[["candidate_id", *pipeline.SCORE_COLUMNS, *sources]])
+        store.write("scores", run_id, pipeline.score_table(ranked))
     n_in = len(ranked)
     for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, with what it removed
         if gate["applied"]:

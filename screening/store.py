@@ -13,7 +13,11 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
     they appear (a later version may compute more). ``stability`` holds the stability
     tier, which a run computes for its best candidates only.
 ``scores``
-    ``passes_filters``, ``pareto_rank``, ``score``, ``rank``.
+    ``passes_filters``, ``pareto_rank``, ``score``, ``rank``, and the numbers the ranking
+    used where a tier may replace another's: ``ranked_log10_sigma_S_cm`` with
+    ``conductivity_source`` (``composition`` or ``simulation``), ``ranked_e_hull_eV_atom``
+    with ``e_hull_ranked_source`` (``reference``, ``predicted`` or ``simulation``). The
+    tiers' own numbers keep their names (``log10_sigma_S_cm``, ``e_hull_eV_atom``, ``mlip_*``).
 ``ranked`` (view)
     all of the above joined, ordered by run and rank. It has the core columns
     (:data:`VIEW_COLUMNS`: conductivity with its interval, e_hull and its source, window,
@@ -72,7 +76,7 @@ from screening.sql_guard import first_line as _first_line
 __all__ = ["ResultStore", "query", "top", "check_sql", "SCHEMA_VERSION", "TOP_COLUMNS", "VIEW_COLUMNS"]
 
 #: version of the store's tables and view; bump it when they change (the ``meta`` table records it)
-SCHEMA_VERSION = 4  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name
+SCHEMA_VERSION = 5  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name; 5: the ranked values in scores
 
 #: columns the ``ranked`` view always has (NULL until a run writes them), with their SQL types
 VIEW_COLUMNS = {
@@ -82,11 +86,14 @@ VIEW_COLUMNS = {
     "e_hull_eV_atom_std": "DOUBLE", "e_hull_source": "VARCHAR", "window_low_V": "DOUBLE", "window_high_V": "DOUBLE",
     "window_width_V": "DOUBLE", "e_rxn_li_eV_atom": "DOUBLE", "G_VRH_GPa": "DOUBLE", "K_VRH_GPa": "DOUBLE",
     "K_IC_MPa_m05": "DOUBLE", "G_over_G_Li": "DOUBLE", "cost_usd_per_kg": "DOUBLE",
+    "ranked_log10_sigma_S_cm": "DOUBLE", "conductivity_source": "VARCHAR", "ranked_e_hull_eV_atom": "DOUBLE",
+    "e_hull_ranked_source": "VARCHAR",
 }  # fmt: skip
 
 #: the columns :meth:`ResultStore.top` returns by default (those the view has), in this order
 TOP_COLUMNS = ["rank", "candidate_id", "formula", "family", "prototype", "score", "pareto_rank", "log10_sigma_S_cm",
-               "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "e_hull_eV_atom", "e_hull_source", "window_low_V",
+               "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "ranked_log10_sigma_S_cm", "conductivity_source",
+               "e_hull_eV_atom", "e_hull_source", "ranked_e_hull_eV_atom", "e_hull_ranked_source", "window_low_V",
                "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "K_IC_MPa_m05", "G_over_G_Li", "cost_usd_per_kg",
                "parent", "error"]  # fmt: skip
 

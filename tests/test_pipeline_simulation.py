@@ -54,6 +54,26 @@ def test_ranking_uses_the_simulated_conductivity():
     assert ranked.iloc[0]["candidate_id"] == "b"
 
 
+def test_the_ranked_view_shows_the_numbers_the_ranking_used_beside_the_tiers_own(tmp_path):
+    from screening.pipeline import score_table
+    from screening.store import ResultStore
+
+    table = _table()
+    store = ResultStore(tmp_path / "s.duckdb")
+    store.write("candidates", "r", table[["candidate_id", "formula"]])
+    store.write("predictions", "r", table[["candidate_id", "log10_sigma_S_cm"]])
+    store.write("stability", "r", table[["candidate_id", "e_hull_eV_atom", "e_hull_source"]])
+    store.write("simulation", "r", table[["candidate_id", "mlip_log10_sigma_S_cm", "mlip_e_hull_eV_atom", "mlip_md_ps"]])
+    store.write("scores", "r", score_table(rank_funnel(use_simulated(table))))
+    top = store.top(2, run_id="r").set_index("candidate_id")
+    # a: simulated numbers ranked; the tiers' own numbers stay under their names
+    assert top.loc["a", "ranked_log10_sigma_S_cm"] == -2.5 and top.loc["a", "log10_sigma_S_cm"] == -4.0
+    assert top.loc["a", "ranked_e_hull_eV_atom"] == 0.02 and top.loc["a", "e_hull_eV_atom"] == 0.05
+    assert top.loc["a", ["conductivity_source", "e_hull_ranked_source"]].tolist() == ["simulation", "simulation"]
+    assert top.loc["b", ["conductivity_source", "e_hull_ranked_source"]].tolist() == ["composition", "reference"]
+    assert top.loc["b", "ranked_log10_sigma_S_cm"] == top.loc["b", "log10_sigma_S_cm"]
+
+
 def test_structures_come_from_the_source_and_missing_ones_are_error_texts():
     params = ScreenParameters(source="obelix")
     frame = pd.DataFrame({"candidate_id": ["obelix-122", "obelix-nonexistent"]})

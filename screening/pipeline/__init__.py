@@ -30,7 +30,7 @@ from screening.pipeline.steps import (
     predict_properties,
     require_models,
 )
-from screening.pipeline.tiers import SCORE_COLUMNS, composition_tier, rank_funnel, ranking_columns, stability_tier
+from screening.pipeline.tiers import SCORE_COLUMNS, composition_tier, rank_funnel, ranking_columns, score_table, stability_tier
 
 __all__ = [
     "candidate_structures",
@@ -56,6 +56,7 @@ __all__ = [
     "stability_tier",
     "rank_funnel",
     "ranking_columns",
+    "score_table",
     "model_versions",
     "require_models",
     "predict_properties",

@@ -22,10 +22,28 @@ from screening.pipeline.steps import (
 )
 from screening.ranking import KNOWN_COLUMNS, OBJECTIVES, PRESETS, rank, resolve_preset
 
-__all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "SCORE_COLUMNS"]
+__all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "score_table", "SCORE_COLUMNS"]
 
 #: columns of the ``scores`` table (besides ``candidate_id``)
 SCORE_COLUMNS = ["passes_filters", "pareto_rank", "score", "rank"]
+
+
+def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
+    """The ``scores`` rows of a ranked run: the score columns and the numbers the ranking used.
+
+    ``ranked_log10_sigma_S_cm`` and ``ranked_e_hull_eV_atom`` are the conductivity and
+    e_hull the ranking read (simulated where the simulation tier replaced the surrogate's,
+    see :func:`screening.pipeline.use_simulated`), next to their sources; the ``ranked``
+    view shows them beside the tiers' own numbers.
+    """
+    out = ranked[["candidate_id", *SCORE_COLUMNS]].copy()
+    for column, name in (("log10_sigma_S_cm", "ranked_log10_sigma_S_cm"), ("e_hull_eV_atom", "ranked_e_hull_eV_atom")):
+        if column in ranked:
+            out[name] = pd.to_numeric(ranked[column], errors="coerce").to_numpy(float)
+    for column in ("conductivity_source", "e_hull_ranked_source"):
+        if column in ranked:
+            out[column] = ranked[column].to_numpy()
+    return out
 
 
 def ranking_columns(filters: dict | None = None) -> list[str]:
