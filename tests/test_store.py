@@ -43,9 +43,10 @@ def test_write_many_is_one_transaction_and_append_mode_skips_the_lookup(small_st
 
 def test_run_table_reads_only_the_columns_asked_for(small_store):
     whole = small_store.run_table("r1")
-    part = small_store.run_table("r1", columns=["log10_sigma_S_cm", "window_width_V", "formula", "not_a_column"])
-    assert list(part.columns) == ["candidate_id", "log10_sigma_S_cm", "window_width_V", "formula"]
-    pd.testing.assert_frame_equal(part, whole[list(part.columns)])
+    part = small_store.run_table("r1", columns=["log10_sigma_S_cm", "window_width_V", "formula", "family", "not_a_column"])
+    assert list(part.columns) == ["candidate_id", "log10_sigma_S_cm", "window_width_V", "formula", "family"]
+    assert isinstance(part["family"].dtype, pd.CategoricalDtype)  # few distinct labels: one category each, not a string a row
+    pd.testing.assert_frame_equal(part.astype({"family": object}), whole[list(part.columns)])
 
 
 def test_new_columns_are_added_and_appear_in_the_view(small_store):

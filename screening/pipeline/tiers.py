@@ -118,14 +118,18 @@ def rank_funnel(
     # a preset gate on a column this run never computed (all NaN) is not applied either
     unfilled = [c for c in resolve_preset(preset).gates if c in table and c not in (filters or {})
                 and c not in objectives and pd.to_numeric(table[c], errors="coerce").isna().all()]  # fmt: skip
-    table = table.drop(columns=[c for c in numeric if c not in objectives] + unfilled)
-    key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
-    complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
-    order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
-    pool = len(order) if pool is None else pool
-    head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
+    dropped = [c for c in numeric if c not in objectives] + unfilled
+    if dropped:  # (no copy of a 10^6-row table when there is nothing to drop)
+        table = table.drop(columns=dropped)
     weights = {k: v for k, v in chosen.items() if k in objectives}
     filters = {k: v for k, v in (filters or {}).items() if k in table}
+    if pool is None or pool >= len(table):  # every row ranked: no pre-sort
+        head, tail = table, table.iloc[:0]
+    else:
+        key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
+        complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
+        order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
+        head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
     ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset, e_hull_z=e_hull_z)
     if len(tail):
         tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
