@@ -313,6 +313,18 @@ def _normalise(values: np.ndarray, ref: np.ndarray, how: str) -> np.ndarray:
     return out
 
 
+def _joined_names(flags: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per row of the boolean matrix ``flags``, the comma-joined ``names`` whose flag is set (each once, in order).
+
+    One string per distinct pattern of flags, shared by its rows: a 10^6-row table has a
+    handful of patterns, not a million strings.
+    """
+    flags = np.asarray(flags, dtype=bool).reshape(len(flags), len(names))
+    patterns, inverse = np.unique(flags, axis=0, return_inverse=True)
+    texts = np.array([",".join(dict.fromkeys(n for n, f in zip(names, row) if f)) for row in patterns] or [""], dtype=object)
+    return texts[inverse.reshape(-1)] if len(flags) else np.array([], dtype=object)
+
+
 def rank(
     table: pd.DataFrame,
     weights: Mapping[str, float] | None = None,
@@ -414,11 +426,11 @@ def rank(
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
     out["passes_gates"] = passes & checked
     out["passes_filters"] = out["passes_gates"]
-    out["gate_failed"] = [",".join(c for c, f in zip(fail.columns, r) if f) for r in fail.to_numpy()]
+    out["gate_failed"] = _joined_names(fail.to_numpy(bool), list(fail.columns))
     miss_cols = [list(unchecked.columns), used]
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])
     names = miss_cols[0] + miss_cols[1]
-    out["missing"] = [",".join(dict.fromkeys(n for n, m in zip(names, r) if m)) for r in miss_mat]
+    out["missing"] = _joined_names(miss_mat, names)
     out["complete"] = ~miss_mat.any(axis=1)
     if "G_over_G_Li" in out:
         g = pd.to_numeric(out["G_over_G_Li"], errors="coerce")
