@@ -28,12 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = "threads") -> dict:
+def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = "threads", chunk_size: int = 2000) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench_screen_"))
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     env.pop("PREFECT_API_URL", None)
     argv = [sys.executable, "-m", "screening.cli", "--store", str(tmp / "bench.duckdb"), "screen", "--source", "enumerated",
-            "--limit", str(n), "--chunk-size", "2000", "--stability-top-k", str(top_k),
+            "--limit", str(n), "--chunk-size", str(chunk_size), "--stability-top-k", str(top_k),
             "--max-workers", str(workers), "--run-id", f"bench{n}", "--top-n", "5", "--space", space,
             "--task-runner", runner]  # fmt: skip
     t = time.perf_counter()
@@ -61,13 +61,14 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--space", default="default", choices=["default", "large"])
+    parser.add_argument("--chunk-size", type=int, default=2000)
     parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
     args = parser.parse_args()
     print("| candidates | rows stored | errors | wall s | ms / candidate (wall) | tier 0 s | tier 0 ms / candidate |"
           " stability s | rank s | passed gates | with pareto_rank | peak RSS MiB | store MB |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        r = run(n, args.top_k, args.workers, args.space, args.task_runner)
+        r = run(n, args.top_k, args.workers, args.space, args.task_runner, args.chunk_size)
         t = json.loads(r["timings"])
         print(f"| {r['n']:,} | {r['stored']:,} | {r['errors']} | {r['wall_s']:.1f} | {r['ms_per_candidate']:.2f} |"
               f" {t['composition_s']:.1f} | {1000 * t['composition_s'] / r['n']:.2f} | {t.get('stability_s', 0):.1f} |"

@@ -100,6 +100,18 @@ def _stability_key(context, parameters: dict) -> str:
 _TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)
 
 
+def _in_memory(options: RunOptions) -> bool:
+    """Whether Prefect keeps the tier tasks' results in memory until the flow ends.
+
+    By default it does: about 3 KB a candidate, 3 GB for 10^6. Results are persisted (the
+    resume cache) under ``PREFECT_HOME/storage`` anyway, so a run on this machine (threads,
+    or a local Dask cluster) reads each one back from there and keeps none. A run on an
+    external scheduler (``dask_address``) keeps them: its workers may be other machines,
+    whose storage the flow cannot read.
+    """
+    return bool(options.dask_address)
+
+
 @task(name="composition tier", task_run_name="composition tier: chunk {index}", cache_key_fn=_composition_key, **_TASK_OPTIONS)
 def composition_chunk(index: int, candidates: pd.DataFrame, digest: str) -> dict[str, pd.DataFrame]:
     """Tier 0 of one chunk (``digest``, the fingerprint of code, models and data, is part of the cache key)."""
@@ -221,8 +233,9 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
     t = time.perf_counter()
     pending: list[tuple[int, object]] = []
     chunks: Iterable[pd.DataFrame] = pipeline.iter_candidate_frames(params)
+    composition = composition_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
     for i, chunk in enumerate(chunks):
-        pending.append((i, composition_chunk.submit(index=i, candidates=chunk, digest=digest)))
+        pending.append((i, composition.submit(index=i, candidates=chunk, digest=digest)))
         if len(pending) >= window:
             write_composition(*pending.pop(0))
     for i, future in pending:
@@ -237,7 +250,8 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
         t = time.perf_counter()
         best = store.best_predicted(run_id, params.stability_top_k)
         pieces = list(_chunks(best, max(1, min(params.run.chunk_size, 200))))
-        futures = stability_chunk.map(index=range(len(pieces)), candidates=pieces, digest=unmapped(digest))
+        stability = stability_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
+        futures = stability.map(index=range(len(pieces)), candidates=pieces, digest=unmapped(digest))
         n_failed = n_cached = 0
         for future in futures:
             table = future.result()
