@@ -403,7 +403,7 @@ def rank(
         raise ScreeningError(f"none of the objectives {sorted(objectives)} is a column of the table")
     gate_bounds = {**(p.gates if gates else {}), **validate_filters(filters, columns=KNOWN_COLUMNS | set(table.columns))}
 
-    out = table.copy()
+    out = table.copy(deep=False)  # columns are only added or replaced whole below: the caller's table is not changed
     fail, unchecked = _evaluate_gates(out, gate_bounds, e_hull_z)
     signed = np.empty((len(out), len(used)))
     for j, c in enumerate(used):

@@ -40,6 +40,14 @@ def test_simulated_numbers_replace_predicted_ones_and_say_so():
     assert np.isclose(used.loc[0, "log10_sigma_S_cm_hi80"] - used.loc[0, "log10_sigma_S_cm_lo80"], 2 * 1.2816 * 0.2)
 
 
+def test_neither_the_swap_nor_the_ranking_changes_the_callers_table():
+    table = _table()
+    before = table.copy()
+    ranked = rank_funnel(use_simulated(table))
+    pd.testing.assert_frame_equal(table, before)  # no copy of the data is made, and nothing is written through
+    assert ranked.set_index("candidate_id").loc["a", "log10_sigma_S_cm"] == -2.5
+
+
 def test_a_short_md_conductivity_is_shown_but_not_ranked_on():
     used = use_simulated(_table().assign(mlip_md_ps=[0.4, 0.4]))
     assert used["conductivity_source"].tolist() == ["composition", "composition"]

@@ -85,6 +85,10 @@ def simulation_tier(
 MIN_MD_PS = 2.0
 
 
+#: the columns use_simulated may overwrite in part
+_REPLACED = ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "e_hull_eV_atom")
+
+
 def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
 
@@ -94,7 +98,10 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
     uncertainty) where one replaced it.
     """
-    table = table.copy()
+    table = table.copy(deep=False)  # no copy of a 10^6-row table's data: the columns changed below are copied first
+    for column in _REPLACED:
+        if column in table:
+            table[column] = table[column].copy()
     table["conductivity_source"] = "composition"
     base = table["e_hull_source"] if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
     table["e_hull_ranked_source"] = base
