@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from screening import store as store_module
+from screening import store_schema
 from screening.errors import QueryError, StoreError
 from screening.store import ResultStore
 
@@ -126,7 +127,7 @@ def test_two_processes_write_at_once(tmp_path):
 
 @pytest.mark.parametrize("cached_rows", [0, 2, 2000])
 def test_top_is_the_same_with_or_without_the_cached_prefix(small_store, monkeypatch, cached_rows):
-    monkeypatch.setattr(store_module, "_TOP_ROWS", cached_rows)
+    monkeypatch.setattr(store_schema, "_TOP_ROWS", cached_rows)
     small_store.refresh_top("r1")
     test_top_orders_and_filters(small_store)
     assert small_store.top(10, passes_filters=False)["formula"].tolist()[-1] == "Li3PS4"
