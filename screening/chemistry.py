@@ -90,6 +90,8 @@ def _parse_formula(text: str) -> Composition:
 def _checked(comp: Composition, label: object) -> Composition:
     if comp.num_atoms <= 0:
         raise InvalidCompositionError(f"{label!r}: empty composition")
+    if all(type(el) is Element for el in comp) and all(amt >= 0 for amt in comp.values()):
+        return comp  # already plain elements: no rebuild (tier 0 passes parsed Compositions around)
     plain = {}
     for el, amt in comp.items():
         element = getattr(el, "element", el)

@@ -227,3 +227,31 @@ def test_the_run_report_has_units_in_its_headers_and_a_legible_pareto_plot(tmp_p
     png = pipeline.pareto_plot(ranked, tmp_path / "p.png")
     assert imread(png).shape[1] == 1000  # 1,000 px wide
     assert pipeline.pareto_plot(ranked.assign(passes_filters=False), tmp_path / "none.png") is None
+
+
+# ------------------------------------------------------------------ tier 0 computes each feature once
+
+
+def test_predictions_from_the_stored_descriptors_equal_predictions_from_scratch():
+    from screening.surrogates import predict
+
+    chunk = pd.DataFrame(
+        {
+            "candidate_id": list("abcdefg"),
+            "formula": ["Li3YCl6", "Li6PS5Cl", "Li7La3Zr2O12", "Li1.5Al0.5Ge1.5(PO4)3", "Xx2O", "", "Li3PS4"],
+        }
+    )
+    descriptors = pipeline.describe_compositions(chunk)
+    reused = predict(chunk, stability=False, descriptors=descriptors)
+    scratch = predict(chunk, stability=False)
+    pd.testing.assert_frame_equal(reused, scratch)
+    assert reused["log10_sigma_S_cm"].notna().sum() == 5 and reused["prototype"].iloc[2] == "garnet"
+    with pytest.raises(ValueError, match="2 rows for 7 formulas"):
+        predict(chunk, stability=False, descriptors=descriptors.head(2))
+
+
+def test_a_formula_every_step_rejects_gets_its_reason_once():
+    chunk = pd.DataFrame({"candidate_id": ["x", "y"], "formula": ["Xx2O", "LiCl"], "family": [None, None], "error": [None, None]})
+    tables = pipeline.composition_tier(chunk)
+    error = tables["candidates"]["error"]
+    assert error.iloc[0].count("unknown element Xx") == 1 and error.iloc[1] is None

@@ -27,6 +27,7 @@ Family policy (:func:`family_of`): ``sulfide`` when S/Se/Te are anions and O is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -164,30 +165,32 @@ def chemistry_descriptors(formula: str | Composition) -> dict[str, object]:
     n_cation = sum(amounts[c] for c in cations)
     li = amounts.get("Li", 0.0)
     anion_charge = -sum(_anion_charge(a) * amounts[a] for a in anions)
-    cat_r = np.array([_radius(c, False) for c in cations])
-    cat_w = np.array([amounts[c] for c in cations])
-    if cations and np.isfinite(cat_r).any():
-        ok = np.isfinite(cat_r)
-        r_mean = float(np.average(cat_r[ok], weights=cat_w[ok]))
-        r_std = float(np.sqrt(np.average((cat_r[ok] - r_mean) ** 2, weights=cat_w[ok])))
+    # amount-weighted radius statistics in plain Python: tier 0 calls this once per
+    # candidate, and numpy's per-call overhead was most of its cost
+    sized = [(_radius(c, False), amounts[c]) for c in cations]
+    sized = [(r, w) for r, w in sized if r == r]
+    weight = sum(w for _, w in sized)
+    if sized and weight > 0:
+        r_mean = sum(r * w for r, w in sized) / weight
+        r_std = math.sqrt(sum((r - r_mean) ** 2 * w for r, w in sized) / weight)
     else:
         r_mean = r_std = float("nan")
     an_w = [amounts[a] for a in anions]
-    an_r = float(np.average([_radius(a, True) for a in anions], weights=an_w)) if anions else float("nan")
+    an_total = sum(an_w)
+    an_r = sum(_radius(a, True) * w for a, w in zip(anions, an_w)) / an_total if anions else float("nan")
+    an_x = sum(_electronegativity(a) * w for a, w in zip(anions, an_w)) / an_total if anions else float("nan")
     return {
         "n_elements": len(amounts),
         "li_fraction": float(li / sum(amounts.values())),
         "li_per_anion": float(li / n_anion) if n_anion else float("nan"),
         "anions": ",".join(sorted(anions)),
         "n_anion_species": len(anions),
-        "anion_electronegativity_mean": float(np.average([_electronegativity(a) for a in anions], weights=an_w))
-        if anions
-        else float("nan"),
+        "anion_electronegativity_mean": float(an_x),
         "cation_oxidation_state_mean": float(anion_charge / n_cation) if n_cation else float("nan"),
         "cation_radius_mean_A": r_mean,
         "cation_radius_std_A": r_std,
-        "anion_radius_mean_A": an_r,
-        "radius_ratio": r_mean / an_r if an_r and np.isfinite(an_r) else float("nan"),
+        "anion_radius_mean_A": float(an_r),
+        "radius_ratio": r_mean / an_r if an_r and math.isfinite(an_r) else float("nan"),
         "family": family_from_anions(anions),
     }
 

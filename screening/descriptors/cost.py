@@ -65,13 +65,12 @@ def element_cost_table() -> dict[str, float]:
 
 @lru_cache(maxsize=65536)
 def _parse(formula: str) -> tuple[tuple[str, float], ...]:
-    try:
-        comp = Composition(formula)
-        return _amounts(comp, formula)
-    except InvalidCompositionError:
-        raise
-    except Exception as exc:  # pymatgen raises several types for bad formulas
-        raise InvalidCompositionError(f"{formula!r}: cannot parse the formula ({exc})") from exc
+    from screening.chemistry import as_composition  # (its parse cache is shared with the descriptors)
+
+    items = tuple((el.symbol, float(amt)) for el, amt in as_composition(formula).items() if amt > 0)
+    if not items:
+        raise InvalidCompositionError(f"{formula!r}: empty composition")
+    return items
 
 
 def _amounts(comp: Composition, label: str) -> tuple[tuple[str, float], ...]:

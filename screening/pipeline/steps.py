@@ -100,9 +100,15 @@ def merge_errors(*frames: pd.DataFrame) -> pd.Series:
         if "error" not in frame:
             continue
         col = frame["error"].where(frame["error"].notna(), None)
-        texts = col if texts is None else texts.combine(col, lambda a, b: "; ".join(x for x in (a, b) if x) or None)
+        texts = col if texts is None else texts.combine(col, _join_distinct)
     return texts
 
+
+def _join_distinct(a: str | None, b: str | None) -> str | None:
+    """``"a; b"``, once when both steps give the same reason (an unparsable formula fails both)."""
+    if a and b and b in a:
+        return a
+    return "; ".join(x for x in (a, b) if x) or None
 
 
 
@@ -138,17 +144,19 @@ def require_models() -> dict:
     return {name: _loaded(name, lambda n=name: load_model(n)) for name in _model_names()}
 
 
-def predict_properties(candidates: pd.DataFrame, stability: bool = False) -> pd.DataFrame:
+def predict_properties(candidates: pd.DataFrame, stability: bool = False, descriptors: pd.DataFrame | None = None) -> pd.DataFrame:
     """Surrogate predictions of a chunk, keyed by ``candidate_id``, errors in ``prediction_error``.
 
     Uses :func:`screening.surrogates.predict` (conductivity in log10 S/cm, formation energy
     and e_hull in eV/atom, moduli in GPa, K_IC in MPa m^0.5, each with its uncertainty).
-    The trained models must exist (:func:`require_models`).
+    The trained models must exist (:func:`require_models`). ``descriptors``: the
+    :func:`describe_compositions` table of the same candidates, row for row, whose Magpie
+    and chemistry columns the models then reuse.
     """
     from screening.surrogates import predict
 
     require_models()
-    out = predict(candidates[["candidate_id", "formula"]].reset_index(drop=True), stability=stability)
+    out = predict(candidates[["candidate_id", "formula"]].reset_index(drop=True), stability=stability, descriptors=descriptors)
     drop = ["formula", "family", "prototype"]
     if not stability:  # left to the stability tier, which writes its own table
         drop += ["e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source", *STABILITY_COLUMNS]

@@ -71,7 +71,7 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
     conductivity model to use instead of the trained surrogates (for tests and notebooks).
     """
     comp = describe_compositions(candidates)
-    pred = predict_conductivity(candidates, model) if model is not None else predict_properties(candidates)
+    pred = predict_conductivity(candidates, model) if model is not None else predict_properties(candidates, descriptors=comp)
     base = candidates[[c for c in CANDIDATE_COLUMNS if c in candidates]].copy().reset_index(drop=True)
     base["error"] = merge_errors(base, comp.reset_index(drop=True), pred.rename(columns={"prediction_error": "error"}))
     if "family" not in base:

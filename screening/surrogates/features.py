@@ -154,7 +154,9 @@ def _magpie_rows(comps: Sequence[Composition | None], errors: list[str | None]) 
     return out
 
 
-def feature_table(formulas: Sequence[Any], kind: str = "basic") -> tuple[pd.DataFrame, list[str | None], np.ndarray]:
+def feature_table(
+    formulas: Sequence[Any], kind: str = "basic", descriptors: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[str | None], np.ndarray]:
     """Model features of many formulas; bad formulas give NaN rows and an error text.
 
     Parameters
@@ -166,6 +168,11 @@ def feature_table(formulas: Sequence[Any], kind: str = "basic") -> tuple[pd.Data
         large training sets. ``"conductivity"``: basic + Li chemistry
         (:class:`~screening.descriptors.composition.LiChemistry`, NaN filled with -1) +
         one-hot coarse family + one-hot :func:`prototype_of`.
+    descriptors
+        Optional :func:`~screening.descriptors.composition.composition_table` of the same
+        formulas, row for row (``check_balance=False``): its Magpie and chemistry columns
+        and its errors are used instead of computing them again (tier 0 stores that table
+        and predicts from it).
 
     Returns
     -------
@@ -176,20 +183,27 @@ def feature_table(formulas: Sequence[Any], kind: str = "basic") -> tuple[pd.Data
     if kind not in ("basic", "conductivity"):
         raise ValueError(f"kind={kind!r}: expected 'basic' or 'conductivity'")
     comps, errors = _parse_all(list(formulas))
-    magpie = _magpie_rows(comps, errors)
+    if descriptors is not None:
+        if len(descriptors) != len(comps):
+            raise ValueError(f"descriptors has {len(descriptors)} rows for {len(comps)} formulas")
+        errors = [e or (d if isinstance(d, str) else None) for e, d in zip(errors, descriptors["error"])]
+        magpie = descriptors[magpie_labels()].to_numpy(float)
+    else:
+        magpie = _magpie_rows(comps, errors)
     fractions = element_fractions(comps)
     strata = coarse_family(fractions)
     parts = [pd.DataFrame(magpie, columns=magpie_labels()), pd.DataFrame(fractions, columns=[f"frac_{s}" for s in ELEMENTS])]
     if kind == "conductivity":
         labels = LiChemistry().feature_labels()
-        chem = np.full((len(comps), len(labels)), np.nan)
+        chem = np.full((len(comps), len(labels)), np.nan) if descriptors is None else descriptors[labels].to_numpy(float)
         protos = np.full(len(comps), "", dtype=object)
         for i, comp in enumerate(comps):
             if comp is None or errors[i]:
                 continue
             try:
-                d = chemistry_descriptors(comp)
-                chem[i] = [d[k] for k in labels]
+                if descriptors is None:
+                    d = chemistry_descriptors(comp)
+                    chem[i] = [d[k] for k in labels]
                 protos[i] = prototype_of(comp)
             except Exception as exc:
                 errors[i] = f"{type(exc).__name__}: {exc}"

@@ -83,6 +83,7 @@ def predict(
     stability: bool = True,
     models_dir: str | Path | None = None,
     structure_model: bool | None = None,
+    descriptors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every predicted property of formulas, structures or a table of candidates, with uncertainty.
 
@@ -105,6 +106,10 @@ def predict(
         on the OBELiX test rows with a structure (``better_than_composition_on_test`` in its
         card). A structure whose descriptors fail (no Li, ...) or a missing model falls
         back to the composition model, without an error.
+    descriptors
+        Optional :func:`~screening.descriptors.composition.composition_table` of the same
+        items, row for row: its Magpie and chemistry columns are reused instead of being
+        computed again (the screening flow's tier 0 has computed them already).
 
     Returns
     -------
@@ -166,23 +171,23 @@ def predict(
         if struct_model is not None and structure_model is None and not struct_model.card.get("better_than_composition_on_test", False):
             struct_model = None
     with threadpool_limits(limits=1):  # OpenMP spin-waits badly on shared machines; batches are small
-        return _predict(raw, base, formulas, errors, models, stability, structs, struct_model)
+        return _predict(raw, base, formulas, errors, models, stability, structs, struct_model, descriptors)
 
 
-def _predict(raw, base, formulas, errors, models, stability, structs=None, struct_model=None) -> pd.DataFrame:
+def _predict(raw, base, formulas, errors, models, stability, structs=None, struct_model=None, descriptors=None) -> pd.DataFrame:
     n = len(raw)
     out = pd.DataFrame(index=range(n))
     out["formula"] = [f if e is None else (f or None) for f, e in zip(formulas, errors)]
     # one feature pass per feature kind, reused by every model of that kind
-    Xc, err_c, strata = feature_table(formulas, "conductivity")
+    Xc, err_c, strata = feature_table(formulas, "conductivity", descriptors=descriptors)
     Xb = Xc[magpie_labels() + [f"frac_{s}" for s in ELEMENTS]]
     ok = np.array([e is None for e in err_c], dtype=bool) & np.array([e is None for e in errors], dtype=bool)
     errors = [e or c for e, c in zip(errors, err_c)]  # the first reason an item failed
     fam = np.where(ok, strata, None)
     out["family"] = fam
-    out["prototype"] = [
-        next((p for p in PROTOTYPES if Xc.at[i, f"proto_{p}"] == 1.0), None) if ok[i] else None for i in range(n)
-    ]
+    onehot = Xc[[f"proto_{p}" for p in PROTOTYPES]].to_numpy(float)
+    found = ok & (np.nan_to_num(onehot).max(axis=1) == 1.0) if n else ok
+    out["prototype"] = np.where(found, np.asarray(PROTOTYPES, dtype=object)[np.nan_to_num(onehot).argmax(axis=1)], None) if n else []
 
     def run(name: str, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = models[name]
