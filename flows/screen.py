@@ -309,9 +309,11 @@ def _tiers_and_ranking(
 
 def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
     """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
-    table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters)))
+    table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters), ordered=False))
+    # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
     return pipeline.rank_funnel(
-        table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa, e_hull_z=params.e_hull_z
+        table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa,
+        e_hull_z=params.e_hull_z, sort=False,
     )
 
 
@@ -414,7 +416,7 @@ def _artifacts(
     show = ["rank", "candidate_id", "formula", "family", "log10_sigma_S_cm", "log10_sigma_S_cm_std", "measured_log10_sigma_S_cm",
             "window_low_V", "window_high_V", "e_rxn_li_eV_atom", "e_hull_eV_atom", "K_IC_MPa_m05", "G_over_G_Li",
             "pareto_rank", "score"]  # fmt: skip
-    best = ranked[ranked["passes_filters"].astype(bool)].head(params.top_n) if len(ranked) else ranked
+    best = ranked[ranked["passes_filters"].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
     best = best[[c for c in show if c in best]]
     rows = pipeline.top_table(ranked, params.top_n) if len(ranked) else []  # headers with units, no NaN in the UI table
     create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of run {run_id} (passed every gate)")

@@ -336,6 +336,7 @@ def rank(
     gates: bool = True,
     e_hull_z: float = 0.0,
     normalise: str = "rank",
+    sort: bool = True,
 ) -> pd.DataFrame:
     """Rank a table of candidates: gates, weighted score, Pareto annotation.
 
@@ -364,6 +365,13 @@ def rank(
         The e_hull gate applies to ``e_hull_eV_atom + e_hull_z * e_hull_eV_atom_std``.
     normalise
         ``"rank"`` (percentile, default) or ``"robust_z"`` (median/MAD, clipped +-3).
+    sort
+        ``True``: rows sorted best first. ``False``: rows in the input's order, the
+        ``rank`` column giving the order (no copy of a 10^6-row table's data: the
+        screening flow ranks whole runs this way).
+
+    Ties (same gates, completeness and score) are ordered by ``candidate_id`` where the
+    table has one, so the ranks do not depend on the order the rows came in.
 
     Returns
     -------
@@ -456,8 +464,16 @@ def rank(
             cols = ~missing_obj[rows[0]]
             pr[rows] = pareto_ranks(signed[np.ix_(rows, np.flatnonzero(cols))])
     out["pareto_rank"] = pr
-    order = np.lexsort((-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes))
-    out = out.iloc[order].reset_index(drop=True)
-    out["rank"] = np.arange(1, len(out) + 1)
+    keys = (-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes)
+    if "candidate_id" in out:  # ties by id: the same ranks whatever order the rows came in
+        keys = (pd.factorize(out["candidate_id"], sort=True)[0], *keys)
+    order = np.lexsort(keys)
+    if sort:
+        out = out.iloc[order].reset_index(drop=True)
+        out["rank"] = np.arange(1, len(out) + 1)
+    else:
+        position = np.empty(len(out), dtype=np.int64)
+        position[order] = np.arange(1, len(out) + 1)
+        out["rank"] = position
     out.attrs["gate_funnel"] = gate_funnel(table, gate_bounds, e_hull_z).to_dict("records")
     return out

@@ -67,7 +67,7 @@ _RUNS_ADDED = {"flow_run_id": "VARCHAR", "flow_run_name": "VARCHAR"}
 _KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "simulation", "scores")
 
 #: text columns with few distinct values that run_table(columns=...) returns as categoricals
-_CATEGORICAL = ("family", "source", "prototype", "parent")
+_CATEGORICAL = ("family", "source", "prototype", "parent", "e_hull_source", "window_source")
 
 # rows of each run kept in rank order in _top_rows; top(n) with n (matching rows) within
 # this prefix reads only _top_rows, anything else falls back to the wide tables

@@ -280,3 +280,22 @@ def test_known_materials_balanced_preset_targets():
     assert k["fast_median_pct"] <= 25.0
     assert k["ins_in_top10"] == 0
     assert k["top20_max_e_hull"] <= 0.1
+
+
+def test_ranks_do_not_depend_on_the_order_rows_come_in():
+    t = screen_table(60, seed=3)
+    t.loc[t.index[:20], "log10_sigma_S_cm"] = np.nan  # many ties: rows that fail a gate or lack a value
+    t.loc[t.index[20:30], "e_hull_eV_atom"] = 0.5
+    a = rank(t).set_index("candidate_id")["rank"]
+    b = rank(t.sample(frac=1.0, random_state=7)).set_index("candidate_id")["rank"]
+    pd.testing.assert_series_equal(a.sort_index(), b.sort_index())
+
+
+def test_unsorted_ranking_gives_the_same_ranks_in_the_input_order():
+    t = screen_table(50, seed=4)
+    ranked = rank(t)
+    unsorted = rank(t, sort=False)
+    assert list(unsorted["candidate_id"]) == list(t["candidate_id"])
+    merged = unsorted.merge(ranked, on="candidate_id", suffixes=("", "_sorted"))
+    for c in ("rank", "score", "pareto_rank", "passes_filters", "gate_failed"):
+        pd.testing.assert_series_equal(merged[c], merged[f"{c}_sorted"], check_names=False)

@@ -106,7 +106,8 @@ TOP_TABLE = {
 
 def top_table(ranked: pd.DataFrame, n: int) -> list[dict]:
     """The best ``n`` rows that passed the gates, with unit-bearing headers and sensible rounding (no NaN: empty text)."""
-    best = ranked[ranked["passes_filters"].fillna(False).astype(bool)].head(n) if "passes_filters" in ranked else ranked.head(n)
+    best = ranked[ranked["passes_filters"].fillna(False).astype(bool)] if "passes_filters" in ranked else ranked
+    best = best.nsmallest(n, "rank") if "rank" in best else best.head(n)  # (a run's ranking is not sorted)
     rows = []
     for _, r in best.iterrows():
         row = {}

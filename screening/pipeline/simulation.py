@@ -103,7 +103,7 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
         if column in table:
             table[column] = table[column].copy()
     table["conductivity_source"] = "composition"
-    base = table["e_hull_source"] if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
+    base = table["e_hull_source"].astype(object) if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
     table["e_hull_ranked_source"] = base
     if "mlip_log10_sigma_S_cm" in table:
         sim = pd.to_numeric(table["mlip_log10_sigma_S_cm"], errors="coerce")

@@ -97,6 +97,7 @@ def rank_funnel(
     preset: str = "balanced",
     kappa: float = 0.0,
     e_hull_z: float = 0.0,
+    sort: bool = True,
 ) -> pd.DataFrame:
     """:func:`screening.ranking.rank` of a run under a named preset (gates + weights), ``kappa`` and ``e_hull_z``.
 
@@ -107,7 +108,8 @@ def rank_funnel(
     all (a tier the run did not compute, present because an earlier run in the same store
     had it) is left out, and so is a preset gate on such a column, so the columns of other
     runs never change how a run is ranked.
-    An empty table gives an empty ranking with the score columns.
+    An empty table gives an empty ranking with the score columns. ``sort=False``: rows in
+    the table's order, ``rank`` giving the order (no copy of the table's data).
     """
     if table.empty:
         return table.assign(**{c: pd.Series(dtype=float) for c in SCORE_COLUMNS}).astype({"passes_filters": bool})
@@ -130,7 +132,8 @@ def rank_funnel(
         complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
         order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
         head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
-    ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset, e_hull_z=e_hull_z)
+    ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset,
+                  e_hull_z=e_hull_z, sort=sort or len(tail) > 0)  # fmt: skip
     if len(tail):
         tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
