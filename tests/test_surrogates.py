@@ -228,3 +228,37 @@ def test_reference_elements_are_the_hulls():
     from screening.descriptors.stability import default_hull, reference_elements
 
     assert reference_elements() == default_hull().elements
+
+
+def test_composition_keys_and_weights_count_one_composition_once():
+    from pymatgen.core import Composition
+
+    from screening.surrogates.features import element_fractions
+    from screening.surrogates.selection import composition_keys, sample_weights
+
+    comps = [Composition(f) for f in ("Li3.4Ge0.4P0.6S4", "Li10.2Ge1.2P1.8S12", "Li7La3Zr2O12")]
+    fr = element_fractions(comps)
+    keys = composition_keys(fr)
+    assert keys[0] == keys[1] != keys[2]
+    assert sample_weights(fr, np.zeros(3, bool), per_composition=True).tolist() == [0.5, 0.5, 1.0]
+    assert sample_weights(fr, np.array([False, False, True]), per_composition=False, censored_weight=0.5).tolist() == [1, 1, 0.5]
+    assert sample_weights(fr, np.zeros(3, bool), per_composition=False) is None
+
+
+def test_conformal_regressor_passes_sample_weights_to_the_estimator():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
+    w = np.where(X[:, 0] > 0, 10.0, 0.1)
+    tree = lambda: HistGradientBoostingRegressor(max_iter=20, random_state=0)  # noqa: E731
+    weighted = ConformalRegressor(tree(), calibration=5).fit(X, y, sample_weight=w)
+    plain = ConformalRegressor(tree(), calibration=5).fit(X, y)
+    assert not np.allclose(weighted.predict(X), plain.predict(X))
+    # estimators without sample_weight (kNN, also inside a Pipeline) are fitted unweighted
+    knn = make_pipeline(StandardScaler(), KNeighborsRegressor())
+    assert np.allclose(ConformalRegressor(knn, calibration=5).fit(X, y, sample_weight=w).predict(X),
+                       ConformalRegressor(knn, calibration=5).fit(X, y).predict(X))  # fmt: skip

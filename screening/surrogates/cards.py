@@ -136,8 +136,11 @@ def render_card(card: dict) -> str:
         for m, v in card[key].items():
             lines.append(f"| {m} | {v:.4g} |" if isinstance(v, float) else f"| {m} | {v} |")
     if "cv_selection" in card:
-        lines += ["", "## Model selection (CV on train only)", "", "| candidate | CV MAE |", "|---|---|"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in card["cv_selection"].items()]
+        scores = {k: v if isinstance(v, dict) else {"mae_oof": v} for k, v in card["cv_selection"].items()}
+        cols = list(dict.fromkeys(c for v in scores.values() for c in v))
+        lines += ["", "## Model selection (CV on train only)", "", "| candidate | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+        lines += [f"| {k} | " + " | ".join(f"{v[c]:.4f}" if isinstance(v.get(c), float) else str(v.get(c, "")) for c in cols) + " |"
+                  for k, v in scores.items()]
     if "data_sha256" in card:
         lines += ["", "## Data checksums (SHA256)", ""] + [f"- `{k}`: `{v}`" for k, v in card["data_sha256"].items()]
     if "limitations" in card:

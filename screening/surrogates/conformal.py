@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterable
 
@@ -9,9 +10,25 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold, KFold
+from sklearn.pipeline import Pipeline
 
 #: z value of a central 80 % Gaussian interval (to turn an interval into a std)
 Z80 = 1.2815515655446004
+
+
+def fit_weighted(est, X, y, sample_weight=None):
+    """``est.fit(X, y)`` with ``sample_weight`` when given: routed to the last step of a Pipeline,
+    dropped for an estimator whose ``fit`` does not take it (e.g. kNN). Returns ``est``."""
+    if sample_weight is None:
+        return est.fit(X, y)
+    if isinstance(est, Pipeline):
+        last = est.steps[-1][1]
+        if "sample_weight" not in inspect.signature(last.fit).parameters:
+            return est.fit(X, y)
+        return est.fit(X, y, **{f"{est.steps[-1][0]}__sample_weight": sample_weight})
+    if "sample_weight" not in inspect.signature(est.fit).parameters:
+        return est.fit(X, y)
+    return est.fit(X, y, sample_weight=sample_weight)
 
 
 class ConformalRegressor(RegressorMixin, BaseEstimator):
@@ -104,10 +121,14 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         level = min(1.0, math.ceil((n + 1) * coverage) / n)
         return float(np.quantile(abs_res, level, method="higher"))
 
-    def fit(self, X, y, groups=None, strata=None) -> ConformalRegressor:
-        """Fit the estimator and calibrate the intervals (see the class docstring)."""
+    def fit(self, X, y, groups=None, strata=None, sample_weight=None) -> ConformalRegressor:
+        """Fit the estimator and calibrate the intervals (see the class docstring).
+
+        ``sample_weight`` (optional) weights the rows when fitting the estimator (not the
+        conformal quantiles: every calibration residual counts once)."""
         X = np.asarray(X, float)
         y = np.asarray(y, float)
+        w = None if sample_weight is None else np.asarray(sample_weight, float)
         if not 0 < self.coverage < 1:
             raise ValueError(f"coverage={self.coverage!r}: expected a number in (0, 1)")
         strata = np.asarray(strata if strata is not None else np.full(len(y), "all"), dtype=object)
@@ -118,7 +139,7 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             perm = rng.permutation(len(y))
             n_cal = int(round(self.calibration * len(y)))
             cal, fit_idx = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
-            self.estimator_ = self._base().fit(X[fit_idx], y[fit_idx])
+            self.estimator_ = fit_weighted(self._base(), X[fit_idx], y[fit_idx], None if w is None else w[fit_idx])
             pred = self.estimator_.predict(X[cal])
         else:
             k = int(self.calibration)
@@ -130,8 +151,8 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             cal = np.arange(len(y))
             pred = np.full(len(y), np.nan)
             for tr, te in splits:
-                pred[te] = self._base().fit(X[tr], y[tr]).predict(X[te])
-            self.estimator_ = self._base().fit(X, y)
+                pred[te] = fit_weighted(self._base(), X[tr], y[tr], None if w is None else w[tr]).predict(X[te])
+            self.estimator_ = fit_weighted(self._base(), X, y, w)
         self.calibration_index_ = cal
         self.calibration_predictions_ = pred
         self.calibration_residuals_ = y[cal] - pred

@@ -1,0 +1,289 @@
+"""Conductivity model candidates and their selection by grouped cross-validation on train only.
+
+Every candidate works on the full :data:`~screening.surrogates.features.CONDUCTIVITY_FEATURES`
+matrix (the stored feature list is unchanged); a candidate that uses fewer features selects
+or condenses columns itself (:class:`ColumnSubset`, :class:`GroupedFractions`), so tier 0's
+``feature_table(..., descriptors=...)`` path and the ``conductivity_structure`` model are
+untouched.
+
+Sample weights (:func:`sample_weights`) are computed by the trainer from the train rows:
+``1/n`` per fractional composition (repeated measurements of one composition, e.g. the many
+LLZO entries, count once in total) and optionally a factor on censored ('<X') rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
+from sklearn.model_selection import GroupKFold
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from screening.chemistry import ELEMENTS
+from screening.surrogates.conformal import fit_weighted
+from screening.surrogates.features import CONDUCTIVITY_FEATURES
+
+SEED = 0
+
+#: a composition's key: atomic fractions rounded to this many decimals (Li3.4Ge0.4P0.6S4 == Li10.2Ge1.2P1.8S12)
+COMPOSITION_DECIMALS = 4
+
+_FRAC = [i for i, c in enumerate(CONDUCTIVITY_FEATURES) if c.startswith("frac_")]
+_MAGPIE = [i for i, c in enumerate(CONDUCTIVITY_FEATURES) if c.startswith("MagpieData")]
+_NOT_FRAC = [i for i in range(len(CONDUCTIVITY_FEATURES)) if i not in set(_FRAC)]
+
+#: element groups of :class:`GroupedFractions` (sums of atomic fractions); chosen from chemistry, not from data
+FRACTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "Li": ("Li",),
+    "O": ("O",),
+    "S": ("S",),
+    "Se_Te": ("Se", "Te"),
+    "F": ("F",),
+    "Cl_Br_I": ("Cl", "Br", "I"),
+    "N": ("N",),
+    "H": ("H",),
+    "P_As": ("P", "As"),
+    "Si_Ge_Sn": ("Si", "Ge", "Sn"),
+    "B_Al_Ga_In": ("B", "Al", "Ga", "In"),
+    "Ti_Zr_Hf": ("Ti", "Zr", "Hf"),
+    "Nb_Ta_V_Mo_W": ("Nb", "Ta", "V", "Mo", "W"),
+    "La_rare_earth_Y_Sc": ("La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu", "Y", "Sc"),
+    "alkaline_earth": ("Be", "Mg", "Ca", "Sr", "Ba"),
+    "alkali_not_Li": ("Na", "K", "Rb", "Cs"),
+    "late_TM": ("Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn"),
+}
+
+
+def composition_keys(fractions: np.ndarray) -> list[tuple[float, ...]]:
+    """One hashable key per row of an element-fraction matrix (rounded to :data:`COMPOSITION_DECIMALS`)."""
+    return [tuple(np.round(np.asarray(r, float), COMPOSITION_DECIMALS)) for r in fractions]
+
+
+def sample_weights(fractions: np.ndarray, censored: np.ndarray, per_composition: bool, censored_weight: float = 1.0) -> np.ndarray | None:
+    """Training weights: ``1/n`` for each of the ``n`` rows of one fractional composition (when
+    ``per_composition``) times ``censored_weight`` on censored rows; None when all are 1."""
+    w = np.ones(len(fractions))
+    if per_composition:
+        keys = composition_keys(fractions)
+        counts: dict[tuple, int] = {}
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+        w = w / np.array([counts[k] for k in keys], float)
+    w = np.where(np.asarray(censored, bool), w * censored_weight, w)
+    return None if np.allclose(w, 1.0) else w
+
+
+class ColumnSubset(TransformerMixin, BaseEstimator):
+    """Keep the columns ``columns`` (indices) of a matrix."""
+
+    def __init__(self, columns: Sequence[int] = ()):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, float)[:, list(self.columns)]
+
+
+class GroupedFractions(TransformerMixin, BaseEstimator):
+    """Replace the 94 element-fraction columns by the sums over :data:`FRACTION_GROUPS` (17 columns)
+    plus the fraction of all other elements; the other columns are kept."""
+
+    def __init__(self, drop_magpie: bool = False):
+        self.drop_magpie = drop_magpie
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, float)
+        frac = X[:, _FRAC]
+        sums = []
+        used = set()
+        for members in FRACTION_GROUPS.values():
+            idx = [ELEMENTS.index(e) for e in members]
+            used.update(idx)
+            sums.append(frac[:, idx].sum(axis=1))
+        rest = [j for j in range(frac.shape[1]) if j not in used]
+        sums.append(frac[:, rest].sum(axis=1))
+        keep = [i for i in _NOT_FRAC if not (self.drop_magpie and i in set(_MAGPIE))]
+        return np.hstack([X[:, keep], np.column_stack(sums)])
+
+
+class MeanEnsemble(RegressorMixin, BaseEstimator):
+    """Unweighted mean of the predictions of several regressors (each cloned and fitted on the
+    same rows; sample weights go to members that accept them, e.g. not to kNN)."""
+
+    def __init__(self, estimators: Sequence[object] = ()):
+        self.estimators = estimators
+
+    def fit(self, X, y, sample_weight=None):
+        self.estimators_ = [fit_weighted(clone(e), X, y, sample_weight) for e in self.estimators]
+        return self
+
+    def predict(self, X):
+        return np.mean([e.predict(X) for e in self.estimators_], axis=0)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+def _hgb(loss: str = "squared_error", lr: float = 0.05, iters: int = 300, leaves: int = 15, leaf: int = 5,
+         l2: float = 0.0, depth: int | None = None) -> HistGradientBoostingRegressor:  # fmt: skip
+    return HistGradientBoostingRegressor(loss=loss, max_iter=iters, learning_rate=lr, max_leaf_nodes=leaves, min_samples_leaf=leaf,
+                                         l2_regularization=l2, max_depth=depth, early_stopping=False, random_state=SEED)  # fmt: skip
+
+
+def _et(leaf: int = 1, max_features: float = 0.5) -> ExtraTreesRegressor:
+    return ExtraTreesRegressor(n_estimators=300, max_features=max_features, min_samples_leaf=leaf, random_state=SEED, n_jobs=1)
+
+
+def _knn_magpie() -> Pipeline:
+    return make_pipeline(ColumnSubset(_MAGPIE), StandardScaler(), KNeighborsRegressor(n_neighbors=5, weights="distance"))
+
+
+def _grouped(est) -> Pipeline:
+    return make_pipeline(GroupedFractions(), est)
+
+
+#: estimators of the structure-aware conductivity model, compared by grouped 5-fold CV on the OBELiX train split
+#: (unchanged; the composition model's candidates are CONDUCTIVITY_CANDIDATES below)
+STRUCTURE_CANDIDATES: dict[str, Callable[[], object]] = {
+    "hgb_lr0.05_leaves15": lambda: HistGradientBoostingRegressor(
+        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=5, early_stopping=False, random_state=SEED
+    ),
+    "hgb_lr0.03_leaves15_l2": lambda: HistGradientBoostingRegressor(
+        max_iter=500, learning_rate=0.03, max_leaf_nodes=15, min_samples_leaf=5, l2_regularization=1.0,
+        early_stopping=False, random_state=SEED,
+    ),
+    "extra_trees_300": lambda: ExtraTreesRegressor(n_estimators=300, max_features=0.5, random_state=SEED, n_jobs=1),
+}  # fmt: skip
+
+
+#: ``name: (estimator factory, per-composition weights, censored weight)``
+Candidate = tuple[Callable[[], object], bool, float]
+
+CONDUCTIVITY_CANDIDATES: dict[str, Candidate] = {
+    "hgb_lr0.05_leaves15": (lambda: _hgb(), False, 1.0),
+    "hgb_lr0.03_leaves15_l2": (lambda: _hgb(lr=0.03, iters=500, l2=1.0), False, 1.0),
+    "extra_trees_300": (lambda: _et(), False, 1.0),
+    "hgb_abs": (lambda: _hgb(loss="absolute_error"), False, 1.0),
+    "hgb_compw": (lambda: _hgb(), True, 1.0),
+    "hgb_abs_compw": (lambda: _hgb(loss="absolute_error"), True, 1.0),
+    "hgb_shallow": (lambda: _hgb(leaves=8, depth=3, leaf=10, l2=1.0), False, 1.0),
+    "hgb_nofrac": (lambda: make_pipeline(ColumnSubset(_NOT_FRAC), _hgb()), False, 1.0),
+    "hgb_grouped": (lambda: _grouped(_hgb()), False, 1.0),
+    "et_grouped_leaf2": (lambda: _grouped(_et(leaf=2)), False, 1.0),
+    "knn5_magpie": (_knn_magpie, False, 1.0),
+    "mean_hgb_et_knn": (lambda: MeanEnsemble([_hgb(), _et(), _knn_magpie()]), False, 1.0),
+    "hgb_censored0.5": (lambda: _hgb(), False, 0.5),
+    # second round: combinations of the first round's helpful changes (per-composition weights, grouped fractions)
+    "hgb_grouped_compw": (lambda: _grouped(_hgb()), True, 1.0),
+    "hgb_grouped_compw_lr0.03_l2": (lambda: _grouped(_hgb(lr=0.03, iters=500, l2=1.0)), True, 1.0),
+    "hgb_grouped_compw_leaves8_leaf10": (lambda: _grouped(_hgb(leaves=8, leaf=10)), True, 1.0),
+    "hgb_grouped_compw_censored0.5": (lambda: _grouped(_hgb()), True, 0.5),
+    "et_grouped_leaf2_compw": (lambda: _grouped(_et(leaf=2)), True, 1.0),
+    "mean_hgb_et_grouped_compw": (lambda: _grouped(MeanEnsemble([_hgb(), _et(leaf=2)])), True, 1.0),
+    "mean_hgb_et_knn_grouped_compw": (lambda: MeanEnsemble([_grouped(_hgb()), _grouped(_et(leaf=2)), _knn_magpie()]), True, 1.0),
+    # third round: capacity around the best of round two
+    "hgb_grouped_compw_leaves31": (lambda: _grouped(_hgb(leaves=31)), True, 1.0),
+    "hgb_grouped_compw_iter600": (lambda: _grouped(_hgb(iters=600)), True, 1.0),
+    "hgb_grouped_compw_leaf3": (lambda: _grouped(_hgb(leaf=3)), True, 1.0),
+}  # fmt: skip
+
+
+def cross_validate(
+    make: Callable[[], object], X: np.ndarray, y: np.ndarray, groups: np.ndarray, weights: np.ndarray | None, k: int = 5
+) -> np.ndarray:
+    """Out-of-fold predictions of a grouped ``k``-fold CV (weights used for fitting only)."""
+    oof = np.full(len(y), np.nan)
+    for tr, te in GroupKFold(n_splits=k).split(X, y, groups):
+        est = fit_weighted(make(), X[tr], y[tr], None if weights is None else weights[tr])
+        oof[te] = est.predict(X[te])
+    return oof
+
+
+def novel_like(fractions: np.ndarray, groups: np.ndarray, threshold: float, k: int = 5) -> np.ndarray:
+    """Train rows further than ``threshold`` (L1 in atomic fractions) from every row of the other CV folds."""
+    fold = np.zeros(len(fractions), int)
+    for i, (_, te) in enumerate(GroupKFold(n_splits=k).split(fractions, groups=groups)):
+        fold[te] = i
+    return np.array([np.abs(fractions[fold != fold[i]] - fractions[i]).sum(axis=1).min() > threshold for i in range(len(fractions))])
+
+
+def select_conductivity(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, fractions: np.ndarray, censored: np.ndarray, threshold: float,
+    candidates: dict[str, Candidate] | None = None,
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Grouped 5-fold CV of every candidate on train: ``(chosen name, {name: {mae_oof, mae_oof_novel_like}})``.
+
+    The chosen candidate minimises the mean of the overall OOF MAE and the OOF MAE on the
+    novel-like rows (rows unlike any row of the other folds, :func:`novel_like`)."""
+    candidates = CONDUCTIVITY_CANDIDATES if candidates is None else candidates
+    nov = novel_like(fractions, groups, threshold)
+    scores = {}
+    for name, (make, per_comp, cens_w) in candidates.items():
+        oof = cross_validate(make, X, y, groups, sample_weights(fractions, censored, per_comp, cens_w))
+        err = np.abs(oof - y)
+        scores[name] = {"mae_oof": float(err.mean()), "mae_oof_novel_like": float(err[nov].mean()), "novel_like_rows": int(nov.sum())}
+    best = min(scores, key=lambda n: scores[n]["mae_oof"] + scores[n]["mae_oof_novel_like"])
+    return best, scores
+
+
+# --------------------------------------------------------------------------- test metrics
+
+
+def regression_metrics(y: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> dict[str, float]:
+    err = mean - y
+    return {
+        "n": int(len(y)),
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "r2": float(1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2)),
+        "spearman": float(spearmanr(mean, y)[0]),
+        "coverage80": float(np.mean((y >= lo) & (y <= hi))),
+        "mean_interval_width80": float(np.mean(hi - lo)),
+    }
+
+
+#: a test row is a novel composition when its atomic fractions are further than this (L1) from every training row
+NOVEL_L1 = 0.05
+
+
+def novel_rows(train_features: pd.DataFrame, test_features: pd.DataFrame) -> np.ndarray:
+    """Test rows whose element fractions are more than :data:`NOVEL_L1` (L1) from every training row."""
+    cols = [c for c in train_features.columns if c.startswith("frac_")]
+    a, b = train_features[cols].to_numpy(float), test_features[cols].to_numpy(float)
+    nearest = np.array([np.abs(a - row).sum(axis=1).min() for row in b])
+    return nearest > NOVEL_L1
+
+
+def subset_metrics(y, mean, lo, hi, families: np.ndarray, novel: np.ndarray) -> dict[str, dict]:
+    """MAE, coverage and width on the novel-composition test rows and per family (families with >= 10 test rows)."""
+
+    def part(mask: np.ndarray) -> dict:
+        inside = (y[mask] >= lo[mask]) & (y[mask] <= hi[mask])
+        return {"rows": int(mask.sum()), "mae": float(np.mean(np.abs(mean[mask] - y[mask]))),
+                "coverage80": float(np.mean(inside)), "mean_interval_width80": float(np.mean(hi[mask] - lo[mask]))}  # fmt: skip
+
+    per_family = {str(f): part(families == f) for f in sorted(set(families.tolist())) if (families == f).sum() >= 10}
+    return {
+        "metrics_test_novel": {"definition": f"test rows further than {NOVEL_L1} atomic-fraction L1 from every train row",
+                               **(part(novel) if novel.any() else {"rows": 0})},  # fmt: skip
+        "metrics_test_per_family": per_family,
+    }
+
+
+def dedup_metrics(y, mean, lo, hi, train_fractions: np.ndarray, test_fractions: np.ndarray) -> dict:
+    """Metrics on the test rows whose fractional composition (:func:`composition_keys`) is in no train row."""
+    keys = set(composition_keys(train_fractions))
+    m = np.array([k not in keys for k in composition_keys(test_fractions)])
+    return {"definition": f"test rows whose fractional composition (atomic fractions rounded to {COMPOSITION_DECIMALS} "
+            "decimals) is not in train", "rows": int(m.sum()), **regression_metrics(y[m], mean[m], lo[m], hi[m])}  # fmt: skip
