@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = "threads", chunk_size: int = 2000) -> dict:
+def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = "threads", chunk_size: int = 2000,
+        memory_log: Path | None = None) -> dict:  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="bench_screen_"))
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     env.pop("PREFECT_API_URL", None)
@@ -41,7 +42,7 @@ def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = 
     t = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        tree_peak = _sample_tree(proc)
+        tree_peak = _sample_tree(proc, log=memory_log)
         wall = time.perf_counter() - t
         if proc.returncode:
             out.seek(0)
@@ -60,20 +61,30 @@ def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = 
             "passed": int(n_pareto["passed"].item()), "with_front": int(n_pareto["with_front"].item())}  # fmt: skip
 
 
-def _sample_tree(proc: subprocess.Popen, every: float = 0.25) -> float:
-    """Wait for ``proc``; the largest resident memory (MiB) of it and its descendants together, sampled."""
+def _sample_tree(proc: subprocess.Popen, every: float = 0.25, log: Path | None = None) -> float:
+    """Wait for ``proc``; the largest resident memory (MiB) of it and its descendants together, sampled.
+
+    ``log``: a CSV of ``seconds, tree MiB, largest process MiB`` every 5 s (the memory over the run's phases).
+    """
     import psutil
 
-    root, peak = psutil.Process(proc.pid), 0.0
+    root, peak, t0, last = psutil.Process(proc.pid), 0.0, time.perf_counter(), -10.0
+    rows = ["seconds,tree_MiB,largest_process_MiB"]
     while proc.poll() is None:
-        total = 0
+        sizes = []
         for p in [root, *root.children(recursive=True)]:
             try:
-                total += p.memory_info().rss
+                sizes.append(p.memory_info().rss / 2**20)
             except psutil.Error:  # ended between the listing and the reading
                 continue
-        peak = max(peak, total / 2**20)
+        peak = max(peak, sum(sizes))
+        now = time.perf_counter() - t0
+        if now - last >= 5.0 and sizes:
+            rows.append(f"{now:.0f},{sum(sizes):.0f},{max(sizes):.0f}")
+            last = now
         time.sleep(every)
+    if log is not None:
+        log.write_text("\n".join(rows) + "\n")
     return peak
 
 
@@ -85,13 +96,15 @@ def main() -> None:
     parser.add_argument("--space", default="default", choices=["default", "large"])
     parser.add_argument("--chunk-size", type=int, default=2000)
     parser.add_argument("--task-runner", default="threads", choices=["threads", "dask"])
+    parser.add_argument("--memory-log", type=Path, help="folder for one CSV per size: resident memory every 5 s")
     args = parser.parse_args()
     print("| candidates | rows stored | errors | wall s | ms / candidate (wall) | tier 0 s | tier 0 ms / candidate |"
           " stability s | rank s | passed gates | with pareto_rank | peak RSS MiB (largest process) |"
           " peak RSS MiB (process tree, sampled) | store MB |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.sizes:
-        r = run(n, args.top_k, args.workers, args.space, args.task_runner, args.chunk_size)
+        log = args.memory_log / f"memory_{n}.csv" if args.memory_log else None
+        r = run(n, args.top_k, args.workers, args.space, args.task_runner, args.chunk_size, log)
         t = json.loads(r["timings"])
         print(f"| {r['n']:,} | {r['stored']:,} | {r['errors']} | {r['wall_s']:.1f} | {r['ms_per_candidate']:.2f} |"
               f" {t['composition_s']:.1f} | {1000 * t['composition_s'] / r['n']:.2f} | {t.get('stability_s', 0):.1f} |"

@@ -296,6 +296,7 @@ def _tiers_and_ranking(
         ranked = _rank(params, store, run_id)  # again, with the simulated numbers where they exist
     if len(ranked):
         store.write("scores", run_id, pipeline.score_table(ranked))
+        ranked = _with_report_details(params, store, run_id, ranked)
     n_in = len(ranked)
     for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, with what it removed
         if gate["applied"]:
@@ -307,14 +308,39 @@ def _tiers_and_ranking(
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
 
 
+def _release_freed_memory() -> None:
+    """Give the memory tier 0's many short-lived tables freed back to the system (glibc ``malloc_trim``).
+
+    glibc keeps freed blocks in each thread's arena, so after tier 0 the process holds
+    hundreds of MB it no longer uses, on top of which the ranking's read would come; a
+    no-op where there is no glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
     """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
+    _release_freed_memory()
     table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters), ordered=False))
     # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
     return pipeline.rank_funnel(
         table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa,
         e_hull_z=params.e_hull_z, sort=False,
     )
+
+
+def _with_report_details(params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame) -> pd.DataFrame:
+    """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
+    shown = max(params.top_n, 8)  # the top table and the Pareto plot's labels
+    best = ranked.loc[ranked["passes_filters"].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
+    details = store.run_table(run_id, columns=pipeline.report_columns(), ids=best["candidate_id"].tolist())
+    return pipeline.with_details(ranked, details)
 
 
 @contextmanager

@@ -430,10 +430,13 @@ class ResultStore:
             [run_id],
         )
 
-    def run_table(self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True) -> pd.DataFrame:
+    def run_table(
+        self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True, ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         """Candidates, predictions, stability and simulation of one run joined by ``candidate_id``
         (no ``run_id`` column), ordered by ``candidate_id`` (``ordered=False``: in no particular
         order, which spares DuckDB the sort of every row; the ranking does not need it).
+        ``ids``: only these candidates.
 
         ``columns``: only these (``candidate_id`` always; names no table has are skipped), each
         from the first of those tables that has it, and the labels of few values (``family``,
@@ -453,8 +456,9 @@ class ResultStore:
         return self.query(
             f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
             "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN simulation m USING (run_id, candidate_id) "
-            "WHERE run_id = ?" + (" ORDER BY candidate_id" if ordered else ""),
-            [run_id],
+            "WHERE run_id = ?" + ("" if ids is None else " AND list_contains(?, candidate_id)")
+            + (" ORDER BY candidate_id" if ordered else ""),
+            [run_id] if ids is None else [run_id, [str(i) for i in ids]],
             categories=_CATEGORICAL if columns is not None else (),
         )
 

@@ -255,3 +255,14 @@ def test_a_formula_every_step_rejects_gets_its_reason_once():
     tables = pipeline.composition_tier(chunk)
     error = tables["candidates"]["error"]
     assert error.iloc[0].count("unknown element Xx") == 1 and error.iloc[1] is None
+
+
+def test_a_runs_ranking_reads_no_formula_and_the_report_gets_details_for_its_rows_only():
+    assert "formula" not in pipeline.ranking_columns() and "formula" in pipeline.report_columns()
+    assert not set(pipeline.ranking_columns()) & set(pipeline.report_columns())
+    assert {"G_VRH_GPa", "my_filter"} <= set(pipeline.ranking_columns({"G_VRH_GPa": (1, None), "my_filter": (None, 2)}))
+    ranked = pd.DataFrame({"candidate_id": ["a", "b", "c"], "rank": [3, 1, 2]})
+    details = pd.DataFrame({"candidate_id": ["b", "zz"], "formula": ["Li3YCl6", "LiCl"], "G_VRH_GPa": [12.5, 1.0]})
+    out = pipeline.with_details(ranked, details)
+    assert out["formula"].tolist() == [None, "Li3YCl6", None]
+    np.testing.assert_array_equal(out["G_VRH_GPa"].to_numpy(), [np.nan, 12.5, np.nan])

@@ -50,6 +50,16 @@ def test_run_table_reads_only_the_columns_asked_for(small_store):
     pd.testing.assert_frame_equal(part.astype({"family": object}), whole[list(part.columns)])
 
 
+def test_run_table_reads_the_candidates_asked_for_in_any_order_when_unordered(small_store):
+    whole = small_store.run_table("r1")
+    ids = whole["candidate_id"].tolist()[::2]
+    some = small_store.run_table("r1", columns=["formula"], ids=ids)
+    assert some["candidate_id"].tolist() == sorted(ids)
+    assert small_store.run_table("r1", columns=["formula"], ids=[]).empty
+    unordered = small_store.run_table("r1", columns=["formula"], ordered=False)
+    assert sorted(unordered["candidate_id"]) == sorted(ids + whole["candidate_id"].tolist()[1::2])
+
+
 def test_new_columns_are_added_and_appear_in_the_view(small_store):
     small_store.write("descriptors", "r1", pd.DataFrame({"candidate_id": ["c0"], "new_feature_eV": [1.25], "flag": [True]}))
     row = small_store.query("SELECT new_feature_eV, flag FROM ranked WHERE candidate_id = 'c0'")

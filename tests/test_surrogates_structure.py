@@ -53,6 +53,9 @@ def test_card_exists_and_metrics_finite(card):
     assert isinstance(card["better_than_composition_on_test"], bool)
     assert card["better_than_composition_on_test"] == (m["mae"] < m["mae_composition_model"])
     assert 0.5 <= m["coverage80"] <= 1.0
+    cv = card["cv_structure_vs_composition"]  # the default is chosen on train, not on the test rows
+    assert card["better_than_composition_in_cv"] == cv["structure_better"] == (cv["mae_oof_structure"] < cv["mae_oof_composition"])
+    assert cv["rows"] > 200 and len(cv["mae_oof_structure_per_repeat"]) == len(cv["mae_oof_composition_per_repeat"]) >= 2
 
 
 def test_structures_use_structure_model(structures):
@@ -74,7 +77,7 @@ def test_structures_use_structure_model(structures):
 
 def test_default_follows_card_flag(structures, card):
     out = predict(structures[:1], stability=False)
-    expected = "structure" if card["better_than_composition_on_test"] else "composition"
+    expected = "structure" if card["better_than_composition_in_cv"] else "composition"
     assert out["conductivity_model"].tolist() == [expected]
 
 

@@ -30,7 +30,16 @@ from screening.pipeline.steps import (
     predict_properties,
     require_models,
 )
-from screening.pipeline.tiers import SCORE_COLUMNS, composition_tier, rank_funnel, ranking_columns, score_table, stability_tier
+from screening.pipeline.tiers import (
+    SCORE_COLUMNS,
+    composition_tier,
+    rank_funnel,
+    ranking_columns,
+    report_columns,
+    score_table,
+    stability_tier,
+    with_details,
+)
 
 __all__ = [
     "candidate_structures",
@@ -56,6 +65,8 @@ __all__ = [
     "stability_tier",
     "rank_funnel",
     "ranking_columns",
+    "report_columns",
+    "with_details",
     "score_table",
     "model_versions",
     "require_models",

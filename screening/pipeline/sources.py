@@ -195,7 +195,9 @@ def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
         if left <= 0:
             break
         frame = _family_filter(frame, params)
-        frame = frame[~frame["candidate_id"].isin(seen) & ~frame["candidate_id"].duplicated()]
+        # set look-ups, not Series.isin(seen): isin converts the whole set, 10^6 ids, for every chunk
+        fresh = np.fromiter((i not in seen for i in frame["candidate_id"].tolist()), dtype=bool, count=len(frame))
+        frame = frame[fresh & ~frame["candidate_id"].duplicated().to_numpy()]
         frame = frame.head(int(min(left, len(frame))))
         left -= len(frame)
         seen.update(frame["candidate_id"])

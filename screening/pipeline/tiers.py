@@ -20,9 +20,9 @@ from screening.pipeline.steps import (
     predict_conductivity,
     predict_properties,
 )
-from screening.ranking import KNOWN_COLUMNS, OBJECTIVES, PRESETS, rank, resolve_preset
+from screening.ranking import DEFAULT_GATES, KNOWN_COLUMNS, OBJECTIVES, PRESETS, rank, resolve_preset
 
-__all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "score_table", "SCORE_COLUMNS"]
+__all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "report_columns", "with_details", "score_table", "SCORE_COLUMNS"]
 
 #: columns of the ``scores`` table (besides ``candidate_id``)
 SCORE_COLUMNS = ["passes_filters", "pareto_rank", "score", "rank"]
@@ -47,19 +47,43 @@ def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_columns(filters: dict | None = None) -> list[str]:
-    """The columns of a run that its ranking, its simulated-number swap and its report read.
+    """The columns of a run that its ranking and its simulated-number swap read.
 
     Every objective and gate any preset names with its uncertainty columns, every column a
-    filter may name, the top table's columns and the simulation tier's: the ranking of a
-    10^6-row run reads these from the store instead of every column of every table.
+    filter may name, and the simulation tier's: the ranking of a 10^6-row run reads these
+    from the store instead of every column of every table. The columns only the report shows
+    for its best rows (formula, prototype ...) are :func:`report_columns`.
     """
-    names = {"candidate_id", "error", *CANDIDATE_COLUMNS, *KNOWN_COLUMNS, *TOP_TABLE, *(filters or {})}
-    names.discard("substitutions")  # long text the ranking never reads (the ranked view has it)
+    names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
                   "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
     return sorted(names)
+
+
+def report_columns() -> list[str]:
+    """Stored columns the run's report shows (top table, printout, plot labels) that :func:`ranking_columns` leaves out."""
+    computed = {*SCORE_COLUMNS, "conductivity_source", "e_hull_ranked_source"}  # made by the ranking, not stored
+    wanted = {*CANDIDATE_COLUMNS, *TOP_TABLE, *KNOWN_COLUMNS} - {"substitutions"} - computed
+    return sorted(wanted - set(ranking_columns()))
+
+
+def with_details(ranked: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
+    """``ranked`` with the columns of ``details`` (keyed by ``candidate_id``, a few rows) added in place.
+
+    The rows ``details`` has get its values, the others None/NaN: the report shows only its
+    best rows, so a 10^6-row ranking does not carry every formula.
+    """
+    where = pd.Series(np.arange(len(ranked)), index=ranked["candidate_id"].to_numpy())
+    rows = where.reindex(details["candidate_id"].to_numpy()).dropna().astype(int).to_numpy()
+    found = details[details["candidate_id"].isin(where.index)]
+    for column in details.columns.drop("candidate_id"):
+        numeric = pd.api.types.is_numeric_dtype(details[column]) and not pd.api.types.is_bool_dtype(details[column])
+        values = np.full(len(ranked), np.nan) if numeric else np.full(len(ranked), None, dtype=object)
+        values[rows] = found[column].to_numpy(float if numeric else object)
+        ranked[column] = values
+    return ranked
 
 
 def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataFrame]:

@@ -139,8 +139,7 @@ def render_card(card: dict) -> str:
         scores = {k: v if isinstance(v, dict) else {"mae_oof": v} for k, v in card["cv_selection"].items()}
         cols = list(dict.fromkeys(c for v in scores.values() for c in v))
         lines += ["", "## Model selection (CV on train only)", "", "| candidate | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-        lines += [f"| {k} | " + " | ".join(f"{v[c]:.4f}" if isinstance(v.get(c), float) else str(v.get(c, "")) for c in cols) + " |"
-                  for k, v in scores.items()]
+        lines += [f"| {k} | " + " | ".join(_cell(v.get(c, "")) for c in cols) + " |" for k, v in scores.items()]
     if "data_sha256" in card:
         lines += ["", "## Data checksums (SHA256)", ""] + [f"- `{k}`: `{v}`" for k, v in card["data_sha256"].items()]
     if "limitations" in card:
@@ -148,3 +147,12 @@ def render_card(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+
+
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 decimals, lists of numbers comma-joined."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)

@@ -103,8 +103,8 @@ def predict(
         DataFrame's ``structure`` column): predict the conductivity with the
         structure-aware model ``conductivity_structure`` (composition + structural
         descriptors). ``None`` (default): only when that model beat the composition model
-        on the OBELiX test rows with a structure (``better_than_composition_on_test`` in its
-        card). A structure whose descriptors fail (no Li, ...) or a missing model falls
+        in repeated grouped cross-validation on the OBELiX train rows with a structure
+        (``better_than_composition_in_cv`` in its card; the test rows are never used to choose). A structure whose descriptors fail (no Li, ...) or a missing model falls
         back to the composition model, without an error.
     descriptors
         Optional :func:`~screening.descriptors.composition.composition_table` of the same
@@ -168,7 +168,7 @@ def predict(
             struct_model = load_model(STRUCTURE_MODEL_NAME, models_dir)
         except ModelNotFoundError:  # not trained (or unreadable): composition model for every row
             struct_model = None
-        if struct_model is not None and structure_model is None and not struct_model.card.get("better_than_composition_on_test", False):
+        if struct_model is not None and structure_model is None and not struct_model.card.get("better_than_composition_in_cv", False):
             struct_model = None
     with threadpool_limits(limits=1):  # OpenMP spin-waits badly on shared machines; batches are small
         return _predict(raw, base, formulas, errors, models, stability, structs, struct_model, descriptors)
