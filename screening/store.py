@@ -241,7 +241,9 @@ class ResultStore:
         """
         return self.write_many(run_id, {table: frame}, replace=replace)[table]
 
-    def write_many(self, run_id: str, frames: Mapping[str, pd.DataFrame], replace: bool = True) -> dict[str, int]:
+    def write_many(
+        self, run_id: str, frames: Mapping[str, pd.DataFrame], replace: bool = True, memory_limit: str | None = None
+    ) -> dict[str, int]:
         """Write several tables of one run (e.g. a chunk's ``candidates``, ``descriptors`` and
         ``predictions``) in one connection and one transaction: all of them or none.
 
@@ -249,9 +251,21 @@ class ResultStore:
         so writing again never duplicates; ``replace=False`` skips that lookup, whose cost
         grows with the table, for a caller that knows its rows are new (a fresh run whose
         candidate ids are unique). Returns the rows written per table.
+
+        The write runs under DuckDB memory limit ``memory_limit`` (default
+        :data:`WRITE_MEMORY_LIMIT`; DuckDB spills to disk beyond it); a write that still
+        runs out of it (refreshing the top-rows cache of a 10^6-row run) is done again
+        without a limit, in a new transaction.
         """
         prepared = {table: _prepared(table, run_id, frame) for table, frame in frames.items()}
-        with self.connect(config={"memory_limit": WRITE_MEMORY_LIMIT}) as con:
+        try:
+            self._write_prepared(run_id, prepared, replace, memory_limit or WRITE_MEMORY_LIMIT)
+        except duckdb.OutOfMemoryException:  # nothing was committed: again with DuckDB's own limit
+            self._write_prepared(run_id, prepared, replace, None)
+        return {table: len(frame) for table, frame in prepared.items()}
+
+    def _write_prepared(self, run_id: str, prepared: Mapping[str, pd.DataFrame], replace: bool, memory_limit: str | None) -> None:
+        with self.connect(config={"memory_limit": memory_limit} if memory_limit else None) as con:
             added = False
             for table, frame in prepared.items():
                 have = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
@@ -272,7 +286,6 @@ class ResultStore:
                 con.unregister("incoming")
             _refresh_top(con, run_id)
             con.execute("COMMIT")
-        return {table: len(frame) for table, frame in prepared.items()}
 
     # ---------------------------------------------------------------- reading
 

@@ -50,6 +50,13 @@ def test_run_table_reads_only_the_columns_asked_for(small_store):
     pd.testing.assert_frame_equal(part.astype({"family": object}), whole[list(part.columns)])
 
 
+def test_a_write_that_runs_out_of_its_memory_limit_is_done_again_without_one(small_store):
+    before = small_store.query("SELECT count(*) AS n FROM candidates")["n"].item()
+    frame = pd.DataFrame({"candidate_id": [f"m{i}" for i in range(20000)], "formula": ["Li3YCl6"] * 20000, "x": np.arange(20000.0)})
+    assert small_store.write_many("r9", {"candidates": frame}, memory_limit="1MB") == {"candidates": 20000}
+    assert small_store.query("SELECT count(*) AS n FROM candidates")["n"].item() == before + 20000  # once, not twice
+
+
 def test_run_table_reads_the_candidates_asked_for_in_any_order_when_unordered(small_store):
     whole = small_store.run_table("r1")
     ids = whole["candidate_id"].tolist()[::2]
