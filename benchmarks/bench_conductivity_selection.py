@@ -16,8 +16,7 @@ import numpy as np
 
 from screening.datasets import load_obelix
 from screening.surrogates.features import feature_table
-from screening.surrogates.selection import CONDUCTIVITY_CANDIDATES, CV_REPEATS, NOVEL_L1, select_conductivity
-from screening.train import chemical_system
+from screening.surrogates.selection import CONDUCTIVITY_CANDIDATES, CV_REPEATS, NOVEL_L1, chemical_system, select_conductivity
 
 
 def main() -> None:

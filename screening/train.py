@@ -47,11 +47,12 @@ from screening.surrogates.selection import (
     CV_REPEATS,
     NOVEL_L1,
     STRUCTURE_CANDIDATES,
+    chemical_system,
     composition_keys,
-    cross_validate,
     dedup_metrics,
     sample_weights,
     select_conductivity,
+    structure_vs_composition_cv,
 )
 from screening.surrogates.selection import novel_rows as _novel
 from screening.surrogates.selection import regression_metrics as _regression_metrics
@@ -67,14 +68,6 @@ SLOW_LOG10 = -8.0  # "slow" conductor: sigma < 1e-8 S/cm
 
 def _retrain_text(name: str) -> str:
     return f"python -m screening.train {name}  (or `make train` for every model); seeded, deterministic"
-
-
-def chemical_system(formula: str) -> str:
-    """``"Li-P-S"``: the element set of a formula (CV groups: one system never spans two folds)."""
-    try:
-        return "-".join(sorted(el.symbol for el in Composition(formula).elements))
-    except Exception:
-        return f"?{formula}"
 
 
 def _checksums(prefix: str) -> dict[str, str]:
@@ -231,7 +224,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     structure are scored with both this model and the composition model
     (``models/conductivity``) and reported. Whether :func:`screening.surrogates.predict` uses
     it by default for structures is decided on train only (``better_than_composition_in_cv``,
-    :func:`_structure_vs_composition_cv`), never on the test rows.
+    :func:`~screening.surrogates.selection.structure_vs_composition_cv`), never on the test rows.
     """
     from screening.surrogates import CONDUCTIVITY_FEATURES, load_model
 
@@ -295,7 +288,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     metrics["mae_composition_features_same_train_rows"] = float(np.mean(np.abs(same_rows - yt)))
     metrics["spearman_composition_features_same_train_rows"] = float(spearmanr(same_rows, yt)[0])
     better = bool(metrics["mae"] < comp_metrics["mae"])  # reported only: the choice below is made on train
-    cv_choice = _structure_vs_composition_cv(train, ok_tr, X, y, groups, est_name)
+    cv_choice = structure_vs_composition_cv(train, ok_tr, X, y, groups, est_name)
     cal_abs = np.abs(reg.calibration_residuals_)
     n_struct = X.shape[1] - n_comp
     card = {
@@ -337,46 +330,6 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
         ],
     }
     return _finish_model("conductivity_structure", "log10_sigma_S_cm", "conductivity_structure", reg, card, t0, save, models_dir)
-
-
-def _structure_vs_composition_cv(train: pd.DataFrame, ok_tr: np.ndarray, X: np.ndarray, y: np.ndarray,
-                                 groups: np.ndarray, est_name: str) -> dict:  # fmt: skip
-    """Out-of-fold MAE on the train rows with a structure: this model against the composition model.
-
-    The composition model is the shipped one's candidate (``models/conductivity``'s card),
-    cross-validated on every train row (it is trained on all of them, not only on those with
-    a CIF); both with grouped 5-fold CV repeated over the shuffles of :data:`CV_REPEATS`.
-    ``train`` is the train split restricted to rows with a CIF, ``ok_tr`` the rows whose
-    structure descriptors computed (``X``, ``y``, ``groups``).
-    """
-    from screening.surrogates import load_model
-
-    full = load_obelix("train")
-    Xf, _, _ = feature_table(full["formula"].tolist(), "conductivity")
-    yf = full["log10_sigma_S_cm"].to_numpy(float)
-    okf = np.isfinite(Xf.to_numpy(float)).all(axis=1) & np.isfinite(yf)
-    try:
-        comp_name = load_model("conductivity").card["model"].split(":", 1)[0]
-    except ModelNotFoundError:
-        comp_name = "hgb_lr0.05_leaves15"
-    make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES.get(comp_name, CONDUCTIVITY_CANDIDATES["hgb_lr0.05_leaves15"])
-    fr = Xf[[c for c in Xf.columns if c.startswith("frac_")]].to_numpy(float)[okf]
-    weights = sample_weights(fr, full["censored"].to_numpy(bool)[okf], per_comp, cens_w)
-    groups_f = np.array([chemical_system(f) for f in full["formula"][okf]])
-    # the structure rows, as rows of the composition model's table (same OBELiX ids)
-    where = pd.Series(np.arange(int(okf.sum())), index=full["id"][okf].astype(str).to_numpy())
-    rows = where.reindex(train["id"][ok_tr].astype(str).to_numpy()).to_numpy()
-    known = np.isfinite(rows)
-    struct_mae, comp_mae = [], []
-    for r in CV_REPEATS:
-        oof_s = cross_validate(STRUCTURE_CANDIDATES[est_name], X, y, groups, None, repeat=r)
-        oof_c = cross_validate(make, Xf.to_numpy(float)[okf], yf[okf], groups_f, weights, repeat=r)
-        struct_mae.append(float(np.mean(np.abs(oof_s - y)[known])))
-        comp_mae.append(float(np.mean(np.abs(oof_c[rows[known].astype(int)] - y[known]))))
-    return {"rows": int(known.sum()), "composition_candidate": comp_name, "structure_candidate": est_name,
-            "mae_oof_structure": float(np.mean(struct_mae)), "mae_oof_composition": float(np.mean(comp_mae)),
-            "mae_oof_structure_per_repeat": struct_mae, "mae_oof_composition_per_repeat": comp_mae,
-            "structure_better": bool(np.mean(struct_mae) < np.mean(comp_mae))}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- formation energy

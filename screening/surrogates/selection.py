@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from pymatgen.core import Composition
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
@@ -266,6 +267,57 @@ def select_conductivity(
                         "novel_like_rows_per_repeat": [int(novel[r].sum()) for r in repeats]}  # fmt: skip
     best = min(scores, key=lambda n: scores[n]["mae_oof"])
     return best, scores
+
+
+def chemical_system(formula: str) -> str:
+    """``"Li-P-S"``: the element set of a formula (CV groups: one system never spans two folds)."""
+    try:
+        return "-".join(sorted(el.symbol for el in Composition(formula).elements))
+    except Exception:
+        return f"?{formula}"
+
+
+def structure_vs_composition_cv(train: pd.DataFrame, ok_tr: np.ndarray, X: np.ndarray, y: np.ndarray,
+                                 groups: np.ndarray, est_name: str) -> dict:  # fmt: skip
+    """Out-of-fold MAE on the train rows with a structure: this model against the composition model.
+
+    The composition model is the shipped one's candidate (``models/conductivity``'s card),
+    cross-validated on every train row (it is trained on all of them, not only on those with
+    a CIF); both with grouped 5-fold CV repeated over the shuffles of :data:`CV_REPEATS`.
+    ``train`` is the train split restricted to rows with a CIF, ``ok_tr`` the rows whose
+    structure descriptors computed (``X``, ``y``, ``groups``).
+    """
+    from screening.datasets import load_obelix
+    from screening.errors import ModelNotFoundError
+    from screening.surrogates import load_model
+    from screening.surrogates.features import feature_table
+
+    full = load_obelix("train")
+    Xf, _, _ = feature_table(full["formula"].tolist(), "conductivity")
+    yf = full["log10_sigma_S_cm"].to_numpy(float)
+    okf = np.isfinite(Xf.to_numpy(float)).all(axis=1) & np.isfinite(yf)
+    try:
+        comp_name = load_model("conductivity").card["model"].split(":", 1)[0]
+    except ModelNotFoundError:
+        comp_name = "hgb_lr0.05_leaves15"
+    make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES.get(comp_name, CONDUCTIVITY_CANDIDATES["hgb_lr0.05_leaves15"])
+    fr = Xf[[c for c in Xf.columns if c.startswith("frac_")]].to_numpy(float)[okf]
+    weights = sample_weights(fr, full["censored"].to_numpy(bool)[okf], per_comp, cens_w)
+    groups_f = np.array([chemical_system(f) for f in full["formula"][okf]])
+    # the structure rows, as rows of the composition model's table (same OBELiX ids)
+    where = pd.Series(np.arange(int(okf.sum())), index=full["id"][okf].astype(str).to_numpy())
+    rows = where.reindex(train["id"][ok_tr].astype(str).to_numpy()).to_numpy()
+    known = np.isfinite(rows)
+    struct_mae, comp_mae = [], []
+    for r in CV_REPEATS:
+        oof_s = cross_validate(STRUCTURE_CANDIDATES[est_name], X, y, groups, None, repeat=r)
+        oof_c = cross_validate(make, Xf.to_numpy(float)[okf], yf[okf], groups_f, weights, repeat=r)
+        struct_mae.append(float(np.mean(np.abs(oof_s - y)[known])))
+        comp_mae.append(float(np.mean(np.abs(oof_c[rows[known].astype(int)] - y[known]))))
+    return {"rows": int(known.sum()), "composition_candidate": comp_name, "structure_candidate": est_name,
+            "mae_oof_structure": float(np.mean(struct_mae)), "mae_oof_composition": float(np.mean(comp_mae)),
+            "mae_oof_structure_per_repeat": struct_mae, "mae_oof_composition_per_repeat": comp_mae,
+            "structure_better": bool(np.mean(struct_mae) < np.mean(comp_mae))}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- test metrics
