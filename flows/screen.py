@@ -51,6 +51,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from screening import pipeline
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
+from screening.pipeline.report import LABEL_TOP
 from screening.store import ResultStore
 
 __all__ = [
@@ -337,7 +338,7 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataF
 
 def _with_report_details(params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame) -> pd.DataFrame:
     """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
-    shown = max(params.top_n, 8)  # the top table and the Pareto plot's labels
+    shown = max(params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
     best = ranked.loc[ranked["passes_filters"].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
     details = store.run_table(run_id, columns=pipeline.report_columns(), ids=best["candidate_id"].tolist())
     return pipeline.with_details(ranked, details)

@@ -24,12 +24,16 @@ def funnel_markdown(run_id: str, funnel: dict[str, dict], errors: pd.Series | No
     return "\n".join(lines)
 
 
+#: rows of the Pareto plot labelled with their formula (the best by rank)
+LABEL_TOP = 8
+
+
 def pareto_plot(
     ranked: pd.DataFrame,
     path: str | Path,
     x: str = "window_width_V",
     y: str = "log10_sigma_S_cm",
-    label_top: int = 8,
+    label_top: int = LABEL_TOP,
     max_points: int = 20_000,
 ) -> Path | None:
     """Two objectives of the rows that passed the gates, the Pareto front highlighted, saved as a PNG (1,000 px wide).
