@@ -26,6 +26,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
+from screening.chemistry import ELEMENTS
 from screening.datasets import (
     dataset_checksums,
     load_elasticity,
@@ -42,6 +43,7 @@ from screening.surrogates import (
     train_conductivity_baseline,
 )
 from screening.surrogates.cards import new_card
+from screening.surrogates.domain import SubsystemDomain
 from screening.surrogates.selection import (
     CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
@@ -76,12 +78,12 @@ def _checksums(prefix: str) -> dict[str, str]:
 
 def _finish_model(
     name: str, target: str, kind: str, reg: object, card: dict, t0: float, save: bool, models_dir: str | Path | None,
-    train_fractions: np.ndarray | None = None,
+    train_fractions: np.ndarray | None = None, train_domain: dict | None = None,
 ) -> Surrogate:
     """The one way a trainer ends: a validated :class:`~screening.surrogates.cards.ModelCard` (code version,
     git commit, package versions, training date, ``train_seconds`` since ``t0``), the model, saved when ``save``."""
     card = new_card(**{**card, "name": name, "target": target, "train_seconds": round(time.perf_counter() - t0, 2)})
-    model = Surrogate(name, target, kind, reg, card, train_fractions)
+    model = Surrogate(name, target, kind, reg, card, train_fractions, train_domain)
     if save:
         model.save(models_dir)
     return model
@@ -335,6 +337,25 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
 # --------------------------------------------------------------------------- formation energy
 
 
+_DIFFICULTY_TEXT = "HistGradientBoosting, 200 iterations of 15 leaves of at least 50 rows"
+_DOMAIN_TEXT = ("train_distance: L1 distance in atomic fractions to the nearest training composition made of the "
+                "candidate's elements only (its chemical system or a subsystem; 2 when there is none), "
+                "screening.surrogates.domain.SubsystemDomain")  # fmt: skip
+_SUBSYSTEM_NOVEL = (f"test rows further than {NOVEL_L1} atomic-fraction L1 from every train row of their chemical system "
+                    "and its subsystems (the applicability-domain column; 2 when there is none)")  # fmt: skip
+
+
+def _large_data_difficulty() -> HistGradientBoostingRegressor:
+    """The |residual| model of the adaptive intervals of the models trained on 10^4-10^5 rows (see _DIFFICULTY_TEXT)."""
+    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=50,
+                                         early_stopping=False, random_state=SEED)  # fmt: skip
+
+
+def _fractions(X: pd.DataFrame) -> np.ndarray:
+    """The element-fraction columns of a feature table, in :data:`~screening.chemistry.ELEMENTS` order."""
+    return X[[f"frac_{s}" for s in ELEMENTS]].to_numpy(float)
+
+
 def train_formation_energy(save: bool = True, models_dir: str | Path | None = None, max_rows: int | None = None) -> Surrogate:
     """Formation energy from composition (mp_e_form), evaluated on held-out MP ground states.
 
@@ -362,7 +383,9 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
     est = HistGradientBoostingRegressor(
         max_iter=400, learning_rate=0.1, max_leaf_nodes=63, min_samples_leaf=20, early_stopping=False, random_state=SEED
     )
-    reg = ConformalRegressor(est, coverage=COVERAGE, calibration=0.1, random_state=SEED).fit(Xv[ok], y[ok], strata=strata[ok])
+    reg = ConformalRegressor(est, coverage=COVERAGE, calibration=0.1, random_state=SEED, adaptive=True,
+                             difficulty=_large_data_difficulty()).fit(Xv[ok], y[ok], strata=strata[ok])  # fmt: skip
+    domain = SubsystemDomain.from_fractions(_fractions(X)[ok])
     Xe, err_e, strata_e = feature_table(ev["formula"].tolist(), "basic")
     ok_e = np.isfinite(Xe.to_numpy(float)).all(axis=1)
     mean, lo, hi = reg.predict_interval(Xe.to_numpy(float)[ok_e], strata_e[ok_e])
@@ -371,6 +394,9 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
     ed_pred = mean - (ef_true - ed_true)
     metrics = _regression_metrics(ef_true, mean, lo, hi)
     metrics["mae_mean_baseline"] = float(np.mean(np.abs(np.mean(y[ok]) - ef_true)))
+    metrics["distinct_interval_widths"] = int(len(np.unique(np.round(hi - lo, 6))))
+    subsets = _subset_metrics(ef_true, mean, lo, hi, strata_e[ok_e], domain.distance(_fractions(Xe)[ok_e]) > NOVEL_L1,
+                              novel_definition=_SUBSYSTEM_NOVEL)  # fmt: skip
     ed = {"mae": float(np.mean(np.abs(ed_pred - ed_true))), "mae_zero_baseline": float(np.mean(np.abs(ed_true))),
           "spearman": float(spearmanr(ed_pred, ed_true)[0])}  # fmt: skip
     for thr in (0.0, 0.05):
@@ -391,9 +417,14 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
         "train": {"dataset": "matbench/mp_e_form.csv", "rows": int(ok.sum()), "removed_overlap_with_eval": int((~keep).sum())},
         "test": {"dataset": "mp_ground_states/E{f,d}_test.csv (Bartel et al. 2020 test split)", "rows": int(ok_e.sum())},
         "split": "train: mp_e_form minus every reduced formula of the evaluation set; 10 % of it held out for calibration",
-        "uncertainty": "Mondrian split conformal on the 10 % calibration part of train, per coarse family; std = half-width / 1.2816",
+        "uncertainty": "normalised (locally adaptive) split conformal on the 10 % calibration part of train: a "
+        f"difficulty model ({_DIFFICULTY_TEXT}) predicts |residual| (out-of-fold on the calibration rows); the "
+        "quantile of |residual| / difficulty per coarse family times a candidate's own difficulty is its half-width; "
+        "std = half-width / 1.2816",
+        "applicability_domain": _DOMAIN_TEXT,
         "conformal_quantiles": {"pooled": reg.quantile_, **reg.stratum_quantiles_},
         "metrics_test": metrics,
+        **subsets,
         "metrics_test_formation_energy": metrics,
         "metrics_test_decomposition_energy": ed,
         "evaluation_note": "Ed_pred = Ef_pred - (Ef_true - Ed_true): the prediction against the DFT hull of the competing "
@@ -407,7 +438,8 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
             "stable/unstable classification near the hull is unreliable (see metrics_test_decomposition_energy)",
         ],
     }
-    return _finish_model("formation_energy", "formation_energy_eV_atom", "basic", reg, card, t0, save, models_dir)
+    return _finish_model("formation_energy", "formation_energy_eV_atom", "basic", reg, card, t0, save, models_dir,
+                         train_domain=domain.to_arrays())  # fmt: skip
 
 
 # --------------------------------------------------------------------------- moduli
@@ -423,6 +455,7 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
     X, errs, strata = feature_table(df["formula"].tolist(), "basic")
     Xv = X.to_numpy(float)
     ok = np.isfinite(Xv).all(axis=1)
+    fractions = _fractions(X)
     out = {}
     for name, col in (("shear_modulus", "log10_G_VRH_GPa"), ("bulk_modulus", "log10_K_VRH_GPa")):
         t1 = time.perf_counter()
@@ -431,11 +464,16 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
         est = HistGradientBoostingRegressor(
             max_iter=300, learning_rate=0.05, max_leaf_nodes=31, min_samples_leaf=10, early_stopping=False, random_state=SEED
         )
-        reg = ConformalRegressor(est, coverage=COVERAGE, calibration=5, random_state=SEED).fit(Xv[tr], y[tr], strata=strata[tr])
+        reg = ConformalRegressor(est, coverage=COVERAGE, calibration=5, random_state=SEED, adaptive=True,
+                                 difficulty=_large_data_difficulty()).fit(Xv[tr], y[tr], strata=strata[tr])  # fmt: skip
+        domain = SubsystemDomain.from_fractions(fractions[tr])
         mean, lo, hi = reg.predict_interval(Xv[te], strata[te])
         metrics = _regression_metrics(y[te], mean, lo, hi)
         metrics["mae_mean_baseline"] = float(np.mean(np.abs(np.mean(y[tr]) - y[te])))
         metrics["mae_GPa"] = float(np.mean(np.abs(10**mean - 10 ** y[te])))
+        metrics["distinct_interval_widths"] = int(len(np.unique(np.round(hi - lo, 6))))
+        subsets = _subset_metrics(y[te], mean, lo, hi, strata[te], domain.distance(fractions[te]) > NOVEL_L1,
+                                  novel_definition=_SUBSYSTEM_NOVEL)  # fmt: skip
         card = {
             "name": name,
             "summary": f"{col} (Voigt-Reuss-Hill, DFT) from composition; feeds K_IC (Niu), Pugh and Monroe-Newman ratios.",
@@ -445,9 +483,14 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
             "train": {"dataset": "matbench/log10_{G,K}_VRH.csv", "rows": int(tr.sum())},
             "test": {"dataset": "matbench/log10_{G,K}_VRH.csv", "rows": int(te.sum())},
             "split": f"random 80/20 split of the rows, numpy default_rng({SEED}).permutation",
-            "uncertainty": "Mondrian CV+ conformal (5-fold shuffled KFold on train) per coarse family; std = half-width / 1.2816",
+            "uncertainty": "normalised (locally adaptive) CV+ conformal (5-fold shuffled KFold on train): a difficulty "
+            f"model ({_DIFFICULTY_TEXT}) predicts the |out-of-fold residual| (difficulties also out-of-fold); the "
+            "quantile of |residual| / difficulty per coarse family times a candidate's own difficulty is its "
+            "half-width; std = half-width / 1.2816",
+            "applicability_domain": _DOMAIN_TEXT,
             "conformal_quantiles": {"pooled": reg.quantile_, **reg.stratum_quantiles_},
             "metrics_test": metrics,
+            **subsets,
             "volume_per_atom": "for K_IC (Niu) predict() uses the Magpie mean elemental ground-state volume per atom "
             "(MagpieData mean GSvolume_pa), a composition-only estimate of the crystal's volume per atom",
             "data_sha256": _checksums("matbench/log10_"),
@@ -459,7 +502,8 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
             ],
         }
         # the shared feature pass counts towards the first model
-        out[name] = _finish_model(name, col, "basic", reg, card, t0 if not out else t1, save, models_dir)
+        out[name] = _finish_model(name, col, "basic", reg, card, t0 if not out else t1, save, models_dir,
+                                  train_domain=domain.to_arrays())  # fmt: skip
     return out
 
 

@@ -148,12 +148,34 @@ def test_conductivity_card_meets_targets():
     assert card["metrics_test_per_family"] and all(f["coverage80"] >= 0.65 for f in card["metrics_test_per_family"].values())
 
 
-def test_conductivity_uncertainty_is_per_candidate():
+def test_every_surrogate_uncertainty_is_per_candidate():
     from screening.enumeration import enumerate_candidates
 
     formulas = [c.formula for c in enumerate_candidates(limit=50, seed=0)]
-    std = predict(formulas, stability=False)["log10_sigma_S_cm_std"].dropna()
-    assert len(std) >= 45 and std.round(6).nunique() >= 20
+    out = predict(formulas, stability=False)
+    for column in ("log10_sigma_S_cm_std", "formation_energy_eV_atom_std", "log10_G_VRH_GPa_std", "log10_K_VRH_GPa_std"):
+        std = out[column].dropna()
+        assert len(std) >= 45 and std.round(6).nunique() >= 20, column
+    # one applicability-domain column per training set, in [0, 2]
+    for column in ("conductivity_train_distance", "formation_energy_train_distance", "moduli_train_distance"):
+        d = out[column].dropna()
+        assert len(d) >= 45 and d.between(0, 2).all() and d.nunique() >= 10, column
+
+
+@pytest.mark.parametrize("name", ["formation_energy", "shear_modulus", "bulk_modulus"])
+def test_large_data_cards_report_adaptive_coverage(name):
+    card = json.loads((get_settings().models_dir / name / "card.json").read_text())
+    m = card["metrics_test"]
+    assert 0.75 <= m["coverage80"] <= 0.85 and m["distinct_interval_widths"] >= 100
+    assert "adaptive" in card["uncertainty"] and "train_distance" in card["applicability_domain"]
+    assert card["metrics_test_novel"]["rows"] >= 100 and 0.7 <= card["metrics_test_novel"]["coverage80"] <= 0.9
+    assert all(0.7 <= f["coverage80"] <= 0.92 for f in card["metrics_test_per_family"].values())
+
+
+def test_domain_distance_of_known_and_unseen_systems():
+    out = predict(["LiCl", "Li2O", "LiFePO4"], stability=False)
+    assert (out["formation_energy_train_distance"] < 0.05).all()  # compositions of Materials Project
+    assert out.loc[0, "moduli_train_distance"] < 0.05
 
 
 def test_predict_every_column_and_uncertainty():

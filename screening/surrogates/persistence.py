@@ -16,6 +16,7 @@ from screening.config import get_settings
 from screening.errors import ModelNotFoundError
 from screening.surrogates.cards import json_default, render_card
 from screening.surrogates.conformal import Z80, ConformalRegressor
+from screening.surrogates.domain import SubsystemDomain, nearest_l1
 from screening.surrogates.features import feature_table
 
 #: the trained models predict() uses, in order
@@ -68,18 +69,23 @@ class Surrogate:
     #: element fractions of the training compositions (rows x 94, :data:`~screening.chemistry.ELEMENTS` order),
     #: for the distance of a new composition to the training data; None when not kept
     train_fractions: np.ndarray | None = None
+    #: the training compositions indexed by chemical system (:class:`~screening.surrogates.domain.SubsystemDomain`
+    #: arrays), kept instead of ``train_fractions`` by the models trained on 10^4-10^5 rows
+    train_domain: dict | None = None
+    _domain: SubsystemDomain | None = field(default=None, init=False, repr=False, compare=False)
 
     def train_distance(self, fractions: np.ndarray) -> np.ndarray:
-        """L1 distance in atomic fractions from each row of ``fractions`` to the nearest training composition (NaN without training fractions)."""
+        """Applicability domain: L1 distance in atomic fractions from each row of ``fractions`` to the
+        nearest training composition (exact with ``train_fractions``; among the training compositions of
+        the row's chemical system and its subsystems with ``train_domain``; NaN with neither)."""
         fractions = np.asarray(fractions, float)
-        out = np.full(len(fractions), np.nan)
-        if self.train_fractions is None or not len(fractions):
-            return out
-        ref = np.asarray(self.train_fractions, float)
-        for i, row in enumerate(fractions):
-            if np.isfinite(row).all():
-                out[i] = np.abs(ref - row).sum(axis=1).min()
-        return out
+        if self.train_fractions is not None:
+            return nearest_l1(self.train_fractions, fractions)
+        if self.train_domain is not None:
+            if self._domain is None:
+                self._domain = SubsystemDomain.from_arrays(self.train_domain)
+            return self._domain.distance(fractions)
+        return np.full(len(fractions), np.nan)
 
     def predict(self, formulas: Sequence[Any]) -> pd.DataFrame:
         """``mean``, ``lo80``, ``hi80``, ``std`` and ``error`` of each formula (NaN on error)."""
@@ -102,7 +108,7 @@ class Surrogate:
         directory = self.directory(models_dir)
         directory.mkdir(parents=True, exist_ok=True)
         payload = {"name": self.name, "target": self.target, "feature_kind": self.feature_kind, "regressor": self.regressor,
-                   "train_fractions": self.train_fractions}  # fmt: skip
+                   "train_fractions": self.train_fractions, "train_domain": self.train_domain}  # fmt: skip
         sio.dump(payload, directory / "model.skops")
         (directory / "card.json").write_text(json.dumps(self.card, indent=2, default=json_default) + "\n")
         (directory / "CARD.md").write_text(render_card(self.card))
@@ -115,7 +121,8 @@ class Surrogate:
         payload = load_skops(directory / "model.skops")
         card_path = directory / "card.json"
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
-        return cls(payload["name"], payload["target"], payload["feature_kind"], payload["regressor"], card, payload.get("train_fractions"))
+        return cls(payload["name"], payload["target"], payload["feature_kind"], payload["regressor"], card,
+                   payload.get("train_fractions"), payload.get("train_domain"))  # fmt: skip
 
 
 _models_lock = threading.Lock()

@@ -33,9 +33,10 @@ PREDICT_COLUMNS = (
     "formula", "family", "prototype",
     "log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_train_distance",
     "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80",
+    "formation_energy_train_distance",
     "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "e_hull_clipped", "e_hull_source",
     "G_VRH_GPa", "G_VRH_GPa_lo80", "G_VRH_GPa_hi80", "log10_G_VRH_GPa_std",
-    "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80", "log10_K_VRH_GPa_std",
+    "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80", "log10_K_VRH_GPa_std", "moduli_train_distance",
     "volume_per_atom_A3", "K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li",
     "window_low_V", "window_high_V", "window_width_V", "window_source", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
     "error",
@@ -120,7 +121,11 @@ def predict(
         domain: L1 distance in atomic fractions to the nearest composition the conductivity
         model was trained on; 0 = a training composition, above 0.05 = novel, where the
         test MAE is about 1.6 log units instead of 1.2),
-        ``formation_energy_eV_atom`` (+ uncertainty), ``e_hull_eV_atom`` (from the DFT
+        ``formation_energy_eV_atom`` (+ uncertainty), ``formation_energy_train_distance`` and
+        ``moduli_train_distance`` (the same for the formation-energy and the elastic-moduli
+        training sets, measured against the training compositions of the candidate's chemical
+        system and its subsystems: 2 when the models saw no compound made of these elements
+        only, see :class:`~screening.surrogates.domain.SubsystemDomain`), ``e_hull_eV_atom`` (from the DFT
         reference formation energy when the composition is in the reference data,
         ``e_hull_source = "reference"``, otherwise from the predicted one, ``"predicted"``),
         ``G_VRH_GPa``/``K_VRH_GPa`` (+ 80 % intervals, std of their log10), the Niu fracture
@@ -201,7 +206,10 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
         mean, lo, hi = run(name, Xc if name == "conductivity" else Xb)
         out[col], out[f"{col}_std"], out[f"{col}_lo80"], out[f"{col}_hi80"] = mean, (hi - lo) / (2 * Z80), lo, hi
     fractions = Xc[[f"frac_{s}" for s in ELEMENTS]].to_numpy(float)
-    out["conductivity_train_distance"] = np.where(ok, models["conductivity"].train_distance(np.where(ok[:, None], fractions, np.nan)), np.nan)
+    known = np.where(ok[:, None], fractions, np.nan)
+    for name, col in (("conductivity", "conductivity_train_distance"), ("formation_energy", "formation_energy_train_distance"),
+                      ("shear_modulus", "moduli_train_distance")):  # fmt: skip
+        out[col] = models[name].train_distance(known)
     conductivity_model = np.where(np.isfinite(out["log10_sigma_S_cm"].to_numpy(float)), "composition", None)
     if struct_model is not None:
         _structure_conductivity(out, Xc, strata, ok, structs, struct_model, conductivity_model)
