@@ -71,11 +71,16 @@ __all__ = [
     "bondvalence_descriptors",
     "bvse_barriers",
     "bvse_energy_grid",
+    "reduced_cell",
 ]
 
 _DATA = Path(__file__).with_name("data") / "softbv_li.json"
 COULOMB_EV_A = 14.399645  # e^2 / (4 pi eps0) in eV A
 SCREENING_F = 0.74
+DEFAULT_RESOLUTION_A = 0.25
+DEFAULT_MAX_POINTS = 200_000
+DEFAULT_CONNECTIVITY = 6
+PRIMITIVE_MAX_SITES = 400
 FEATURE_LABELS = ("bvse_barrier_1d_eV", "bvse_barrier_2d_eV", "bvse_barrier_3d_eV")
 
 
@@ -246,38 +251,72 @@ def bvse_energy_grid(
     return energy.reshape(shape)
 
 
-def _percolation_dimension(mask: np.ndarray) -> int:
-    """Periodic dimension (0-3) of the largest-dimension connected region of a boolean grid."""
-    labels, n = ndimage.label(mask)
+_CONNECTIVITY = {6: ndimage.generate_binary_structure(3, 1), 26: ndimage.generate_binary_structure(3, 3)}
+
+
+def _percolation_dimension(mask: np.ndarray, connectivity: int = 6) -> int:
+    """Periodic dimension (0-3) of the largest-dimension connected region of a boolean grid.
+
+    Grid points are joined to their 6 face neighbours or (``connectivity=26``) to all 26
+    face, edge and corner neighbours, across the periodic boundaries too: the grid is
+    padded by one wrapped layer on the high side of each axis and labelled; a padded point
+    is the copy, in the neighbouring cell, of the point at its index modulo the grid shape,
+    which joins the two labels into a periodic graph. Every pair of neighbouring points
+    has a copy inside the padded grid, so no bond across the faces, edges or corners is missed.
+    """
+    if connectivity not in _CONNECTIVITY:
+        raise ValueError(f"connectivity must be 6 or 26, not {connectivity}")
+    shape = np.array(mask.shape)
+    padded = np.pad(mask, [(0, 1)] * 3, mode="wrap")
+    labels, n = ndimage.label(padded, structure=_CONNECTIVITY[connectivity])
     if n == 0:
         return 0
-    src, dst, img = [], [], []
-    for axis in range(3):
-        lo = np.take(labels, -1, axis=axis)  # last layer connects to the first of the next cell
-        hi = np.take(labels, 0, axis=axis)
-        both = (lo > 0) & (hi > 0)
-        if not both.any():
-            continue
-        pairs = np.unique(np.stack([lo[both], hi[both]], axis=1), axis=0)
-        shift = np.zeros((len(pairs), 3), dtype=np.int64)
-        shift[:, axis] = 1
-        src.append(pairs[:, 0] - 1)
-        dst.append(pairs[:, 1] - 1)
-        img.append(shift)
-    if not src:
+    outer = np.zeros(padded.shape, dtype=bool)
+    outer[-1, :, :] = outer[:, -1, :] = outer[:, :, -1] = True
+    idx = np.argwhere(outer & (labels > 0))
+    if len(idx) == 0:
         return 0
-    return periodic_graph_dimension(n, np.concatenate(src), np.concatenate(dst), np.concatenate(img))
+    image = idx // shape
+    home = idx % shape
+    copy = labels[tuple(idx.T)] - 1  # this component (cell 0) holds the home point of cell `image`
+    home_label = labels[tuple(home.T)] - 1
+    bonds = np.unique(np.column_stack([copy, home_label, image]), axis=0)
+    return periodic_graph_dimension(n, bonds[:, 0], bonds[:, 1], bonds[:, 2:])
+
+
+def reduced_cell(structure: Structure, max_sites: int = PRIMITIVE_MAX_SITES) -> Structure:
+    """The primitive, Niggli-reduced cell of a structure; the structure itself when that fails.
+
+    :meth:`pymatgen.core.Structure.get_primitive_structure` compares species with their
+    occupancies, so a disordered structure reduces only by the translations that map the
+    partial occupancies onto themselves (the mean-field crystal is periodic in them). Its
+    cost grows quickly with the number of sites, so cells above ``max_sites`` sites are kept.
+    """
+    if len(structure) > max_sites or len(structure) < 2:
+        return structure
+    try:
+        prim = structure.get_primitive_structure(tolerance=0.1, use_site_props=False)
+    except Exception:  # pymatgen raises various errors on odd cells: keep the given cell
+        return structure
+    if len(prim) >= len(structure):
+        return structure
+    try:
+        return prim.get_reduced_structure()
+    except Exception:
+        return prim
 
 
 def bvse_barriers(
     structure: Structure,
     *,
-    resolution_A: float = 0.25,
-    max_points: int = 200_000,
+    resolution_A: float = DEFAULT_RESOLUTION_A,
+    max_points: int = DEFAULT_MAX_POINTS,
     encut_eV: float = 5.0,
     tol_eV: float = 0.01,
     timeout_s: float = 30.0,
     name: str | None = None,
+    connectivity: int = DEFAULT_CONNECTIVITY,
+    reduce_cell: bool = True,
 ) -> dict[str, float]:
     """BVSE Li+ migration barriers for 1D, 2D and 3D percolation (eV).
 
@@ -301,6 +340,12 @@ def bvse_barriers(
         Time limit for the whole calculation; :class:`BVSETimeoutError` names the structure.
     name
         Name used in error messages.
+    connectivity
+        6 (face neighbours) or 26 (face, edge and corner neighbours) grid connectivity of
+        the flood fill (:func:`_percolation_dimension`).
+    reduce_cell
+        Compute on the primitive cell (:func:`reduced_cell`) so that a supercell gives the
+        barriers of its cell.
 
     Returns
     -------
@@ -319,13 +364,15 @@ def bvse_barriers(
     """
     start = time.perf_counter()
     name = _name(structure, name)
+    if reduce_cell:
+        structure = reduced_cell(structure)
     grid = bvse_energy_grid(structure, resolution_A=resolution_A, max_points=max_points,
                             timeout_s=timeout_s, name=name, _start=start)
     grid = grid - grid.min()
     barriers: list[float] = []
     low = 0.0
     for dim in (1, 2, 3):
-        if _percolation_dimension(grid < encut_eV) < dim:
+        if _percolation_dimension(grid < encut_eV, connectivity) < dim:
             barriers.append(math.inf)
             continue
         lo, hi = low, encut_eV
@@ -333,7 +380,7 @@ def bvse_barriers(
             if time.perf_counter() - start > timeout_s:
                 raise BVSETimeoutError(f"{name}: BVSE percolation not finished within {timeout_s:g} s")
             mid = 0.5 * (lo + hi)
-            if _percolation_dimension(grid < mid) >= dim:
+            if _percolation_dimension(grid < mid, connectivity) >= dim:
                 hi = mid
             else:
                 lo = mid
