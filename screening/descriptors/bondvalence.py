@@ -77,10 +77,11 @@ __all__ = [
 _DATA = Path(__file__).with_name("data") / "softbv_li.json"
 COULOMB_EV_A = 14.399645  # e^2 / (4 pi eps0) in eV A
 SCREENING_F = 0.74
-DEFAULT_RESOLUTION_A = 0.25
-DEFAULT_MAX_POINTS = 200_000
-DEFAULT_CONNECTIVITY = 6
-PRIMITIVE_MAX_SITES = 400
+DEFAULT_RESOLUTION_A = 0.2
+DEFAULT_MAX_POINTS = 1_000_000
+DEFAULT_CONNECTIVITY = 26
+PRIMITIVE_MAX_SITES = 2000
+_MORSE_SCALE = 0.5
 FEATURE_LABELS = ("bvse_barrier_1d_eV", "bvse_barrier_2d_eV", "bvse_barrier_3d_eV")
 
 
@@ -186,8 +187,8 @@ def _grid_shape(lattice: np.ndarray, resolution_A: float, max_points: int) -> tu
 def bvse_energy_grid(
     structure: Structure,
     *,
-    resolution_A: float = 0.25,
-    max_points: int = 200_000,
+    resolution_A: float = DEFAULT_RESOLUTION_A,
+    max_points: int = DEFAULT_MAX_POINTS,
     r_cut_A: float = 6.0,
     timeout_s: float = 30.0,
     name: str | None = None,
@@ -238,7 +239,7 @@ def bvse_energy_grid(
             i, j, _, d = find_points_in_spheres(np.ascontiguousarray(m_frac @ lattice), centres, r=r_cut_A,
                                                 pbc=pbc, lattice=np.ascontiguousarray(lattice), tol=1e-8)
             w, d0, r_min, alpha = m_par[j].T
-            e = 0.5 * w * d0 * ((np.exp(alpha * (r_min - d)) - 1.0) ** 2 - 1.0)
+            e = _MORSE_SCALE * w * d0 * ((np.exp(alpha * (r_min - d)) - 1.0) ** 2 - 1.0)
             part += np.bincount(i, weights=e, minlength=len(centres))
         if len(c_frac):
             i, j, _, d = find_points_in_spheres(np.ascontiguousarray(c_frac @ lattice), centres, r=r_cut_A,
@@ -400,14 +401,16 @@ BVSEResult = dict[str, float]
 class BVSEFeaturizer(BaseFeaturizer):
     """matminer featurizer: BVSE Li+ barriers ``bvse_barrier_{1,2,3}d_eV`` of a structure."""
 
-    def __init__(self, resolution_A: float = 0.25, max_points: int = 200_000, timeout_s: float = 30.0):
+    def __init__(self, resolution_A: float = DEFAULT_RESOLUTION_A, max_points: int = DEFAULT_MAX_POINTS,
+                 timeout_s: float = 30.0, connectivity: int = DEFAULT_CONNECTIVITY):
         self.resolution_A = resolution_A
         self.max_points = max_points
         self.timeout_s = timeout_s
+        self.connectivity = connectivity
 
     def featurize(self, structure: Structure) -> list[float]:
         values = bvse_barriers(structure, resolution_A=self.resolution_A, max_points=self.max_points,
-                               timeout_s=self.timeout_s)
+                               timeout_s=self.timeout_s, connectivity=self.connectivity)
         return [values[k] for k in FEATURE_LABELS]
 
     def feature_labels(self) -> list[str]:
