@@ -11,16 +11,38 @@ Li+ ion at a point r of the crystal as
 
 with the softBV Morse parameters (D0, R_min, alpha = 1/b) of each Li+-anion pair, the
 formal charges q, the principal quantum numbers n (periods), the softBV covalent radii r
-and the screening factor f = 0.74. The factor 1/2 of the Morse term is the convention
-of the bvlain implementation of these parameters (A. Dembitskiy et al., bvlain 0.25,
-``BVSEPotential.Morse``); with it the barriers of this module agree with bvlain's within
-the grid resolution (antifluorite Li2S: 0.36 eV here, 0.35 eV with bvlain at 0.2 A).
-The energy is evaluated on a periodic grid; the
-migration barrier in k dimensions is the lowest energy E_k (above the grid minimum) at
-which the region {E < E_k} percolates through the crystal in k independent directions
-(flood fill with periodic boundaries: :func:`scipy.ndimage.label` on the cell, joined
-across the faces into a periodic graph whose dimension
-:func:`screening.descriptors.structural.periodic_graph_dimension` counts).
+and the screening factor f = 0.74.
+
+The factor 1/2 of the Morse term is the convention of the bvlain implementation of these
+parameters (A. Dembitskiy, bvlain 0.25.1, ``BVSEPotential.Morse``, and its documentation,
+"Theory behind", eq. 1). Adams' own statement of the model (Materials Project
+documentation, "Bond valence site energy calculation", materialsproject/docs
+``docs/user-guide/battery-explorer/battery-explorer.md``) has no 1/2:
+E = sum D [(exp(alpha (R_min - R)) - 1)^2 - 1] + E_Coulomb with
+D = 14.4 eV A V_X / (R_min sqrt(n_Li n_X)) b^2 / 2, which is the tabulated D0 (1.040 eV for
+Li-S, 0.988 eV for Li-O). Without the 1/2 every anion-only landscape doubles (Li2S
+0.34 -> 0.68 eV at 0.15 A). The bvlain convention is kept (``_MORSE_SCALE``): with it
+this module reproduces bvlain's barriers on the same structures (median |3D difference|
+in ``benchmarks/results/structural.md``), and no barrier computed with the softBV program
+itself on a structure at hand could be found to decide between the two; the MP
+documentation also says its BVSE energies are multiplied by 0.8 for lattice relaxation.
+
+Grid and barrier: the energy is evaluated on a periodic grid over the primitive,
+Niggli-reduced cell (:func:`reduced_cell`, so that a supercell gives the barriers of its
+cell; before, the grid cap coarsened big cells and a 2x2x2 Li6PS5Cl supercell gave 0.42
+instead of 0.38 eV) with a spacing of at most ``resolution_A`` (default 0.2 A; the cap of
+10^6 points coarsens only cells above about 8000 A^3). The migration barrier in k dimensions
+is the lowest energy E_k (above the grid minimum) at which the region {E < E_k}
+percolates through the crystal in k independent directions: a flood fill with periodic
+boundaries (:func:`scipy.ndimage.label` on the grid padded by one wrapped layer, joined
+into a periodic graph whose dimension
+:func:`screening.descriptors.structural.periodic_graph_dimension` counts), with 26
+neighbours per grid point (faces, edges and corners). A narrow saddle that lies between
+grid points is crossed diagonally with 26 neighbours; with 6 the path has to zigzag
+through higher points and coarse grids overestimate the barrier (LGPS 0.616 eV at 0.25 A
+with 6 neighbours, 0.560 eV at 0.1 A). The defaults come from the convergence study in
+``benchmarks/bench_bvse_convergence.py``: at 0.2 A with 26 neighbours the 3D barriers of
+nine seed structures are within 0.03 eV of those at 0.1 A, at about 0.1-2 s a structure.
 
 The PyPI package ``bvlain`` implements the same model but needs ordered structures with
 oxidation states from ``BVAnalyzer`` (slow, and it fails on partial occupancies); this
@@ -30,7 +52,9 @@ licensed data files).
 
 Disorder policy: every Li site is removed (Li is the mobile species); every other
 species contributes with its site occupancy as weight (mean-field average over the
-disorder), so a site half occupied by S counts as half an S2- ion.
+disorder), so a site half occupied by S counts as half an S2- ion. This overestimates
+barriers where Li shares sites with another cation: in LLTO every A site carries 0.55 La
+and the 3D barrier is above 2 eV (no ordered approximant is built here).
 
 Charges: anions (:func:`screening.descriptors.structural.anion_elements`) get their
 nominal charge (O2-, S2-, Cl-...); every other cation gets its highest common oxidation
