@@ -27,12 +27,18 @@ from pathlib import Path
 import numpy as np
 
 from screening.datasets import dataset_path
-from screening.descriptors.bondvalence import bvse_barriers
+from screening.descriptors.bondvalence import (
+    DEFAULT_CONNECTIVITY,
+    DEFAULT_MAX_POINTS,
+    DEFAULT_RESOLUTION_A,
+    bvse_barriers,
+)
 from screening.descriptors.structural import structural_descriptors
 from screening.errors import ScreeningError
 from screening.structures import read_structure
 
 ARCHIVE = dataset_path("obelix/all_cifs.tar.gz")  # the bundled copy, checksummed
+KEEP_FROM = "## BVSE: grid convergence"  # this section and the following ones are kept on rewrite
 
 
 def _reason(exc: Exception) -> str:
@@ -110,7 +116,8 @@ def main() -> None:
     lines += [f"  - {n} x {reason}" for reason, n in fails.most_common()] or ["  - none"]
     lines += [
         "",
-        f"## bvse_barriers (sample of {len(sample)}, seed 0, resolution 0.25 A, at most 200,000 grid points)",
+        f"## bvse_barriers (sample of {len(sample)}, seed 0, defaults: primitive cell, {DEFAULT_RESOLUTION_A:g} A "
+        f"spacing, {DEFAULT_CONNECTIVITY}-connected, at most {DEFAULT_MAX_POINTS:,} grid points)",
         "",
         f"- median {np.median(bv_times):.2f} s/structure, mean {bv_times.mean():.2f} s, max {bv_times.max():.2f} s",
         f"- failures: {sum(bv_fails.values())}",
@@ -120,7 +127,10 @@ def main() -> None:
     lines += [f"| {sid} | {formula} | {n} | {b:.3f} |" for sid, formula, n, b in bv_rows]
     lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    kept = ""
+    if args.out.exists() and KEEP_FROM in args.out.read_text():  # sections written by other scripts
+        kept = "\n" + KEEP_FROM + args.out.read_text().split(KEEP_FROM, 1)[1]
+    args.out.write_text("\n".join(lines) + kept)
     print("\n".join(lines))
 
 

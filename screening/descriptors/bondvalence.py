@@ -11,16 +11,38 @@ Li+ ion at a point r of the crystal as
 
 with the softBV Morse parameters (D0, R_min, alpha = 1/b) of each Li+-anion pair, the
 formal charges q, the principal quantum numbers n (periods), the softBV covalent radii r
-and the screening factor f = 0.74. The factor 1/2 of the Morse term is the convention
-of the bvlain implementation of these parameters (A. Dembitskiy et al., bvlain 0.25,
-``BVSEPotential.Morse``); with it the barriers of this module agree with bvlain's within
-the grid resolution (antifluorite Li2S: 0.36 eV here, 0.35 eV with bvlain at 0.2 A).
-The energy is evaluated on a periodic grid; the
-migration barrier in k dimensions is the lowest energy E_k (above the grid minimum) at
-which the region {E < E_k} percolates through the crystal in k independent directions
-(flood fill with periodic boundaries: :func:`scipy.ndimage.label` on the cell, joined
-across the faces into a periodic graph whose dimension
-:func:`screening.descriptors.structural.periodic_graph_dimension` counts).
+and the screening factor f = 0.74.
+
+The factor 1/2 of the Morse term is the convention of the bvlain implementation of these
+parameters (A. Dembitskiy, bvlain 0.25.1, ``BVSEPotential.Morse``, and its documentation,
+"Theory behind", eq. 1). Adams' own statement of the model (Materials Project
+documentation, "Bond valence site energy calculation", materialsproject/docs
+``docs/user-guide/battery-explorer/battery-explorer.md``) has no 1/2:
+E = sum D [(exp(alpha (R_min - R)) - 1)^2 - 1] + E_Coulomb with
+D = 14.4 eV A V_X / (R_min sqrt(n_Li n_X)) b^2 / 2, which is the tabulated D0 (1.040 eV for
+Li-S, 0.988 eV for Li-O). Without the 1/2 every anion-only landscape doubles (Li2S
+0.34 -> 0.68 eV at 0.15 A). The bvlain convention is kept (``_MORSE_SCALE``): with it
+this module reproduces bvlain's barriers on the same structures (median |3D difference|
+in ``benchmarks/results/structural.md``), and no barrier computed with the softBV program
+itself on a structure at hand could be found to decide between the two; the MP
+documentation also says its BVSE energies are multiplied by 0.8 for lattice relaxation.
+
+Grid and barrier: the energy is evaluated on a periodic grid over the primitive,
+Niggli-reduced cell (:func:`reduced_cell`, so that a supercell gives the barriers of its
+cell; before, the grid cap coarsened big cells and a 2x2x2 Li6PS5Cl supercell gave 0.42
+instead of 0.38 eV) with a spacing of at most ``resolution_A`` (default 0.2 A; the cap of
+10^6 points coarsens only cells above about 8000 A^3). The migration barrier in k dimensions
+is the lowest energy E_k (above the grid minimum) at which the region {E < E_k}
+percolates through the crystal in k independent directions: a flood fill with periodic
+boundaries (:func:`scipy.ndimage.label` on the grid padded by one wrapped layer, joined
+into a periodic graph whose dimension
+:func:`screening.descriptors.structural.periodic_graph_dimension` counts), with 26
+neighbours per grid point (faces, edges and corners). A narrow saddle that lies between
+grid points is crossed diagonally with 26 neighbours; with 6 the path has to zigzag
+through higher points and coarse grids overestimate the barrier (LGPS 0.616 eV at 0.25 A
+with 6 neighbours, 0.560 eV at 0.1 A). The defaults come from the convergence study in
+``benchmarks/bench_bvse_convergence.py``: at 0.2 A with 26 neighbours the 3D barriers of
+nine seed structures are within 0.03 eV of those at 0.1 A, at about 0.1-2 s a structure.
 
 The PyPI package ``bvlain`` implements the same model but needs ordered structures with
 oxidation states from ``BVAnalyzer`` (slow, and it fails on partial occupancies); this
@@ -30,7 +52,9 @@ licensed data files).
 
 Disorder policy: every Li site is removed (Li is the mobile species); every other
 species contributes with its site occupancy as weight (mean-field average over the
-disorder), so a site half occupied by S counts as half an S2- ion.
+disorder), so a site half occupied by S counts as half an S2- ion. This overestimates
+barriers where Li shares sites with another cation: in LLTO every A site carries 0.55 La
+and the 3D barrier is above 2 eV (no ordered approximant is built here).
 
 Charges: anions (:func:`screening.descriptors.structural.anion_elements`) get their
 nominal charge (O2-, S2-, Cl-...); every other cation gets its highest common oxidation
@@ -71,11 +95,17 @@ __all__ = [
     "bondvalence_descriptors",
     "bvse_barriers",
     "bvse_energy_grid",
+    "reduced_cell",
 ]
 
 _DATA = Path(__file__).with_name("data") / "softbv_li.json"
 COULOMB_EV_A = 14.399645  # e^2 / (4 pi eps0) in eV A
 SCREENING_F = 0.74
+DEFAULT_RESOLUTION_A = 0.2
+DEFAULT_MAX_POINTS = 1_000_000
+DEFAULT_CONNECTIVITY = 26
+PRIMITIVE_MAX_SITES = 2000
+_MORSE_SCALE = 0.5
 FEATURE_LABELS = ("bvse_barrier_1d_eV", "bvse_barrier_2d_eV", "bvse_barrier_3d_eV")
 
 
@@ -181,8 +211,8 @@ def _grid_shape(lattice: np.ndarray, resolution_A: float, max_points: int) -> tu
 def bvse_energy_grid(
     structure: Structure,
     *,
-    resolution_A: float = 0.25,
-    max_points: int = 200_000,
+    resolution_A: float = DEFAULT_RESOLUTION_A,
+    max_points: int = DEFAULT_MAX_POINTS,
     r_cut_A: float = 6.0,
     timeout_s: float = 30.0,
     name: str | None = None,
@@ -233,7 +263,7 @@ def bvse_energy_grid(
             i, j, _, d = find_points_in_spheres(np.ascontiguousarray(m_frac @ lattice), centres, r=r_cut_A,
                                                 pbc=pbc, lattice=np.ascontiguousarray(lattice), tol=1e-8)
             w, d0, r_min, alpha = m_par[j].T
-            e = 0.5 * w * d0 * ((np.exp(alpha * (r_min - d)) - 1.0) ** 2 - 1.0)
+            e = _MORSE_SCALE * w * d0 * ((np.exp(alpha * (r_min - d)) - 1.0) ** 2 - 1.0)
             part += np.bincount(i, weights=e, minlength=len(centres))
         if len(c_frac):
             i, j, _, d = find_points_in_spheres(np.ascontiguousarray(c_frac @ lattice), centres, r=r_cut_A,
@@ -246,38 +276,72 @@ def bvse_energy_grid(
     return energy.reshape(shape)
 
 
-def _percolation_dimension(mask: np.ndarray) -> int:
-    """Periodic dimension (0-3) of the largest-dimension connected region of a boolean grid."""
-    labels, n = ndimage.label(mask)
+_CONNECTIVITY = {6: ndimage.generate_binary_structure(3, 1), 26: ndimage.generate_binary_structure(3, 3)}
+
+
+def _percolation_dimension(mask: np.ndarray, connectivity: int = 6) -> int:
+    """Periodic dimension (0-3) of the largest-dimension connected region of a boolean grid.
+
+    Grid points are joined to their 6 face neighbours or (``connectivity=26``) to all 26
+    face, edge and corner neighbours, across the periodic boundaries too: the grid is
+    padded by one wrapped layer on the high side of each axis and labelled; a padded point
+    is the copy, in the neighbouring cell, of the point at its index modulo the grid shape,
+    which joins the two labels into a periodic graph. Every pair of neighbouring points
+    has a copy inside the padded grid, so no bond across the faces, edges or corners is missed.
+    """
+    if connectivity not in _CONNECTIVITY:
+        raise ValueError(f"connectivity must be 6 or 26, not {connectivity}")
+    shape = np.array(mask.shape)
+    padded = np.pad(mask, [(0, 1)] * 3, mode="wrap")
+    labels, n = ndimage.label(padded, structure=_CONNECTIVITY[connectivity])
     if n == 0:
         return 0
-    src, dst, img = [], [], []
-    for axis in range(3):
-        lo = np.take(labels, -1, axis=axis)  # last layer connects to the first of the next cell
-        hi = np.take(labels, 0, axis=axis)
-        both = (lo > 0) & (hi > 0)
-        if not both.any():
-            continue
-        pairs = np.unique(np.stack([lo[both], hi[both]], axis=1), axis=0)
-        shift = np.zeros((len(pairs), 3), dtype=np.int64)
-        shift[:, axis] = 1
-        src.append(pairs[:, 0] - 1)
-        dst.append(pairs[:, 1] - 1)
-        img.append(shift)
-    if not src:
+    outer = np.zeros(padded.shape, dtype=bool)
+    outer[-1, :, :] = outer[:, -1, :] = outer[:, :, -1] = True
+    idx = np.argwhere(outer & (labels > 0))
+    if len(idx) == 0:
         return 0
-    return periodic_graph_dimension(n, np.concatenate(src), np.concatenate(dst), np.concatenate(img))
+    image = idx // shape
+    home = idx % shape
+    copy = labels[tuple(idx.T)] - 1  # this component (cell 0) holds the home point of cell `image`
+    home_label = labels[tuple(home.T)] - 1
+    bonds = np.unique(np.column_stack([copy, home_label, image]), axis=0)
+    return periodic_graph_dimension(n, bonds[:, 0], bonds[:, 1], bonds[:, 2:])
+
+
+def reduced_cell(structure: Structure, max_sites: int = PRIMITIVE_MAX_SITES) -> Structure:
+    """The primitive, Niggli-reduced cell of a structure; the structure itself when that fails.
+
+    :meth:`pymatgen.core.Structure.get_primitive_structure` compares species with their
+    occupancies, so a disordered structure reduces only by the translations that map the
+    partial occupancies onto themselves (the mean-field crystal is periodic in them). Its
+    cost grows quickly with the number of sites, so cells above ``max_sites`` sites are kept.
+    """
+    if len(structure) > max_sites or len(structure) < 2:
+        return structure
+    try:
+        prim = structure.get_primitive_structure(tolerance=0.1, use_site_props=False)
+    except Exception:  # pymatgen raises various errors on odd cells: keep the given cell
+        return structure
+    if len(prim) >= len(structure):
+        return structure
+    try:
+        return prim.get_reduced_structure()
+    except Exception:
+        return prim
 
 
 def bvse_barriers(
     structure: Structure,
     *,
-    resolution_A: float = 0.25,
-    max_points: int = 200_000,
+    resolution_A: float = DEFAULT_RESOLUTION_A,
+    max_points: int = DEFAULT_MAX_POINTS,
     encut_eV: float = 5.0,
     tol_eV: float = 0.01,
     timeout_s: float = 30.0,
     name: str | None = None,
+    connectivity: int = DEFAULT_CONNECTIVITY,
+    reduce_cell: bool = True,
 ) -> dict[str, float]:
     """BVSE Li+ migration barriers for 1D, 2D and 3D percolation (eV).
 
@@ -301,6 +365,12 @@ def bvse_barriers(
         Time limit for the whole calculation; :class:`BVSETimeoutError` names the structure.
     name
         Name used in error messages.
+    connectivity
+        6 (face neighbours) or 26 (face, edge and corner neighbours) grid connectivity of
+        the flood fill (:func:`_percolation_dimension`).
+    reduce_cell
+        Compute on the primitive cell (:func:`reduced_cell`) so that a supercell gives the
+        barriers of its cell.
 
     Returns
     -------
@@ -319,13 +389,15 @@ def bvse_barriers(
     """
     start = time.perf_counter()
     name = _name(structure, name)
+    if reduce_cell:
+        structure = reduced_cell(structure)
     grid = bvse_energy_grid(structure, resolution_A=resolution_A, max_points=max_points,
                             timeout_s=timeout_s, name=name, _start=start)
     grid = grid - grid.min()
     barriers: list[float] = []
     low = 0.0
     for dim in (1, 2, 3):
-        if _percolation_dimension(grid < encut_eV) < dim:
+        if _percolation_dimension(grid < encut_eV, connectivity) < dim:
             barriers.append(math.inf)
             continue
         lo, hi = low, encut_eV
@@ -333,7 +405,7 @@ def bvse_barriers(
             if time.perf_counter() - start > timeout_s:
                 raise BVSETimeoutError(f"{name}: BVSE percolation not finished within {timeout_s:g} s")
             mid = 0.5 * (lo + hi)
-            if _percolation_dimension(grid < mid) >= dim:
+            if _percolation_dimension(grid < mid, connectivity) >= dim:
                 hi = mid
             else:
                 lo = mid
@@ -353,14 +425,16 @@ BVSEResult = dict[str, float]
 class BVSEFeaturizer(BaseFeaturizer):
     """matminer featurizer: BVSE Li+ barriers ``bvse_barrier_{1,2,3}d_eV`` of a structure."""
 
-    def __init__(self, resolution_A: float = 0.25, max_points: int = 200_000, timeout_s: float = 30.0):
+    def __init__(self, resolution_A: float = DEFAULT_RESOLUTION_A, max_points: int = DEFAULT_MAX_POINTS,
+                 timeout_s: float = 30.0, connectivity: int = DEFAULT_CONNECTIVITY):
         self.resolution_A = resolution_A
         self.max_points = max_points
         self.timeout_s = timeout_s
+        self.connectivity = connectivity
 
     def featurize(self, structure: Structure) -> list[float]:
         values = bvse_barriers(structure, resolution_A=self.resolution_A, max_points=self.max_points,
-                               timeout_s=self.timeout_s)
+                               timeout_s=self.timeout_s, connectivity=self.connectivity)
         return [values[k] for k in FEATURE_LABELS]
 
     def feature_labels(self) -> list[str]:
