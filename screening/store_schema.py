@@ -25,7 +25,7 @@ SCHEMA_VERSION = 5  # 3: the simulation table; 4: runs.flow_run_id / flow_run_na
 VIEW_COLUMNS = {
     "formula": "VARCHAR", "family": "VARCHAR", "source": "VARCHAR", "prototype": "VARCHAR", "parent": "VARCHAR",
     "error": "VARCHAR", "log10_sigma_S_cm": "DOUBLE", "log10_sigma_S_cm_std": "DOUBLE", "log10_sigma_S_cm_lo80": "DOUBLE",
-    "log10_sigma_S_cm_hi80": "DOUBLE", "formation_energy_eV_atom": "DOUBLE", "e_hull_eV_atom": "DOUBLE",
+    "log10_sigma_S_cm_hi80": "DOUBLE", "conductivity_train_distance": "DOUBLE", "formation_energy_eV_atom": "DOUBLE", "e_hull_eV_atom": "DOUBLE",
     "e_hull_eV_atom_std": "DOUBLE", "e_hull_source": "VARCHAR", "window_low_V": "DOUBLE", "window_high_V": "DOUBLE",
     "window_width_V": "DOUBLE", "e_rxn_li_eV_atom": "DOUBLE", "G_VRH_GPa": "DOUBLE", "K_VRH_GPa": "DOUBLE",
     "K_IC_MPa_m05": "DOUBLE", "G_over_G_Li": "DOUBLE", "cost_usd_per_kg": "DOUBLE",
@@ -35,7 +35,8 @@ VIEW_COLUMNS = {
 
 #: the columns :meth:`ResultStore.top` returns by default (those the view has), in this order
 TOP_COLUMNS = ["rank", "candidate_id", "formula", "family", "prototype", "score", "pareto_rank", "log10_sigma_S_cm",
-               "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "ranked_log10_sigma_S_cm", "conductivity_source",
+               "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_train_distance", "ranked_log10_sigma_S_cm",
+               "conductivity_source",
                "e_hull_eV_atom", "e_hull_source", "ranked_e_hull_eV_atom", "e_hull_ranked_source", "window_low_V",
                "window_high_V", "window_width_V", "e_rxn_li_eV_atom", "K_IC_MPa_m05", "G_over_G_Li", "cost_usd_per_kg",
                "parent", "error"]  # fmt: skip

@@ -177,6 +177,10 @@ def test_enumerated_screen_ranks_on_every_objective(tmp_path):
     assert (passed["pareto_rank"] >= 1).all() and passed["rank"].tolist() == list(range(1, len(passed) + 1))
     top = store.top(5, run_id="enum")
     assert len(top) == min(5, len(passed)) and top["family"].eq("halide").all()
+    # each stored model's distance to its training data, the conductivity's in the default top table
+    assert top["conductivity_train_distance"].between(0, 2).all()
+    for col in ("formation_energy_train_distance", "moduli_train_distance"):
+        assert ranked[col].between(0, 2).all(), col
 
 
 def test_broken_cif_among_the_inputs(tmp_path):

@@ -99,6 +99,7 @@ TOP_TABLE = {
     "rank": ("rank", 0), "formula": ("formula", None), "family": ("family", None), "prototype": ("prototype", None),
     "parent": ("parent", None), "log10_sigma_S_cm": ("log10 sigma (S/cm)", 2),
     "log10_sigma_S_cm_lo80": ("sigma 80% low (log10 S/cm)", 2), "log10_sigma_S_cm_hi80": ("sigma 80% high (log10 S/cm)", 2),
+    "conductivity_train_distance": ("distance to sigma training data (L1)", 2),
     "conductivity_source": ("sigma from", None), "measured_log10_sigma_S_cm": ("measured log10 sigma (S/cm)", 2), "window_low_V": ("window low (V vs Li)", 2),
     "window_high_V": ("window high (V vs Li)", 2), "window_source": ("window from", None),
     "e_hull_eV_atom": ("e_hull (eV/atom)", 3), "e_hull_source": ("e_hull from", None),
