@@ -1,0 +1,1 @@
+"""Trainers of the surrogate models (one module per family of models); ``screening.train`` runs them."""
