@@ -268,6 +268,21 @@ def test_composition_keys_and_weights_count_one_composition_once():
     assert sample_weights(fr, np.zeros(3, bool), per_composition=False) is None
 
 
+def test_anion_features_from_fractions():
+    from screening.surrogates.features import CONDUCTIVITY_FEATURES, feature_table
+    from screening.surrogates.selection import ANION_FEATURES, AnionFeatures
+
+    X, _, _ = feature_table(["Li6PS5Cl", "Li2SO4", "Li3OCl", "LiAl"], "conductivity")
+    Z = AnionFeatures().fit_transform(X.to_numpy(float))
+    assert Z.shape == (4, len(CONDUCTIVITY_FEATURES) + len(ANION_FEATURES))
+    new = dict(zip(ANION_FEATURES, Z[:, -len(ANION_FEATURES):].T))
+    # Li6PS5Cl: 6 Li / (5 x 2 + 1) anion charge; anions 5/6 S, 1/6 Cl; polarisability (5 x 5.35 + 2.96) / 6
+    assert np.allclose([v[0] for v in new.values()], [(5 * 5.35 + 2.96) / 6, 6 / 11, 0.0, 5 / 6, 1 / 6])
+    assert np.allclose([v[1] for v in new.values()], [1.85, 2 / 8, 1.0, 0.0, 0.0])  # S in sulfate is not an anion
+    assert np.allclose([v[2] for v in new.values()], [(1.85 + 2.96) / 2, 3 / 3, 0.5, 0.0, 0.5])
+    assert np.allclose([v[3] for v in new.values()], -1.0)  # no anion: undefined
+
+
 def test_conformal_regressor_passes_sample_weights_to_the_estimator():
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.neighbors import KNeighborsRegressor

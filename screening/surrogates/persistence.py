@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,8 @@ class Surrogate:
         directory.mkdir(parents=True, exist_ok=True)
         payload = {"name": self.name, "target": self.target, "feature_kind": self.feature_kind, "regressor": self.regressor,
                    "train_fractions": self.train_fractions, "train_domain": self.train_domain}  # fmt: skip
-        sio.dump(payload, directory / "model.skops")
+        # deflate: skops' schema.json of tree ensembles is large, plain JSON (a mean of 10 HGBs: 29 MB stored, under 15 MB deflated)
+        sio.dump(payload, directory / "model.skops", compression=zipfile.ZIP_DEFLATED)
         (directory / "card.json").write_text(json.dumps(self.card, indent=2, default=json_default) + "\n")
         (directory / "CARD.md").write_text(render_card(self.card))
         return directory

@@ -20,13 +20,13 @@ import pandas as pd
 from pymatgen.core import Composition
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
-from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
+from sklearn.ensemble import BaggingRegressor, ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from screening.chemistry import ELEMENTS
+from screening.chemistry import ANION_CHARGES, CHALCOGENS, ELEMENTS, HALOGENS
 from screening.surrogates.conformal import fit_weighted
 from screening.surrogates.domain import NOVEL_L1, nearest_l1
 from screening.surrogates.features import CONDUCTIVITY_FEATURES
@@ -119,6 +119,58 @@ class GroupedFractions(TransformerMixin, BaseEstimator):
         return np.hstack([X[:, keep], np.column_stack(sums)])
 
 
+#: electronic polarisabilities of anions in crystals (A^3, sodium D line) from Tessman, Kahn & Shockley,
+#: "Electronic polarizabilities of ions in crystals", Phys. Rev. 92, 890 (1953): F- 0.64, Cl- 2.96,
+#: Br- 4.16, I- 6.43; O2- 0.5-3.2, S2- 4.8-5.9, Se2- 6.0-7.5, Te2- 8.3-10.2 (ions they could not treat
+#: additively: the midpoint of their range is used). N3- is not in the table (left out of the mean).
+ANION_POLARISABILITY_A3: dict[str, float] = {
+    "F": 0.64, "Cl": 2.96, "Br": 4.16, "I": 6.43,
+    "O": (0.5 + 3.2) / 2, "S": (4.8 + 5.9) / 2, "Se": (6.0 + 7.5) / 2, "Te": (8.3 + 10.2) / 2,
+}  # fmt: skip
+
+#: names of the columns :class:`AnionFeatures` appends
+ANION_FEATURES = ("anion_polarisability_mean_A3", "li_per_anion_charge", "anion_share_O", "anion_share_S_Se_Te", "anion_share_halogen")
+
+
+class AnionFeatures(TransformerMixin, BaseEstimator):
+    """Append 5 anion-sublattice columns (:data:`ANION_FEATURES`), computed from the element fractions.
+
+    Anions follow :func:`screening.chemistry.anions_of` (the elements of ``ANION_CHARGES``; S, Se, Te
+    with at least 3 O each are oxoanion cations), without its fallback for anion-free formulas:
+    those rows get -1 (as undefined descriptors in ``feature_table``). Columns: the anion-amount
+    weighted mean of :data:`ANION_POLARISABILITY_A3` (over the anions in that table; -1 when none),
+    Li / total anion charge (the share of the anion charge that Li compensates), and the shares of
+    the anion amount held by O, by S/Se/Te and by F/Cl/Br/I (N is the rest).
+    """
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, float)
+        frac = X[:, _FRAC]
+        col = {e: frac[:, ELEMENTS.index(e)] for e in ANION_CHARGES}
+        amount = {}
+        for e, f in col.items():
+            oxo = (e in CHALCOGENS) & (col["O"] >= 3 * f)
+            amount[e] = np.where(oxo, 0.0, f)
+        total = sum(amount.values())
+        charge = sum(-ANION_CHARGES[e] * a for e, a in amount.items())
+        pol_w = sum(amount[e] for e in ANION_POLARISABILITY_A3)
+        pol = sum(ANION_POLARISABILITY_A3[e] * amount[e] for e in ANION_POLARISABILITY_A3)
+        li = frac[:, ELEMENTS.index("Li")]
+        has, has_pol = total > 0, pol_w > 0
+        safe, safe_pol = np.where(has, total, 1.0), np.where(has_pol, pol_w, 1.0)
+        out = np.column_stack([
+            np.where(has_pol, pol / safe_pol, -1.0),
+            np.where(has, li / np.where(has, charge, 1.0), -1.0),
+            np.where(has, amount["O"] / safe, -1.0),
+            np.where(has, sum(amount[e] for e in CHALCOGENS) / safe, -1.0),
+            np.where(has, sum(amount[e] for e in HALOGENS) / safe, -1.0),
+        ])  # fmt: skip
+        return np.hstack([X, out])
+
+
 class MeanEnsemble(RegressorMixin, BaseEstimator):
     """Unweighted mean of the predictions of several regressors (each cloned and fitted on the
     same rows; sample weights go to members that accept them, e.g. not to kNN)."""
@@ -138,9 +190,20 @@ class MeanEnsemble(RegressorMixin, BaseEstimator):
 
 
 def _hgb(loss: str = "squared_error", lr: float = 0.05, iters: int = 300, leaves: int = 15, leaf: int = 5,
-         l2: float = 0.0, depth: int | None = None) -> HistGradientBoostingRegressor:  # fmt: skip
+         l2: float = 0.0, depth: int | None = None, max_features: float = 1.0, seed: int = SEED) -> HistGradientBoostingRegressor:  # fmt: skip
     return HistGradientBoostingRegressor(loss=loss, max_iter=iters, learning_rate=lr, max_leaf_nodes=leaves, min_samples_leaf=leaf,
-                                         l2_regularization=l2, max_depth=depth, early_stopping=False, random_state=SEED)  # fmt: skip
+                                         l2_regularization=l2, max_depth=depth, max_features=max_features, early_stopping=False,
+                                         random_state=seed)  # fmt: skip
+
+
+def _bagged_hgb(n: int = 10) -> BaggingRegressor:
+    """``n`` bootstrap copies of the default HGB (rows drawn with probability proportional to the sample weights)."""
+    return BaggingRegressor(_hgb(), n_estimators=n, bootstrap=True, random_state=SEED, n_jobs=1)
+
+
+def _seed_mean_hgb(n: int = 10, max_features: float = 0.5) -> MeanEnsemble:
+    """Mean of ``n`` default HGBs with feature subsampling per split and seeds ``0..n-1``."""
+    return MeanEnsemble([_hgb(max_features=max_features, seed=s) for s in range(n)])
 
 
 def _et(leaf: int = 1, max_features: float = 0.5) -> ExtraTreesRegressor:
@@ -198,11 +261,24 @@ CONDUCTIVITY_CANDIDATES: dict[str, Candidate] = {
     "hgb_grouped_compw_leaves31": (lambda: _grouped(_hgb(leaves=31)), True, 1.0),
     "hgb_grouped_compw_iter600": (lambda: _grouped(_hgb(iters=600)), True, 1.0),
     "hgb_grouped_compw_leaf3": (lambda: _grouped(_hgb(leaf=3)), True, 1.0),
+    # fourth round (pre-registered in benchmarks/results/models.md): variance reduction, anion features
+    "hgb_bag10": (lambda: _bagged_hgb(), False, 1.0),
+    "hgb_bag10_compw": (lambda: _bagged_hgb(), True, 1.0),
+    "hgb_seeds10_mf0.5": (lambda: _seed_mean_hgb(), False, 1.0),
+    "hgb_seeds10_mf0.5_compw": (lambda: _seed_mean_hgb(), True, 1.0),
+    "hgb_anion": (lambda: make_pipeline(AnionFeatures(), _hgb()), False, 1.0),
+    "hgb_bag10_anion": (lambda: make_pipeline(AnionFeatures(), _bagged_hgb()), False, 1.0),
 }  # fmt: skip
+
+#: the candidates of the fourth round, compared with the shipped model over 5 repeats
+ROUND4_CANDIDATES = ("hgb_lr0.05_leaves15", "hgb_bag10", "hgb_bag10_compw", "hgb_seeds10_mf0.5", "hgb_seeds10_mf0.5_compw",
+                     "hgb_anion", "hgb_bag10_anion")  # fmt: skip
 
 
 #: the candidates compared by default: the first model and the changes that helped in a first,
-#: single-split exploration of all of :data:`CONDUCTIVITY_CANDIDATES` (benchmarks/results/models.md)
+#: single-split exploration of all of :data:`CONDUCTIVITY_CANDIDATES` (benchmarks/results/models.md).
+#: Round 4's CV winner (``hgb_seeds10_mf0.5``) is not among them: it predicts 4-11x slower (0.15-0.5 ms
+#: more a candidate, 3-8 min more for a 10^6 screen) and scored worse on the test split (models.md, "Round 4")
 DEFAULT_CANDIDATES = (
     "hgb_lr0.05_leaves15", "hgb_lr0.03_leaves15_l2", "extra_trees_300", "hgb_compw", "hgb_grouped",
     "hgb_grouped_compw", "hgb_grouped_compw_iter600",
