@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+KEEP_FROM = "## Structure-aware conductivity"  # this section and the following ones of models.md are kept on rewrite
 KEYS = {
     "conductivity": ("metrics_test", ["mae", "mae_median_baseline", "mae_rf_magpie_baseline", "spearman", "roc_auc_fast_vs_slow", "coverage80"]),
     "formation_energy": ("metrics_test_formation_energy", ["mae", "mae_mean_baseline", "spearman", "coverage80"]),
@@ -85,7 +86,10 @@ def main() -> None:
                    "window_low_V", "window_high_V"]].to_markdown(index=False)]  # fmt: skip
     path = ROOT / "benchmarks" / "results" / "models.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    kept = ""
+    if path.is_file() and KEEP_FROM in path.read_text():  # the hand-written sections below the measured ones
+        kept = "\n" + KEEP_FROM + path.read_text().split(KEEP_FROM, 1)[1].rstrip("\n")
+    path.write_text("\n".join(lines) + "\n" + kept + "\n")
     print("\n".join(lines))
 
 
