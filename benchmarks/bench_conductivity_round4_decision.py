@@ -1,8 +1,8 @@
 """Why round 4's CV winner is not shipped: its prediction cost and its paired test difference.
 
 Fits the shipped conductivity candidate and round 4's winner exactly as
-``screening.training.conductivity.train_conductivity`` does (normalised CV+ conformal on the
-OBELiX train rows, grouped by chemical system), then measures
+``screening.training.conductivity.train_conductivity`` does (``fit_conductivity``: normalised
+CV+ conformal on the OBELiX train rows, grouped by chemical system), then measures
 
 - ``predict_interval`` time on 10,000 enumerated candidates (median of 3, one thread), what
   tier 0 of a screen pays for each model;
@@ -23,39 +23,24 @@ from datetime import date
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from screening.datasets import load_obelix
 from screening.enumeration import enumerate_candidates
-from screening.surrogates import ConformalRegressor, feature_table
-from screening.surrogates.selection import CONDUCTIVITY_CANDIDATES, chemical_system, sample_weights
+from screening.surrogates import feature_table
+from screening.training.conductivity import conductivity_data, fit_conductivity
 
 MODELS = ("hgb_lr0.05_leaves15", "hgb_seeds10_mf0.5")
 
 
-def fit(name: str, X, y, groups, strata, fractions, censored) -> ConformalRegressor:
-    make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES[name]
-    reg = ConformalRegressor(make(), coverage=0.8, calibration=5, random_state=0, adaptive=True)
-    return reg.fit(X, y, groups=groups, strata=strata, sample_weight=sample_weights(fractions, censored, per_comp, cens_w))
-
-
 def main() -> None:
     warnings.simplefilter("ignore")
-    train, test = load_obelix("train"), load_obelix("test")
-    Xtr, _, s_tr = feature_table(train["formula"].tolist(), "conductivity")
-    Xte, _, s_te = feature_table(test["formula"].tolist(), "conductivity")
-    ytr, yte = train["log10_sigma_S_cm"].to_numpy(float), test["log10_sigma_S_cm"].to_numpy(float)
-    ok = np.isfinite(Xtr.to_numpy(float)).all(axis=1) & np.isfinite(ytr)
-    ok_te = np.isfinite(Xte.to_numpy(float)).all(axis=1) & np.isfinite(yte)
-    frac_cols = [c for c in Xtr.columns if c.startswith("frac_")]
-    groups = np.array([chemical_system(f) for f in train["formula"][ok]])
+    train, test = conductivity_data("train"), conductivity_data("test")
     formulas = [c.formula for c in itertools.islice(enumerate_candidates(), 0, 100_000, 10)][:10_000]
     Xc, _, s_c = feature_table(formulas, "conductivity")
     ok_c = np.isfinite(Xc.to_numpy(float)).all(axis=1)
     errors, seconds = {}, {}
     with threadpool_limits(limits=1):
         for name in MODELS:
-            reg = fit(name, Xtr.to_numpy(float)[ok], ytr[ok], groups, s_tr[ok], Xtr[ok][frac_cols].to_numpy(float),
-                      train["censored"].to_numpy(bool)[ok])  # fmt: skip
-            errors[name] = np.abs(reg.predict(Xte.to_numpy(float)[ok_te]) - yte[ok_te])
+            reg = fit_conductivity(name, train)
+            errors[name] = np.abs(reg.predict(test.X) - test.y)
             times = []
             for _ in range(3):
                 t = time.perf_counter()

@@ -23,16 +23,14 @@ import argparse
 
 import numpy as np
 
-from screening.datasets import load_obelix
-from screening.surrogates.features import feature_table
 from screening.surrogates.selection import (
     CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
     NOVEL_L1,
     ROUND4_CANDIDATES,
-    chemical_system,
     select_conductivity,
 )  # fmt: skip
+from screening.training.conductivity import conductivity_data
 
 
 def main() -> None:
@@ -52,16 +50,9 @@ def main() -> None:
     else:
         names = args.candidates
     repeats = (None,) if args.single else tuple(args.repeats or CV_REPEATS)
-    train = load_obelix("train")
-    X, _, _ = feature_table(train["formula"].tolist(), "conductivity")
-    y = train["log10_sigma_S_cm"].to_numpy(float)
-    ok = np.isfinite(X.to_numpy(float)).all(axis=1) & np.isfinite(y)
-    fractions = X[[c for c in X.columns if c.startswith("frac_")]].to_numpy(float)[ok]
-    groups = np.array([chemical_system(f) for f in train["formula"][ok]])
-    best, scores = select_conductivity(
-        X.to_numpy(float)[ok], y[ok], groups, fractions, train["censored"].to_numpy(bool)[ok], NOVEL_L1,
-        candidates=names, repeats=repeats,
-    )
+    train = conductivity_data("train")
+    best, scores = select_conductivity(train.X, train.y, train.groups, train.fractions, train.censored, NOVEL_L1,
+                                       candidates=names, repeats=repeats)  # fmt: skip
     print(f"repeats: {'one unshuffled split' if args.single else repeats}; chosen: {best}\n")
     print("| candidate | CV MAE all | CV MAE novel-like | mean of the two | per repeat (all) |\n|---|---:|---:|---:|---|")
     for name, s in sorted(scores.items(), key=lambda kv: kv[1]["mae_oof"] + kv[1]["mae_oof_novel_like"]):

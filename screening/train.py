@@ -21,13 +21,11 @@ from threadpoolctl import threadpool_limits
 
 from screening.surrogates import Surrogate, train_conductivity_baseline
 from screening.surrogates.selection import CONDUCTIVITY_CANDIDATES, STRUCTURE_CANDIDATES
-from screening.training.common import SEED, finish_model
+from screening.training.common import SEED
 from screening.training.conductivity import train_conductivity, train_conductivity_structure
 from screening.training.properties import train_formation_energy, train_moduli
 
 __all__ = ["SEED", "CONDUCTIVITY_CANDIDATES", "STRUCTURE_CANDIDATES", "train_conductivity", "train_conductivity_structure", "train_formation_energy", "train_moduli", "train_all", "main"]
-
-_finish_model = finish_model  # the name tests and notebooks used
 
 # --------------------------------------------------------------------------- all
 

@@ -108,11 +108,11 @@ def test_shipped_cards_validate_against_the_model_card_schema(name):
 def test_a_trainer_refuses_to_write_a_card_that_does_not_validate(tmp_path):
     from pydantic import ValidationError
 
-    from screening.train import _finish_model
+    from screening.training.common import finish_model
 
     reg = ConformalRegressor(LinearRegression(), calibration=0.2)
     with pytest.raises(ValidationError, match="data_sha256"):  # no data checksums: not a card
-        _finish_model("toy", "y", "basic", reg, {"metrics_test": {"mae": 1.0}}, 0.0, True, tmp_path)
+        finish_model("toy", "y", "basic", reg, {"metrics_test": {"mae": 1.0}}, 0.0, True, tmp_path)
     assert not (tmp_path / "toy").exists()
 
 

@@ -410,6 +410,7 @@ def regression_metrics(y: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.n
         "spearman": float(spearmanr(mean, y)[0]),
         "coverage80": float(np.mean((y >= lo) & (y <= hi))),
         "mean_interval_width80": float(np.mean(hi - lo)),
+        "distinct_interval_widths": int(len(np.unique(np.round(hi - lo, 6)))),
     }
 
 

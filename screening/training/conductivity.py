@@ -8,6 +8,8 @@ split; see :func:`train_conductivity` and :func:`train_conductivity_structure`.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +45,64 @@ from screening.surrogates.selection import regression_metrics as _regression_met
 from screening.surrogates.selection import subset_metrics as _subset_metrics
 from screening.training.common import COVERAGE, SEED, checksums, finish_model, retrain_text
 
-__all__ = ["train_conductivity", "train_conductivity_structure"]
+__all__ = ["ConductivityData", "conductivity_data", "fit_conductivity", "train_conductivity", "train_conductivity_structure"]
 
 FAST_LOG10 = -4.0  # "fast" conductor: sigma > 1e-4 S/cm
 SLOW_LOG10 = -8.0  # "slow" conductor: sigma < 1e-8 S/cm
 
 # --------------------------------------------------------------------------- conductivity
+
+
+@dataclass(frozen=True)
+class ConductivityData:
+    """One OBELiX split as the conductivity trainers and benchmarks read it.
+
+    ``table``, ``features`` and ``strata`` (coarse family) have every row of the split; ``ok``
+    marks the usable rows (finite features and target), which the array properties hold.
+    """
+
+    table: pd.DataFrame
+    features: pd.DataFrame
+    strata: np.ndarray
+    ok: np.ndarray
+
+    @cached_property
+    def X(self) -> np.ndarray:
+        return self.features.to_numpy(float)[self.ok]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.table["log10_sigma_S_cm"].to_numpy(float)[self.ok]
+
+    @cached_property
+    def groups(self) -> np.ndarray:
+        """The chemical system of each usable row (the CV groups)."""
+        return np.array([chemical_system(f) for f in self.table["formula"][self.ok]])
+
+    @cached_property
+    def fractions(self) -> np.ndarray:
+        return self.features[[c for c in self.features.columns if c.startswith("frac_")]].to_numpy(float)[self.ok]
+
+    @property
+    def censored(self) -> np.ndarray:
+        return self.table["censored"].to_numpy(bool)[self.ok]
+
+
+def conductivity_data(split: str) -> ConductivityData:
+    """The ``"train"`` or ``"test"`` OBELiX split with its conductivity features."""
+    table = load_obelix(split)
+    features, _, strata = feature_table(table["formula"].tolist(), "conductivity")
+    ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table["log10_sigma_S_cm"].to_numpy(float))
+    return ConductivityData(table, features, strata, ok)
+
+
+def fit_conductivity(name: str, data: ConductivityData) -> ConformalRegressor:
+    """The candidate ``name`` of :data:`CONDUCTIVITY_CANDIDATES` with its adaptive intervals, fitted on
+    the usable rows of ``data`` as the shipped model is (weights, groups and strata of the candidate)."""
+    make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES[name]
+    reg = ConformalRegressor(make(), coverage=COVERAGE, calibration=5, random_state=SEED, adaptive=True)
+    weights = sample_weights(data.fractions, data.censored, per_comp, cens_w)
+    return reg.fit(data.X, data.y, groups=data.groups, strata=data.strata[data.ok], sample_weight=weights)
 
 
 def train_conductivity(save: bool = True, models_dir: str | Path | None = None, candidates: list[str] | None = None) -> Surrogate:
@@ -58,26 +112,18 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
     (default :data:`~screening.surrogates.selection.DEFAULT_CANDIDATES`).
     """
     t0 = time.perf_counter()
-    train, test = load_obelix("train"), load_obelix("test")
-    Xtr, err_tr, strata_tr = feature_table(train["formula"].tolist(), "conductivity")
-    Xte, err_te, strata_te = feature_table(test["formula"].tolist(), "conductivity")
+    tr, te = conductivity_data("train"), conductivity_data("test")
+    train, test = tr.table, te.table
+    Xtr, Xte, ok_tr, ok_te, strata_te = tr.features, te.features, tr.ok, te.ok, te.strata
     ytr, yte = train["log10_sigma_S_cm"].to_numpy(float), test["log10_sigma_S_cm"].to_numpy(float)
-    ok_tr = np.isfinite(Xtr.to_numpy(float)).all(axis=1) & np.isfinite(ytr)
-    ok_te = np.isfinite(Xte.to_numpy(float)).all(axis=1) & np.isfinite(yte)
-    X, y, strata = Xtr.to_numpy(float)[ok_tr], ytr[ok_tr], strata_tr[ok_tr]
-    groups = np.array([chemical_system(f) for f in train["formula"][ok_tr]])
+    X, y, strata, groups, fractions = tr.X, tr.y, tr.strata[ok_tr], tr.groups, tr.fractions
     frac_cols = [c for c in Xtr.columns if c.startswith("frac_")]
-    fractions, cens_tr = Xtr[ok_tr][frac_cols].to_numpy(float), train["censored"].to_numpy(bool)[ok_tr]
-    best, cv_scores = select_conductivity(X, y, groups, fractions, cens_tr, NOVEL_L1, candidates=candidates)
-    make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES[best]
-    weights = sample_weights(fractions, cens_tr, per_comp, cens_w)
-    reg = ConformalRegressor(make(), coverage=COVERAGE, calibration=5, random_state=SEED, adaptive=True)
-    reg.fit(X, y, groups=groups, strata=strata, sample_weight=weights)
+    best, cv_scores = select_conductivity(X, y, groups, fractions, tr.censored, NOVEL_L1, candidates=candidates)
+    reg = fit_conductivity(best, tr)
     Xt = Xte.to_numpy(float)[ok_te]
     mean, lo, hi = reg.predict_interval(Xt, strata_te[ok_te])
     yt = yte[ok_te]
     metrics = _regression_metrics(yt, mean, lo, hi)
-    metrics["distinct_interval_widths"] = int(len(np.unique(np.round(hi - lo, 6))))
     subsets = _subset_metrics(yt, mean, lo, hi, strata_te[ok_te], _novel(Xtr[ok_tr], Xte[ok_te]))
     subsets["metrics_test_dedup"] = dedup_metrics(yt, mean, lo, hi, fractions, Xte[ok_te][frac_cols].to_numpy(float))
     cens = test["censored"].to_numpy(bool)[ok_te]
@@ -139,8 +185,8 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
             "bias); the test metrics, computed once after the choice, are the estimate to quote",
         ],
     }
-    fractions = Xtr[ok_tr][[c for c in Xtr.columns if c.startswith("frac_")]].to_numpy(np.float32)
-    return finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir, fractions)
+    return finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir,
+                        fractions.astype(np.float32))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- conductivity from structure

@@ -98,7 +98,6 @@ def train_formation_energy(save: bool = True, models_dir: str | Path | None = No
     ed_pred = mean - (ef_true - ed_true)
     metrics = _regression_metrics(ef_true, mean, lo, hi)
     metrics["mae_mean_baseline"] = float(np.mean(np.abs(np.mean(y[ok]) - ef_true)))
-    metrics["distinct_interval_widths"] = int(len(np.unique(np.round(hi - lo, 6))))
     subsets = _subset_metrics(ef_true, mean, lo, hi, strata_e[ok_e], domain.distance(_fractions(Xe)[ok_e]) > NOVEL_L1,
                               novel_definition=_SUBSYSTEM_NOVEL)  # fmt: skip
     ed = {"mae": float(np.mean(np.abs(ed_pred - ed_true))), "mae_zero_baseline": float(np.mean(np.abs(ed_true))),
@@ -175,7 +174,6 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
         metrics = _regression_metrics(y[te], mean, lo, hi)
         metrics["mae_mean_baseline"] = float(np.mean(np.abs(np.mean(y[tr]) - y[te])))
         metrics["mae_GPa"] = float(np.mean(np.abs(10**mean - 10 ** y[te])))
-        metrics["distinct_interval_widths"] = int(len(np.unique(np.round(hi - lo, 6))))
         subsets = _subset_metrics(y[te], mean, lo, hi, strata[te], domain.distance(fractions[te]) > NOVEL_L1,
                                   novel_definition=_SUBSYSTEM_NOVEL)  # fmt: skip
         card = {
