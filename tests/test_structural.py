@@ -109,6 +109,15 @@ def test_polyanion_centres_are_not_anions():
     assert anion_elements(li2s()) == ["S"]
 
 
+@pytest.mark.parametrize("cif", ["Li10GeP2S12_LGPS.cif", "Li7P3S11.cif", "LiTi2PO43_NASICON.cif"])
+def test_anion_framework_alone_agrees_with_the_aggregate_for_polyanions(cif):
+    # the P of PS4/PO4 is a cation: anion_framework() alone once took it for an anion (its neighbour
+    # search radius was too short to see the P-S bond) and matched P + S against bcc/fcc/hcp
+    s = read_structure(SEEDS / cif)
+    alone, aggregate = anion_framework(s), structural_descriptors(s)
+    assert alone == {k: aggregate[k] for k in alone}
+
+
 def test_no_li_raises():
     s = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     with pytest.raises(NoLithiumError, match="NaCl: no Li"):

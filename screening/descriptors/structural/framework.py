@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from screening.descriptors.structural.geometry import _neighbors, _prepare, _Prepared, _require_anions
+from screening.descriptors.structural.geometry import _BOND_RADIUS_A, _neighbors, _prepare, _Prepared, _require_anions
 
 # -------------------------------------------------------------------- anion framework
 
@@ -105,6 +105,6 @@ def anion_framework(structure: Structure) -> dict[str, Any]:
         score is <= :data:`FRAMEWORK_RMSD_TOL`), ``anion_{bcc,fcc,hcp}_match`` (0/1) and
         ``anion_{bcc,fcc,hcp}_rmsd`` (0 for an ideal lattice, lower is closer).
     """
-    return _anion_framework(_prepare(structure, radius=0.1))
+    return _anion_framework(_prepare(structure, radius=_BOND_RADIUS_A))
 
 

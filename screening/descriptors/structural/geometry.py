@@ -37,6 +37,9 @@ LI_RADIUS_A = 0.76  # Shannon Li+ CN 6
 _SPLIT_SITE_A = 1.6  # Li-Li pairs closer than this are alternative positions of one Li
 _CN_SCALE = 1.2  # Li-anion bond if d < 1.2 (r_Li + r_anion)
 _SEARCH_RADIUS_A = 5.0  # radius of the shared neighbour search
+#: neighbour search of the single-descriptor functions that need the anions: long enough for the
+#: nearest neighbour of every site, which decides whether P, S, N ... are polyanion centres
+_BOND_RADIUS_A = 3.0
 _DELAUNAY_SKIN_A = 5.0  # periodic images kept around the cell for the tessellation
 
 
@@ -197,7 +200,7 @@ def _classify_anions(symbols, occ, nb_i, nb_j, nb_d) -> np.ndarray:
 
 def anion_elements(structure: Structure) -> list[str]:
     """Elements acting as anions in a structure (rule in :func:`_classify_anions`)."""
-    prep = _prepare(structure, radius=3.0)
+    prep = _prepare(structure, radius=_BOND_RADIUS_A)
     return [s for s, a in zip(prep.symbols, prep.anion_cols) if a]
 
 
@@ -248,7 +251,7 @@ def volume_per_anion(structure: Structure) -> float:
     Anions are identified by :func:`anion_elements`. Raises
     :class:`StructureDescriptorError` when there is none.
     """
-    return _volume_per_anion(_prepare(structure, radius=3.0))
+    return _volume_per_anion(_prepare(structure, radius=_BOND_RADIUS_A))
 
 
 def packing_fraction(structure: Structure) -> float:
@@ -257,7 +260,7 @@ def packing_fraction(structure: Structure) -> float:
     Radii: Shannon ionic radii (module docstring). Typical values 0.4-0.8; values above 1
     flag unphysical overlaps or mis-assigned radii.
     """
-    return _packing_fraction(_prepare(structure, radius=3.0))
+    return _packing_fraction(_prepare(structure, radius=_BOND_RADIUS_A))
 
 
 def density(structure: Structure) -> float:
