@@ -110,12 +110,18 @@ def test_polyanion_centres_are_not_anions():
 
 
 @pytest.mark.parametrize("cif", ["Li10GeP2S12_LGPS.cif", "Li7P3S11.cif", "LiTi2PO43_NASICON.cif"])
-def test_anion_framework_alone_agrees_with_the_aggregate_for_polyanions(cif):
+def test_every_single_function_agrees_with_the_aggregate_for_polyanions(cif):
     # the P of PS4/PO4 is a cation: anion_framework() alone once took it for an anion (its neighbour
     # search radius was too short to see the P-S bond) and matched P + S against bcc/fcc/hcp
     s = read_structure(SEEDS / cif)
-    alone, aggregate = anion_framework(s), structural_descriptors(s)
+    aggregate = structural_descriptors(s)
+    alone = anion_framework(s)
     assert alone == {k: aggregate[k] for k in alone}
+    singles = {"volume_per_atom_A3": volume_per_atom(s), "volume_per_anion_A3": volume_per_anion(s),
+               "li_partial_occupancy_fraction": li_partial_occupancy_fraction(s), "li_li_min_dist_A": li_li_min_distance(s),
+               "li_cn_mean": li_coordination_number(s), "li_percolation_dim": li_percolation_dimension(s),
+               "li_bottleneck_radius_1d_A": li_bottleneck_radius(s)[0], "li_bottleneck_radius_3d_A": li_bottleneck_radius(s)[1]}
+    assert singles == pytest.approx({k: aggregate[k] for k in singles}, rel=1e-12)
 
 
 def test_no_li_raises():
