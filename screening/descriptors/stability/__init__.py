@@ -104,13 +104,25 @@ def energy_above_hull(composition: str | Composition, formation_energy_eV_atom: 
 
 
 def electrochemical_window(composition: str | Composition) -> tuple[float, float]:
-    """``(low_V, high_V)`` against Li/Li+ on the default hull (Zhu, He and Mo 2015)."""
+    """``(low_V, high_V)`` against Li/Li+ of the default hull at this composition (Zhu, He and Mo 2015).
+
+    This is the hull's window: the composition's own phase's when that phase is a vertex of the
+    hull, the facet's (its decomposition products') otherwise, e.g. for Li10GeP2S12, whose
+    reference phase lies above the hull. The screen reports the window of the composition's own
+    phase, made stable (:func:`stability_descriptors`, ``window_source``), so the two differ for
+    such compositions (LGPS: 1.72-2.29 V here, 1.70-2.36 V there).
+    """
     w = default_hull().electrochemical_window(composition)
     return w.low_V, w.high_V
 
 
 def reaction_energy(composition: str | Composition, partner: str | Composition, formation_energy_eV_atom: float | None = None) -> float:
-    """Most negative interface reaction energy (eV/atom) with ``partner`` on the default hull."""
+    """Most negative interface reaction energy (eV/atom) with ``partner`` on the default hull.
+
+    The composition enters at ``formation_energy_eV_atom`` when given, else at the hull energy.
+    The screen uses the reference (DFT) energy of a composition in the reference data instead
+    of a given one (:func:`stability_descriptors`), so the two can differ.
+    """
     return default_hull().reaction_energy(composition, partner, formation_energy_eV_atom)
 
 
