@@ -11,6 +11,12 @@ train row), each with two bootstrap 95 % intervals (5,000 resamples, seed 0):
 It uses the test split only to describe the uncertainty of a number already published in the
 model card; nothing is chosen with it.
 
+It then prints the noise floor of composition-only prediction: over the OBELiX rows (train and
+test, uncensored) whose fractional composition was measured more than once, the pooled
+within-composition standard deviation of log10 sigma, and the MAE of predicting each
+measurement by the mean of the other measurements of the same composition (what a perfect
+composition-only model would score on those rows).
+
     python benchmarks/bench_conductivity_test_precision.py
 """
 
@@ -23,6 +29,7 @@ import numpy as np
 
 from screening.surrogates import load_model
 from screening.surrogates.domain import NOVEL_L1, nearest_l1
+from screening.surrogates.selection import composition_keys
 from screening.training.conductivity import conductivity_data
 
 RESAMPLES = 5000
@@ -59,5 +66,22 @@ def main() -> None:
               f"{rlo:.3f} to {rhi:.3f} | {clo:.3f} to {chi:.3f} |")  # fmt: skip
 
 
+def repeat_measurements() -> None:
+    """Scatter of repeated measurements of one fractional composition (train + test, uncensored rows)."""
+    frac = np.vstack([d.fractions[~d.censored] for d in (conductivity_data("train"), conductivity_data("test"))])
+    y = np.concatenate([d.y[~d.censored] for d in (conductivity_data("train"), conductivity_data("test"))])
+    _, group = np.unique(np.array([str(k) for k in composition_keys(frac)]), return_inverse=True)
+    n = np.bincount(group)
+    rep = n[group] > 1
+    sums = np.bincount(group, weights=y)
+    mean = sums[group] / n[group]
+    pooled = np.sqrt(np.sum((y[rep] - mean[rep]) ** 2) / np.sum(n[n > 1] - 1))
+    loo = (sums[group] - y) / np.maximum(n[group] - 1, 1)  # mean of the other measurements
+    print(f"\nRepeated measurements: {int((n > 1).sum())} fractional compositions measured more than once ({int(rep.sum())} "
+          f"rows): pooled within-composition std {pooled:.3f} log10 units; predicting each measurement by the mean of "
+          f"the others: MAE {np.mean(np.abs(y[rep] - loo[rep])):.3f} (median {np.median(np.abs(y[rep] - loo[rep])):.3f}).")  # fmt: skip
+
+
 if __name__ == "__main__":
     main()
+    repeat_measurements()
