@@ -329,6 +329,8 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataF
     """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
     _release_freed_memory()
     table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters), ordered=False))
+    if params.use_measured:
+        table = pipeline.use_measured(table)
     # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
     return pipeline.rank_funnel(
         table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa,

@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", help="ranking preset: balanced (default), conductivity-first, li-metal-anode, high-voltage-cathode")
     s.add_argument("--kappa", type=float, help="rank conductivity by prediction + kappa x std (optimism under uncertainty)")
     s.add_argument("--e-hull-z", type=float, help="the e_hull gate applies to e_hull + z x std")
+    s.add_argument("--use-measured", action="store_true", default=None,
+                   help="rank candidates with a measured conductivity (OBELiX) on it instead of the prediction")
     s.add_argument("--weight", action="append", metavar="OBJECTIVE=W", help="ranking weight (repeat)")
     s.add_argument("--filter", action="append", metavar="COLUMN=MIN:MAX", help="hard filter, empty side unbounded (repeat)")
     s.add_argument("--top-n", type=int)
@@ -141,7 +143,7 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = json.loads(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value

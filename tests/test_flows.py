@@ -389,3 +389,20 @@ def test_flow_runs_are_named_after_the_screen(tmp_path):
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
     assert run.name == f"obelix-sulfide+halide+oxide-40-balanced-{state.result()}"
+
+
+def test_known_materials_ranked_on_their_measured_conductivity_when_asked(tmp_path):
+    path = str(tmp_path / "measured.duckdb")
+    screen(ScreenParameters(**SMALL, run_id="model", store_path=path))
+    screen(ScreenParameters(**SMALL, run_id="measured", use_measured=True, store_path=path))
+    rows = ResultStore(path).query("SELECT run_id, candidate_id, measured_log10_sigma_S_cm, log10_sigma_S_cm, "
+                                   "ranked_log10_sigma_S_cm, conductivity_source, rank FROM ranked ORDER BY run_id, candidate_id")
+    model, measured = rows[rows["run_id"] == "model"], rows[rows["run_id"] == "measured"]
+    assert (model["conductivity_source"] == "composition").all()
+    assert model["ranked_log10_sigma_S_cm"].equals(model["log10_sigma_S_cm"])
+    known = measured["measured_log10_sigma_S_cm"].notna().to_numpy()
+    assert known.sum() >= 30  # OBELiX rows carry their measurement
+    assert (measured["conductivity_source"][known] == "measured").all()
+    assert (measured["ranked_log10_sigma_S_cm"][known] == measured["measured_log10_sigma_S_cm"][known]).all()
+    assert measured["log10_sigma_S_cm"].reset_index(drop=True).equals(model["log10_sigma_S_cm"].reset_index(drop=True))  # prediction kept
+    assert measured["rank"].tolist() != model["rank"].tolist()

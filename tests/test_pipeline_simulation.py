@@ -98,3 +98,18 @@ def test_a_candidate_without_structure_is_an_error_row_not_a_dead_batch():
 def test_simulation_is_a_tier_of_the_form():
     params = ScreenParameters(tiers=["composition", "stability", "simulation"], simulation_top_k=5, potential="sevenn")
     assert params.tiers[-1] == "simulation" and params.simulation_top_k == 5
+
+
+def test_measured_conductivity_wins_over_simulated_and_predicted_ones_where_known():
+    from screening.pipeline import MEASURED_SCATTER_LOG10, use_measured
+
+    table = use_simulated(_table().assign(measured_log10_sigma_S_cm=[-4.0, np.nan]))
+    used = use_measured(table)
+    assert used["log10_sigma_S_cm"].tolist() == [-4.0, -5.0]
+    assert used["conductivity_source"].tolist() == ["measured", "composition"]
+    assert used.loc[0, "log10_sigma_S_cm_std"] == MEASURED_SCATTER_LOG10
+    assert np.isclose(used.loc[0, "log10_sigma_S_cm_hi80"] - used.loc[0, "log10_sigma_S_cm_lo80"], 2 * 1.2816 * MEASURED_SCATTER_LOG10)
+    assert table.loc[0, "log10_sigma_S_cm"] == -2.5  # the input is not changed
+    assert used["e_hull_eV_atom"].tolist() == table["e_hull_eV_atom"].tolist()  # only the conductivity
+    assert use_measured(_table())["log10_sigma_S_cm"].tolist() == _table()["log10_sigma_S_cm"].tolist()  # no column: unchanged
+

@@ -19,7 +19,13 @@ from screening.chemistry import FAMILIES
 from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
-from screening.pipeline.simulation import candidate_structures, simulation_tier, use_simulated
+from screening.pipeline.simulation import (
+    MEASURED_SCATTER_LOG10,
+    candidate_structures,
+    simulation_tier,
+    use_measured,
+    use_simulated,
+)
 from screening.pipeline.sources import CANDIDATE_COLUMNS, cif_candidates, iter_candidate_frames, obelix_candidates
 from screening.pipeline.steps import (
     describe_compositions,
@@ -42,8 +48,10 @@ from screening.pipeline.tiers import (
 )
 
 __all__ = [
+    "MEASURED_SCATTER_LOG10",
     "candidate_structures",
     "simulation_tier",
+    "use_measured",
     "use_simulated",
     "obelix_candidates",
     "cif_candidates",

@@ -206,6 +206,13 @@ class ScreenParameters(BaseModel):
         le=5.0,
         description="the stability gate (e_hull <= 0.1 eV/atom) applies to e_hull + e_hull_z x its standard deviation (0: the point value)",
     )
+    use_measured: bool = Field(
+        False,
+        title="Rank on measured conductivity where known",
+        description="candidates with a measured conductivity (the OBELiX source) are ranked on it instead of the "
+        "model's prediction, with the scatter of repeated measurements (0.8 log10 units) as its std; the "
+        "prediction stays in the table (off: every candidate is ranked on the models' numbers, as new ones are)",
+    )
     top_n: int = Field(20, ge=1, le=1000, title="Candidates shown in the run's table", description="how many of the best candidates to show in the run's table")
     run: RunOptions = Field(
         default_factory=RunOptions,

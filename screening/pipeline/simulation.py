@@ -19,7 +19,7 @@ import pandas as pd
 
 from screening.pipeline.params import ScreenParameters
 
-__all__ = ["SIMULATION_COLUMNS", "candidate_structures", "simulation_tier", "use_simulated"]
+__all__ = ["MEASURED_SCATTER_LOG10", "SIMULATION_COLUMNS", "candidate_structures", "simulation_tier", "use_measured", "use_simulated"]
 
 #: simulated columns the ranking uses, and where their value goes
 SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": "log10_sigma_S_cm"}
@@ -121,4 +121,35 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
         has = sim.notna()
         table.loc[has, "e_hull_eV_atom"] = sim[has]
         table.loc[has, "e_hull_ranked_source"] = "simulation"
+    return table
+
+
+#: the standard deviation of a measured log10 conductivity as a ranking uses it: the pooled scatter
+#: of OBELiX compositions measured more than once (65 compositions, 163 rows; different groups,
+#: samples and polymorphs), from ``benchmarks/bench_conductivity_test_precision.py``
+MEASURED_SCATTER_LOG10 = 0.795
+
+
+def use_measured(table: pd.DataFrame) -> pd.DataFrame:
+    """Rank on the measured conductivity where a candidate has one (``measured_log10_sigma_S_cm``).
+
+    A measurement wins over a simulated or predicted value: ``log10_sigma_S_cm`` becomes the
+    measured value, its std :data:`MEASURED_SCATTER_LOG10` (with 80 % bounds to match) and
+    ``conductivity_source`` ``measured``. Apply it after :func:`use_simulated`. The stored
+    prediction is untouched; the ``scores`` table keeps the number the ranking used.
+    """
+    if "measured_log10_sigma_S_cm" not in table:
+        return table
+    measured = pd.to_numeric(table["measured_log10_sigma_S_cm"], errors="coerce")
+    has = measured.notna()
+    if not has.any():
+        return table
+    table = table.copy(deep=False)
+    for column in ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_source"):
+        table[column] = table[column].copy() if column in table else (np.nan if column != "conductivity_source" else "composition")
+    table.loc[has, "log10_sigma_S_cm"] = measured[has]
+    table.loc[has, "log10_sigma_S_cm_std"] = MEASURED_SCATTER_LOG10
+    table.loc[has, "log10_sigma_S_cm_lo80"] = measured[has] - _Z80 * MEASURED_SCATTER_LOG10
+    table.loc[has, "log10_sigma_S_cm_hi80"] = measured[has] + _Z80 * MEASURED_SCATTER_LOG10
+    table.loc[has, "conductivity_source"] = "measured"
     return table

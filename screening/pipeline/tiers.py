@@ -54,7 +54,7 @@ def ranking_columns(filters: dict | None = None) -> list[str]:
     from the store instead of every column of every table. The columns only the report shows
     for its best rows (formula, prototype ...) are :func:`report_columns`.
     """
-    names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
+    names = {"candidate_id", "error", "family", "G_over_G_Li", "measured_log10_sigma_S_cm", *DEFAULT_GATES, *(filters or {})}
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
