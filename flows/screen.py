@@ -328,7 +328,8 @@ def _release_freed_memory() -> None:
 def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
     """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
     _release_freed_memory()
-    table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters), ordered=False))
+    columns = pipeline.ranking_columns(params.filters, measured=params.use_measured)
+    table = pipeline.use_simulated(store.run_table(run_id, columns=columns, ordered=False))
     if params.use_measured:
         table = pipeline.use_measured(table)
     # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run

@@ -46,15 +46,20 @@ def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def ranking_columns(filters: dict | None = None) -> list[str]:
+def ranking_columns(filters: dict | None = None, measured: bool = False) -> list[str]:
     """The columns of a run that its ranking and its simulated-number swap read.
 
     Every objective and gate any preset names with its uncertainty columns, every column a
     filter may name, and the simulation tier's: the ranking of a 10^6-row run reads these
-    from the store instead of every column of every table. The columns only the report shows
-    for its best rows (formula, prototype ...) are :func:`report_columns`.
+    from the store instead of every column of every table (reading 21 columns of the 10^6-row
+    benchmark run peaked 625 MB above the process's memory before, about 30 MB a column; a
+    one-off measurement). ``measured``: also the measured conductivity,
+    for :func:`~screening.pipeline.use_measured`. The columns only the report shows for its
+    best rows (formula, prototype ...) are :func:`report_columns`.
     """
-    names = {"candidate_id", "error", "family", "G_over_G_Li", "measured_log10_sigma_S_cm", *DEFAULT_GATES, *(filters or {})}
+    names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
+    if measured:
+        names.add("measured_log10_sigma_S_cm")
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
