@@ -29,8 +29,7 @@ import numpy as np
 
 from screening.surrogates import load_model
 from screening.surrogates.domain import NOVEL_L1, nearest_l1
-from screening.surrogates.selection import composition_keys
-from screening.training.conductivity import conductivity_data
+from screening.training.conductivity import conductivity_data, repeat_scatter
 
 RESAMPLES = 5000
 
@@ -64,24 +63,11 @@ def main() -> None:
         (rlo, rhi), (clo, chi) = bootstrap_mae(errors[mask], test.groups[mask], rng)
         print(f"| {label} | {mask.sum()} | {len(set(test.groups[mask]))} | {errors[mask].mean():.3f} | "
               f"{rlo:.3f} to {rhi:.3f} | {clo:.3f} to {chi:.3f} |")  # fmt: skip
-
-
-def repeat_measurements() -> None:
-    """Scatter of repeated measurements of one fractional composition (train + test, uncensored rows)."""
-    frac = np.vstack([d.fractions[~d.censored] for d in (conductivity_data("train"), conductivity_data("test"))])
-    y = np.concatenate([d.y[~d.censored] for d in (conductivity_data("train"), conductivity_data("test"))])
-    _, group = np.unique(np.array([str(k) for k in composition_keys(frac)]), return_inverse=True)
-    n = np.bincount(group)
-    rep = n[group] > 1
-    sums = np.bincount(group, weights=y)
-    mean = sums[group] / n[group]
-    pooled = np.sqrt(np.sum((y[rep] - mean[rep]) ** 2) / np.sum(n[n > 1] - 1))
-    loo = (sums[group] - y) / np.maximum(n[group] - 1, 1)  # mean of the other measurements
-    print(f"\nRepeated measurements: {int((n > 1).sum())} fractional compositions measured more than once ({int(rep.sum())} "
-          f"rows): pooled within-composition std {pooled:.3f} log10 units; predicting each measurement by the mean of "
-          f"the others: MAE {np.mean(np.abs(y[rep] - loo[rep])):.3f} (median {np.median(np.abs(y[rep] - loo[rep])):.3f}).")  # fmt: skip
+    s = repeat_scatter(train, test)
+    print(f"\nRepeated measurements: {s['compositions']} fractional compositions measured more than once ({s['rows']} "
+          f"rows): pooled within-composition std {s['pooled_std']:.3f} log10 units; predicting each measurement by the mean of "
+          f"the others: MAE {s['loo_mae']:.3f} (median {s['loo_median']:.3f}).")  # fmt: skip
 
 
 if __name__ == "__main__":
     main()
-    repeat_measurements()

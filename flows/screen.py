@@ -326,7 +326,8 @@ def _release_freed_memory() -> None:
 
 
 def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
-    """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist."""
+    """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist
+    (and measured conductivities, with ``use_measured``)."""
     _release_freed_memory()
     columns = pipeline.ranking_columns(params.filters, measured=params.use_measured)
     table = pipeline.use_simulated(store.run_table(run_id, columns=columns, ordered=False))

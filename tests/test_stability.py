@@ -109,3 +109,12 @@ def test_stable_phases_give_the_same_hull():
     for formula in ("Li10GeP2S12", "Li6.25Al0.25La3Zr2O12"):
         a, b = stability_descriptors(formula, hull=full), stability_descriptors(formula)
         assert a == pytest.approx(b, abs=1e-9, nan_ok=True)
+
+
+def test_hull_window_and_the_screens_window_of_a_phase_above_the_hull():
+    # LGPS's reference phase lies above the hull: electrochemical_window() gives the hull's (facet's)
+    # window, the screen the phase's own, stabilised one (the numbers in electrochemical_window's docstring)
+    assert electrochemical_window("Li10GeP2S12") == pytest.approx((1.72, 2.29), abs=0.005)
+    d = stability_descriptors("Li10GeP2S12")
+    assert d["window_source"] == "reference"
+    assert (d["window_low_V"], d["window_high_V"]) == pytest.approx((1.70, 2.36), abs=0.005)

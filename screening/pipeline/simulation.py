@@ -85,8 +85,10 @@ def simulation_tier(
 MIN_MD_PS = 2.0
 
 
+#: the conductivity columns the ranking reads, which use_simulated and use_measured may overwrite in part
+_CONDUCTIVITY = ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
 #: the columns use_simulated may overwrite in part
-_REPLACED = ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "e_hull_eV_atom")
+_REPLACED = (*_CONDUCTIVITY, "e_hull_eV_atom")
 
 
 def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
@@ -111,11 +113,7 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
         has = sim.notna() & (md_ps >= MIN_MD_PS)  # a shorter run stays in the mlip_ columns, not in the ranking
         std = pd.to_numeric(table.get("mlip_log10_sigma_S_cm_std", np.nan), errors="coerce")
         std = std.where(std.notna(), 0.0) if isinstance(std, pd.Series) else pd.Series(0.0, index=table.index)
-        table.loc[has, "log10_sigma_S_cm"] = sim[has]
-        table.loc[has, "log10_sigma_S_cm_std"] = std[has]
-        table.loc[has, "log10_sigma_S_cm_lo80"] = sim[has] - _Z80 * std[has]
-        table.loc[has, "log10_sigma_S_cm_hi80"] = sim[has] + _Z80 * std[has]
-        table.loc[has, "conductivity_source"] = "simulation"
+        _replace_conductivity(table, has, sim, std, "simulation")
     if "mlip_e_hull_eV_atom" in table:
         sim = pd.to_numeric(table["mlip_e_hull_eV_atom"], errors="coerce")
         has = sim.notna()
@@ -124,9 +122,19 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _replace_conductivity(table: pd.DataFrame, rows: pd.Series, value: pd.Series, std: pd.Series | float, source: str) -> None:
+    """In place, on ``rows``: the conductivity the ranking reads, its std and 80 % bounds, and its source."""
+    std = std[rows] if isinstance(std, pd.Series) else std
+    table.loc[rows, "log10_sigma_S_cm"] = value[rows]
+    table.loc[rows, "log10_sigma_S_cm_std"] = std
+    table.loc[rows, "log10_sigma_S_cm_lo80"] = value[rows] - _Z80 * std
+    table.loc[rows, "log10_sigma_S_cm_hi80"] = value[rows] + _Z80 * std
+    table.loc[rows, "conductivity_source"] = source
+
+
 #: the standard deviation of a measured log10 conductivity as a ranking uses it: the pooled scatter
 #: of OBELiX compositions measured more than once (65 compositions, 163 rows; different groups,
-#: samples and polymorphs), from ``benchmarks/bench_conductivity_test_precision.py``
+#: samples and polymorphs): ``screening.training.conductivity.repeat_scatter`` (tested to match)
 MEASURED_SCATTER_LOG10 = 0.795
 
 
@@ -135,8 +143,9 @@ def use_measured(table: pd.DataFrame) -> pd.DataFrame:
 
     A measurement wins over a simulated or predicted value: ``log10_sigma_S_cm`` becomes the
     measured value, its std :data:`MEASURED_SCATTER_LOG10` (with 80 % bounds to match) and
-    ``conductivity_source`` ``measured``. Apply it after :func:`use_simulated`. The stored
-    prediction is untouched; the ``scores`` table keeps the number the ranking used.
+    ``conductivity_source`` ``measured``. Apply it after :func:`use_simulated` (which adds the
+    source column). The stored prediction is untouched; the ``scores`` table keeps the number
+    the ranking used.
     """
     if "measured_log10_sigma_S_cm" not in table:
         return table
@@ -144,12 +153,8 @@ def use_measured(table: pd.DataFrame) -> pd.DataFrame:
     has = measured.notna()
     if not has.any():
         return table
-    table = table.copy(deep=False)
-    for column in ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_source"):
-        table[column] = table[column].copy() if column in table else (np.nan if column != "conductivity_source" else "composition")
-    table.loc[has, "log10_sigma_S_cm"] = measured[has]
-    table.loc[has, "log10_sigma_S_cm_std"] = MEASURED_SCATTER_LOG10
-    table.loc[has, "log10_sigma_S_cm_lo80"] = measured[has] - _Z80 * MEASURED_SCATTER_LOG10
-    table.loc[has, "log10_sigma_S_cm_hi80"] = measured[has] + _Z80 * MEASURED_SCATTER_LOG10
-    table.loc[has, "conductivity_source"] = "measured"
+    table = table.copy(deep=False)  # as use_simulated: only the columns changed are copied
+    for column in (*_CONDUCTIVITY, "conductivity_source"):
+        table[column] = table[column].copy()
+    _replace_conductivity(table, has, measured, MEASURED_SCATTER_LOG10, "measured")
     return table

@@ -45,7 +45,8 @@ from screening.surrogates.selection import regression_metrics as _regression_met
 from screening.surrogates.selection import subset_metrics as _subset_metrics
 from screening.training.common import COVERAGE, SEED, checksums, finish_model, retrain_text
 
-__all__ = ["ConductivityData", "conductivity_data", "fit_conductivity", "train_conductivity", "train_conductivity_structure"]
+__all__ = ["ConductivityData", "conductivity_data", "fit_conductivity", "repeat_scatter", "train_conductivity",
+           "train_conductivity_structure"]
 
 FAST_LOG10 = -4.0  # "fast" conductor: sigma > 1e-4 S/cm
 SLOW_LOG10 = -8.0  # "slow" conductor: sigma < 1e-8 S/cm
@@ -94,6 +95,29 @@ def conductivity_data(split: str) -> ConductivityData:
     features, _, strata = feature_table(table["formula"].tolist(), "conductivity")
     ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table["log10_sigma_S_cm"].to_numpy(float))
     return ConductivityData(table, features, strata, ok)
+
+
+def repeat_scatter(*splits: ConductivityData) -> dict[str, float]:
+    """How much measurements of one fractional composition disagree, over the uncensored usable rows of ``splits``.
+
+    ``compositions`` / ``rows``: the compositions measured more than once and their rows;
+    ``pooled_std``: the pooled within-composition standard deviation of log10 sigma;
+    ``loo_mae`` / ``loo_median``: the absolute error of predicting each of those measurements by
+    the mean of the other measurements of its composition (what a perfect composition-only
+    model would score on them).
+    """
+    frac = np.vstack([d.fractions[~d.censored] for d in splits])
+    y = np.concatenate([d.y[~d.censored] for d in splits])
+    _, group = np.unique(np.array([str(k) for k in composition_keys(frac)]), return_inverse=True)
+    n = np.bincount(group)
+    rep = n[group] > 1
+    sums = np.bincount(group, weights=y)
+    mean = sums[group] / n[group]
+    loo = (sums[group] - y) / np.maximum(n[group] - 1, 1)  # mean of the other measurements
+    error = np.abs(y[rep] - loo[rep])
+    return {"compositions": int((n > 1).sum()), "rows": int(rep.sum()),
+            "pooled_std": float(np.sqrt(np.sum((y[rep] - mean[rep]) ** 2) / np.sum(n[n > 1] - 1))),
+            "loo_mae": float(error.mean()), "loo_median": float(np.median(error))}  # fmt: skip
 
 
 def fit_conductivity(name: str, data: ConductivityData) -> ConformalRegressor:
