@@ -53,8 +53,11 @@ from screening.surrogates.features import (
 )
 from screening.surrogates.persistence import MODEL_NAMES, STRUCTURE_MODEL_NAME, Surrogate, load_model, load_models, load_skops
 from screening.surrogates.predict import PREDICT_COLUMNS, predict
+from screening.surrogates.structure import STRUCTURE_CONDUCTIVITY_COLUMNS, structure_conductivity
 
 __all__ = [
+    "STRUCTURE_CONDUCTIVITY_COLUMNS",
+    "structure_conductivity",
     "ANION_FRAMEWORKS",
     "CARD_SCHEMA_VERSION",
     "CONDUCTIVITY_FEATURES",
