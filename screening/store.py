@@ -68,6 +68,7 @@ import pandas as pd
 from screening import __version__, store_schema
 from screening.config import get_settings
 from screening.errors import QueryError, StoreError
+from screening.run_claim import claim_run, current_owner
 from screening.sql_guard import SANDBOX as _SANDBOX
 from screening.sql_guard import check_sql
 from screening.sql_guard import first_line as _first_line
@@ -188,27 +189,31 @@ class ResultStore:
     # ------------------------------------------------------------------ runs
 
     def start_run(self, parameters: Mapping, flow: str = "screen", run_id: str | None = None, model_versions: Mapping | None = None) -> str:
-        """Record the start of a run (or re-open it when ``run_id`` already exists) and return its id."""
+        """Record the start of a run (or re-open it when ``run_id`` already exists) and return its id.
+
+        The run is claimed for this process (:mod:`screening.run_claim`): a run id that a live
+        process is computing is refused with :class:`~screening.errors.RunInUseError`.
+        """
         from screening.datasets import dataset_checksums
 
         run_id = run_id or uuid.uuid4().hex[:12]
         with self.connect() as con:
-            exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
-            if exists:
-                con.execute("UPDATE runs SET status = 'running' WHERE run_id = ?", [run_id])
-            else:
+            if not claim_run(con, run_id, str(self.path)):  # a run being computed by a live process: RunInUseError
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
                 con.execute(
                     "INSERT INTO runs (run_id, flow, status, started_at, parameters, code_version, git_commit, "
-                    "model_versions, dataset_checksums) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                    "model_versions, dataset_checksums, claim_owner, claimed_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         run_id,
                         flow,
-                        datetime.now(timezone.utc).replace(tzinfo=None),
+                        now,
                         json.dumps(dict(parameters), default=str),
                         __version__,
                         _git_commit(),
                         json.dumps(dict(model_versions or {}), default=str),
                         json.dumps(dataset_checksums()),
+                        current_owner(),
+                        now,
                     ],
                 )
         return run_id
