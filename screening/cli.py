@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("query", help="run SQL against the store (tables: runs, candidates, descriptors, stability, predictions, scores; view: ranked)")
     q.add_argument("sql")
+    q.add_argument("--max-rows", type=int, help="most rows to print (default SCREENING_QUERY_MAX_ROWS, 100000)")
+    q.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the query after this long (default SCREENING_QUERY_TIMEOUT_S, 60)")
     fmt(q)
 
     t = sub.add_parser("top", help="the best ranked candidates of a run (default: the latest completed run)")
@@ -248,6 +250,27 @@ def _describe(args: argparse.Namespace) -> None:
         print(cells.to_string(index=False))
 
 
+def _query(store, args: argparse.Namespace) -> int:
+    """``screening query``: the rows under the query limits; a note on stderr when they were cut."""
+    from dataclasses import replace
+
+    from screening.sql_guard import QueryLimits
+
+    limits = QueryLimits.from_settings()
+    for flag, field, value in (("--max-rows", "max_rows", args.max_rows), ("--timeout", "timeout_s", args.timeout)):
+        if value is not None and not value > 0:
+            print(f"{flag} {value}: must be positive", file=sys.stderr)
+            return 2
+        if value is not None:
+            limits = replace(limits, **{field: value})
+    frame = store.query(args.sql, limits=limits)
+    _emit(frame, args.format)
+    if frame.attrs.get("truncated"):
+        print(f"note: output cut at {limits.max_rows} rows (the query returns more): add a LIMIT, or raise --max-rows "
+              "(SCREENING_QUERY_MAX_ROWS)", file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def _fmt_cell(value) -> str:
     """A float to 4 significant digits, anything else as text."""
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
@@ -266,10 +289,19 @@ def _validation_message(exc) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``screening`` console script; returns the exit status."""
-    from pydantic import ValidationError
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT
+        print(f"interrupted: screening {args.command} stopped (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command of ``args``; expected failures are one ``error:`` line and status 1."""
+    from pydantic import ValidationError
+
     try:
         if args.command == "screen":
             try:
@@ -303,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         store = ResultStore(args.store, read_only=True)  # read commands never write, nor create a store
         if args.command == "query":
-            _emit(store.query(args.sql), args.format)
+            return _query(store, args)
         elif args.command == "top":
             if args.n < 1:
                 print(f"-n {args.n}: must be at least 1", file=sys.stderr)

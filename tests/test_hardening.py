@@ -127,3 +127,91 @@ def test_the_same_thread_may_start_its_own_run_again(tmp_path):
     assert store.start_run({}, run_id="a") == "a"  # e.g. a crash the flow could not mark failed
     store.write("candidates", "a", pd.DataFrame({"candidate_id": ["x"], "formula": ["LiCl"]}))
     assert store.runs()["status"].tolist() == ["running"]
+
+
+# ----------------------------------------------------------------- 2. bounded queries
+
+from screening.errors import QueryError  # noqa: E402
+from screening.sql_guard import QueryLimits  # noqa: E402
+
+FAST = QueryLimits(memory_limit="256MB", threads=1, timeout_s=1.0, max_rows=1000)
+
+#: the campaign's queries that never ended or were copied whole (SQL, what the bounded query does)
+ENDLESS = [
+    "SELECT count(*) FROM range(1000000000000)",
+    "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t",
+]
+TRIPLE_JOIN = "SELECT count(*) FROM ranked a, ranked b, ranked c WHERE a.formula <> b.formula AND b.formula <> c.formula"
+
+
+@pytest.fixture(scope="module")
+def wide_store(tmp_path_factory):
+    """A store with one run of 3,000 ranked candidates (a triple self-join has 2.7e10 rows)."""
+    store = ResultStore(tmp_path_factory.mktemp("wide") / "wide.duckdb")
+    store.start_run({}, run_id="w")
+    ids = [f"c{i}" for i in range(3000)]
+    store.write_many("w", {
+        "candidates": pd.DataFrame({"candidate_id": ids, "formula": [f"Li{i}Cl" for i in range(3000)], "family": "halide"}),
+        "scores": pd.DataFrame({"candidate_id": ids, "passes_filters": True, "score": 1.0, "rank": range(1, 3001)}),
+    }, replace=False)  # fmt: skip
+    store.finish_run("w")
+    return store
+
+
+@pytest.mark.parametrize("sql", ENDLESS)
+def test_an_endless_query_is_stopped_at_the_timeout(small_store, sql):
+    t = time.perf_counter()
+    with pytest.raises(QueryError, match="longer than 1 s"):
+        small_store.query(sql, limits=FAST)
+    assert time.perf_counter() - t < 10
+
+
+def test_a_query_over_the_memory_limit_is_stopped(small_store):
+    sql = "SELECT range % 1000000 AS k, list(range) FROM range(30000000) GROUP BY k"
+    with pytest.raises(QueryError, match="more than 64MB of memory"):
+        small_store.query(sql, limits=QueryLimits(memory_limit="64MB", threads=1, timeout_s=30, max_rows=10))
+
+
+def test_a_huge_result_is_cut_at_the_row_cap_and_says_so(small_store):
+    t = time.perf_counter()
+    frame = small_store.query("SELECT * FROM range(100000000)", limits=FAST)
+    assert len(frame) == 1000 and frame.attrs["truncated"] and time.perf_counter() - t < 10
+    whole = small_store.query("SELECT formula FROM ranked", limits=FAST)
+    assert len(whole) == 6 and not whole.attrs["truncated"]
+    cats = small_store.query("SELECT family FROM range(5000), ranked", limits=FAST, categories=["family"])
+    assert len(cats) == 1000 and cats.attrs["truncated"] and str(cats["family"].dtype) == "category"
+
+
+def test_the_library_reads_a_whole_run_unbounded(wide_store):
+    assert len(wide_store.run_errors("w")) == 3000  # not cut at the user cap
+    assert len(wide_store.query("SELECT * FROM candidates", limits=QueryLimits(max_rows=10), bounded=False)) == 3000
+
+
+def _cli(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "screening.cli", *args], capture_output=True, text=True,
+                          env={**ENV, **(env or {})}, timeout=timeout)  # fmt: skip
+
+
+def test_cli_triple_self_join_fails_within_the_timeout_with_one_line(wide_store):
+    t = time.perf_counter()
+    out = _cli("--store", str(wide_store.path), "query", TRIPLE_JOIN, env={"SCREENING_QUERY_TIMEOUT_S": "3"})
+    elapsed = time.perf_counter() - t
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.count("\n") == 1 and "longer than 3 s" in out.stderr and "Traceback" not in out.stderr
+    assert elapsed < 30
+
+
+def test_cli_query_says_when_it_cut_the_output(small_store):
+    out = _cli("--store", str(small_store.path), "query", "SELECT * FROM range(100000000)", "--max-rows", "5", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.strip().splitlines()) == 6 and "cut at 5 rows" in out.stderr
+
+
+def test_cli_ctrl_c_during_a_query_is_one_line(small_store):
+    proc = subprocess.Popen([sys.executable, "-m", "screening.cli", "--store", str(small_store.path), "query", ENDLESS[0]],
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(4)  # imported and running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().count("\n") == 0 and "interrupted" in err and "Traceback" not in err
