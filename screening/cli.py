@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _screen_parameters(args: argparse.Namespace):
     from screening.pipeline import ScreenParameters
 
-    data = json.loads(args.params_json) if args.params_json else {}
+    data = _params_object(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
                 "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
         value = getattr(args, key)
@@ -165,6 +165,17 @@ def _screen_parameters(args: argparse.Namespace):
     if args.store:
         data["store_path"] = args.store
     return ScreenParameters.model_validate(data)
+
+
+def _params_object(text: str) -> dict:
+    """``--params-json``: a JSON object, or a ScreeningError saying what it is instead."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ScreeningError(f"--params-json is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ScreeningError(f"--params-json must be a JSON object ({{\"limit\": 10, ...}}), not {type(data).__name__}")
+    return data
 
 
 def _number(text: str, item: str) -> float:
@@ -210,15 +221,20 @@ def _interval(frame: pd.DataFrame, value: str, low: str | None, high: str | None
     return cells
 
 
-def _predict(args: argparse.Namespace) -> None:
-    """``screening predict``: every property of the formulas; table cells ``value [80% interval]``."""
+def _predict(args: argparse.Namespace) -> int:
+    """``screening predict``: every property of the formulas; table cells ``value [80% interval]``.
+    Exit status 1 when no formula could be predicted (every row has an error)."""
     import screening
 
     frame = screening.predict(args.formulas, stability=not args.no_stability)
     frame = frame[[c for c in frame.columns if not c.startswith("MagpieData")]]
+    status = 0
+    if len(frame) and frame["error"].notna().all():
+        print(f"error: no formula could be predicted ({len(frame)} of {len(frame)} have an error)", file=sys.stderr)
+        status = 1
     if args.format != "table":
         _emit(frame, args.format)
-        return
+        return status
     out = pd.DataFrame({"formula": frame["formula"], "family": frame.get("family"), "prototype": frame.get("prototype")})
     for header, value, low, high in _PREDICT_SHOW:
         out[header] = _interval(frame, value, low, high)
@@ -228,6 +244,7 @@ def _predict(args: argparse.Namespace) -> None:
     table.columns = [str(c) for c in table.columns]
     _emit(table.fillna(""), "table")
     print("(value [80% interval]; window: low - high vs Li/Li+)")
+    return status
 
 
 def _describe(args: argparse.Namespace) -> None:
@@ -326,8 +343,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
 
         if args.command == "predict":
-            _predict(args)
-            return 0
+            return _predict(args)
         if args.command == "describe":
             _describe(args)
             return 0

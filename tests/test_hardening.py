@@ -215,3 +215,45 @@ def test_cli_ctrl_c_during_a_query_is_one_line(small_store):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert err.strip().count("\n") == 0 and "interrupted" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------- 6. parameters
+
+from screening.cli import main as cli_main  # noqa: E402
+from screening.errors import StoreError  # noqa: E402
+
+
+@pytest.mark.parametrize("text", ["[]", '"x"', "null", "3"])
+def test_params_json_must_be_an_object(text, tmp_path, capsys):
+    assert cli_main(["--store", str(tmp_path / "s.duckdb"), "screen", "--params-json", text, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--params-json" in err and "JSON object" in err
+
+
+def test_params_json_that_is_not_json_is_one_line(tmp_path, capsys):
+    assert cli_main(["screen", "--params-json", "{nope", "--dry-run"]) == 2
+    assert "--params-json" in capsys.readouterr().err
+
+
+def test_a_non_integer_schema_version_is_a_store_error(small_store):
+    import duckdb
+
+    con = duckdb.connect(str(small_store.path))
+    con.execute("UPDATE meta SET value = 'abc' WHERE key = 'schema_version'")
+    con.close()
+    for read_only in (True, False):
+        with pytest.raises(StoreError, match="schema_version 'abc' is not an integer"):
+            ResultStore(small_store.path, read_only=read_only)
+
+
+def test_dask_workers_are_bounded_by_the_machine():
+    from screening.pipeline import RunOptions
+
+    with pytest.raises(ValueError, match="cpu"):
+        RunOptions(task_runner="dask", max_workers=(os.cpu_count() or 1) + 1)
+    assert RunOptions(task_runner="dask", max_workers=1).max_workers == 1
+
+
+def test_predict_exits_non_zero_when_no_row_succeeded(capsys):
+    assert cli_main(["predict", "Xx2", "--no-stability", "--format", "csv"]) == 1
+    assert "no formula could be predicted" in capsys.readouterr().err
