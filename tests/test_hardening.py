@@ -257,3 +257,75 @@ def test_dask_workers_are_bounded_by_the_machine():
 def test_predict_exits_non_zero_when_no_row_succeeded(capsys):
     assert cli_main(["predict", "Xx2", "--no-stability", "--format", "csv"]) == 1
     assert "no formula could be predicted" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- 3./4. structure files from a glob
+
+SECRET = "SECRET-TOKEN-do-not-store"
+#: a 2-atom cell in a 400 A box: it used to report a BVSE barrier of 0.039 eV and 1e-6 g/cm3
+VACUUM_CIF = """data_vacuum
+_cell_length_a 400
+_cell_length_b 400
+_cell_length_c 400
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+Li1 Li 0 0 0
+Cl1 Cl 0.5 0.5 0.5
+"""
+
+
+def _in_thread(fn, timeout=60):
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(out=fn()), daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"still running after {timeout} s"
+    return box["out"]
+
+
+def test_every_bad_file_of_a_glob_is_one_error_row(tmp_path):
+    from screening.pipeline.sources import cif_candidates
+
+    good = tmp_path / "good.cif"
+    good.write_text((ROOT / "seeds" / "Li3InCl6_C2m.cif").read_text())
+    os.mkfifo(tmp_path / "fifo.cif")
+    os.symlink(tmp_path / "loop_b.cif", tmp_path / "loop_a.cif")
+    os.symlink(tmp_path / "loop_a.cif", tmp_path / "loop_b.cif")
+    (tmp_path / "POSCAR").write_text(f"x\n{SECRET}\n1 0 0\n0 1 0\n0 0 1\nLi\n1\nDirect\n0 0 0\n")
+    (tmp_path / "vacuum.cif").write_text(VACUUM_CIF)
+    (tmp_path / "huge.cif").write_text(VACUUM_CIF.replace("400", "1e30"))
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    table = _in_thread(lambda: cif_candidates(paths))
+    assert len(table) == len(paths)
+    errors = dict(zip(table["parent"], table["error"]))
+    assert "not a regular file" in errors["fifo.cif"]
+    assert "symlink loop" in errors["loop_a.cif"] and "symlink loop" in errors["loop_b.cif"]
+    assert "vacuum" in errors["vacuum.cif"] and "cell length" in errors["huge.cif"]
+    assert errors["good.cif"] is None
+    assert all(SECRET not in str(e) for e in table["error"]) and all(len(str(e)) <= 500 for e in table["error"])
+
+
+def test_a_glob_has_a_match_cap(tmp_path, monkeypatch):
+    from screening.config import get_settings
+    from screening.errors import ScreeningError
+    from screening.pipeline.sources import glob_paths
+
+    for i in range(5):
+        (tmp_path / f"{i}.cif").write_text("x")
+    monkeypatch.setenv("SCREENING_MAX_GLOB_MATCHES", "3")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ScreeningError, match="more than 3 files"):
+            glob_paths(str(tmp_path / "*.cif"))
+    finally:
+        monkeypatch.delenv("SCREENING_MAX_GLOB_MATCHES")
+        get_settings.cache_clear()
+    assert len(glob_paths(str(tmp_path / "*.cif"))) == 5

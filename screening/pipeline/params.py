@@ -277,7 +277,7 @@ class ScreenParameters(BaseModel):
         if self.source == "cif":
             if not self.cif_glob:
                 raise ValueError("source 'cif' needs cif_glob (a glob pattern of CIF/POSCAR files)")
-            if not _glob.glob(self.cif_glob):
+            if next(_glob.iglob(self.cif_glob), None) is None:  # the first match only: a glob may match millions
                 raise ValueError(f"cif_glob={self.cif_glob!r} matches no file")
         return self
 
