@@ -48,7 +48,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from screening import pipeline
+from screening import display, pipeline, run_scope
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP
@@ -298,12 +298,10 @@ def _tiers_and_ranking(
     if len(ranked):
         store.write("scores", run_id, pipeline.score_table(ranked))
         ranked = _with_report_details(params, store, run_id, ranked)
-    n_in = len(ranked)
-    for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, with what it removed
+    for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, over the rows that entered it
         if gate["applied"]:
             bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
-            funnel[f"gate {gate['gate']} in [{bounds}]"] = {"in": n_in, "out": gate["remaining"], "failed": gate["failed"]}
-            n_in = gate["remaining"]
+            funnel[f"gate {gate['gate']} in [{bounds}]"] = {k: gate[k] for k in ("in", "failed", "unchecked")} | {"out": gate["remaining"]}
     funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
     timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
@@ -408,7 +406,13 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
 
     versions = pipeline.model_versions(names=tuple(MODEL_NAMES))  # a missing model: refused here, with `make train`
     digest = _digest()
+    earlier = _identical_run(store, params, digest)
+    if earlier is not None:  # the same screen on the same code, models and data: its rows, not a copy
+        _name_flow_run(earlier.run_id)  # this flow run is named after the run it shows
+        _reused_artifacts(params, store, earlier)
+        return earlier.run_id
     run_id = store.start_run(params.model_dump(mode="json"), flow="screen", run_id=params.run.run_id, model_versions=versions)
+    run_scope.record_fingerprint(store, run_id, digest)
     store.set_flow_run(run_id, *_name_flow_run(run_id))
     logger.info("run %s -> %s", run_id, store.path)
     timings: dict[str, float] = {}
@@ -433,6 +437,30 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     return run_id
 
 
+def _identical_run(store: ResultStore, params: ScreenParameters, digest: str) -> run_scope.RunInfo | None:
+    """The finished run a new run would copy (same screening parameters, code, models, data), unless a run id is given."""
+    if params.run.run_id is not None or not params.run.reuse_identical:
+        return None
+    return run_scope.identical_run(store, pipeline.screen_spec(params), digest, spec_of=pipeline.screen_spec)
+
+
+def _reused_artifacts(params: ScreenParameters, store: ResultStore, earlier: run_scope.RunInfo) -> None:
+    """Artifacts and a printout that say this flow run computed nothing and show the earlier run's best rows."""
+    logger = get_run_logger()
+    text = (f"Nothing recomputed: {earlier.label()} was screened with the same parameters on the same code, models and "
+            f"data, so this run shows its rows instead of writing a copy (run options: reuse_identical=false for a copy).")  # fmt: skip
+    logger.info(text)
+    columns = [c for c in display.compact_source_columns(params.preset) if c in store.query("SELECT * FROM ranked LIMIT 0")]
+    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns)
+    create_table_artifact(key="top-candidates", table=display.artifact_rows(best, params.preset),
+                          description=f"best {len(best)} of {earlier.label()} (passed every gate; reused)")  # fmt: skip
+    create_markdown_artifact(key="screen-summary", markdown=f"# Screen `{earlier.run_id}` (reused)\n\n{text}\n",
+                             description=f"run {earlier.run_id} reused")  # fmt: skip
+    print(text)
+    if len(best):
+        print(display.render(display.compact_table(best, params.preset), title=earlier.label()), end="")
+
+
 def run_screen(params: ScreenParameters | dict | None = None) -> str:
     """Validate ``params`` (a model, a dict in nested or flat form, or None for the defaults) and run :func:`screen`."""
     if not isinstance(params, ScreenParameters):
@@ -444,13 +472,10 @@ def _artifacts(
     params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict, note: str
 ) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
-    show = ["rank", "candidate_id", "formula", "family", "log10_sigma_S_cm", "log10_sigma_S_cm_std", "measured_log10_sigma_S_cm",
-            "window_low_V", "window_high_V", "e_rxn_li_eV_atom", "e_hull_eV_atom", "K_IC_MPa_m05", "G_over_G_Li",
-            "pareto_rank", "score"]  # fmt: skip
     best = ranked[ranked["passes_filters"].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
-    best = best[[c for c in show if c in best]]
-    rows = pipeline.top_table(ranked, params.top_n) if len(ranked) else []  # headers with units, no NaN in the UI table
-    create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of run {run_id} (passed every gate)")
+    label = store.run_info(run_id).label()
+    rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN
+    create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of {label} (passed every gate)")
     png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png") if len(ranked) else None
     extra = ""
     if png is not None:
@@ -460,14 +485,15 @@ def _artifacts(
     outputs = (f"\nAll results: `screening --store {store.path} top -n 50 --run-id {run_id}`, any SQL with "
                f"`screening --store {store.path} query ...`, Parquet files with `screening --store {store.path} export DIR`.\n")  # fmt: skip
     summary = pipeline.funnel_markdown(
-        run_id, funnel, store.run_errors(run_id), str(store.path), extra=f"\nTimings (s): {timing_text}\n{outputs}{extra}", note=note
+        run_id, funnel, store.run_errors(run_id), str(store.path), extra=f"\nTimings (s): {timing_text}\n{outputs}{extra}", note=note,
+        run_label=label,
     )
     create_markdown_artifact(key="screen-summary", markdown=summary, description=f"funnel of run {run_id}")
     print(f"run {run_id}: {funnel}, results in {store.path}")
     if note:
         print(note)
     if len(best):
-        print(best.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(display.render(display.compact_table(best, params.preset), title=label), end="")
 
 
 if __name__ == "__main__":

@@ -88,10 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--family", help="only this family (sulfide, halide, oxide, ...)")
     t.add_argument("--min-window-V", type=float, dest="min_window_V", help="only candidates with window_width_V at least this")
     t.add_argument("--run-id", help="a run id (default: the latest completed run)")
+    t.add_argument("--columns", help="more columns of the ranked view after the compact ones, comma-separated (e.g. G_over_G_Li,e_rxn_h2o_eV_atom)")
+    t.add_argument("--wide", action="store_true", help="the longer list of columns (ids, sources, window width, cost ...)")
     t.add_argument("--all-columns", action="store_true", help="every column of the ranked view, not the usual few")
     fmt(t)
 
-    r = sub.add_parser("runs", help="the runs in the store, with their parameters and timings")
+    r = sub.add_parser("runs", help="the runs in the store: id, name, status, counts (--wide: parameters and timings)")
+    r.add_argument("--wide", action="store_true", help="with every parameter and timing (long lines)")
     fmt(r)
 
     p = sub.add_parser("predict", help="predict every property of formulas, with 80%% intervals")
@@ -192,15 +195,27 @@ def _key_value(item: str, flag: str, form: str, convert):
     return key.strip(), (_number(value, item) if convert is float else value)
 
 
-def _runs_for_output(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
-    """Runs with parameters and timings as ``key=value`` text (table) or JSON (csv, json)."""
+def _runs_for_output(frame: pd.DataFrame, fmt: str, wide: bool = False) -> pd.DataFrame:
+    """Runs with parameters and timings as JSON (csv, json); the table: one short line a run (``wide``: every
+    parameter and timing as ``key=value``)."""
+    from screening.run_scope import screen_name
+
     frame = frame.copy()
-    for col in ("parameters", "timings"):
-        if fmt == "table":
-            frame[col] = [", ".join(f"{k}={v}" for k, v in d.items() if v is not None) for d in frame[col]]
-        else:
+    if fmt != "table":
+        for col in ("parameters", "timings"):
             frame[col] = [json.dumps(d, default=str) for d in frame[col]]
-    return frame
+        return frame
+    name = [n if isinstance(n, str) and n else f"{screen_name(p)}-{r}" for n, p, r in zip(frame["flow_run_name"], frame["parameters"], frame["run_id"])]
+    short = pd.DataFrame({
+        "run_id": frame["run_id"], "name": name, "status": frame["status"],
+        "started (UTC)": [t.strftime("%Y-%m-%d %H:%M") if hasattr(t, "strftime") and t == t else "" for t in frame["started_at"]],
+        "duration (s)": frame["duration_s"], "candidates": frame["n_candidates"], "errors": frame["n_errors"],
+        "code": [f"{v} {g or ''}".strip() for v, g in zip(frame["code_version"], frame["git_commit"])],
+    })  # fmt: skip
+    if wide:
+        for col in ("parameters", "timings"):
+            short[col] = [", ".join(f"{k}={v}" for k, v in d.items() if v is not None) for d in frame[col]]
+    return short
 
 
 def _interval(frame: pd.DataFrame, value: str, low: str | None, high: str | None) -> list[str]:
@@ -293,6 +308,39 @@ def _fmt_cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
+def _top(store, args: argparse.Namespace) -> None:
+    """``screening top``: the run shown named on the first line, then the compact table (or csv/json rows)."""
+    from screening import display
+    from screening.store import TOP_COLUMNS
+
+    info = store.run_info(args.run_id)  # an unknown run id: UnknownValueError listing the runs
+    extra = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
+    available = list(store.query("SELECT * FROM ranked LIMIT 0").columns)
+    if args.all_columns:
+        columns = "all"
+    elif args.format != "table" or args.wide:
+        columns = [c for c in TOP_COLUMNS if c in available] + [c for c in extra if c not in TOP_COLUMNS]
+    else:
+        compact = display.compact_source_columns(info.preset)
+        columns = [c for c in compact if c in available] + [c for c in extra if c not in compact]
+    frame = store.top(args.n, run_id=info.run_id, family=args.family, min_window_V=args.min_window_V, columns=columns)
+    if args.format != "table":
+        _emit(frame, args.format)
+        return
+    what = f"{args.family} " if args.family else ""
+    title = f"{info.label()}\nbest {len(frame)} {what}candidates that passed the gates"
+    if frame.empty:
+        print(title.replace("best 0", "no"))
+        return
+    if args.wide or args.all_columns:
+        table, width = display.generic_table(frame), 10_000
+    else:
+        table, width = display.compact_table(frame, info.preset, extra), display.WIDTH
+    caption = ("log10 σ: the conductivity the ranking used (the composition model's, with its 80% interval, unless "
+               "marked measured or simulation); --columns A,B or --wide for more, --run-id for another run (screening runs)")
+    sys.stdout.write(display.render(table, title=title, caption=None if args.wide or args.all_columns else caption, width=width))
+
+
 def _validation_message(exc) -> str:
     lines = ["invalid parameters:"]
     for err in exc.errors():
@@ -356,26 +404,33 @@ def _run(args: argparse.Namespace) -> int:
             if args.n < 1:
                 print(f"-n {args.n}: must be at least 1", file=sys.stderr)
                 return 2
-            if store.latest_run() is None:
+            if store.latest_run() is None and args.run_id is None:
                 print(NO_RUNS, file=sys.stderr)
                 return 0
-            columns = "all" if args.all_columns else "default"
-            frame = store.top(args.n, run_id=args.run_id, family=args.family, min_window_V=args.min_window_V, columns=columns)
-            _emit(frame, args.format)
+            _top(store, args)
         elif args.command == "runs":
             frame = store.runs()
             if frame.empty:
                 print(NO_RUNS, file=sys.stderr)
                 return 0
-            _emit(_runs_for_output(frame, args.format), args.format)
+            runs = _runs_for_output(frame, args.format, wide=args.wide)
+            if args.format == "table":
+                from screening.display import generic_table, render
+
+                sys.stdout.write(render(generic_table(runs), width=10_000 if args.wide else 160))
+            else:
+                _emit(runs, args.format)
         elif args.command == "export":
             for path in store.export_parquet(args.directory):
                 print(path)
     except Exception as exc:  # expected failures become one line, not a traceback
         import duckdb
 
-        from screening.errors import ScreeningError
+        from screening.errors import ScreeningError, UnknownValueError
 
+        if isinstance(exc, UnknownValueError):  # a run id, family or column that does not exist: a usage error
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         if isinstance(exc, (ScreeningError, duckdb.Error, OSError)):
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             print(f"error: {text}", file=sys.stderr)

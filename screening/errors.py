@@ -50,3 +50,11 @@ class RunInUseError(RunConflictError):
 
 class SimulationError(ScreeningError):
     """A simulation step (ordering, relaxation, energy, MD, elasticity) cannot run on this input."""
+
+
+class UnknownValueError(ScreeningError):
+    """A run id, family, preset or column that does not exist; ``valid`` lists the accepted values."""
+
+    def __init__(self, message: str, valid=()):
+        super().__init__(message)
+        self.valid = list(valid)

@@ -254,24 +254,28 @@ def apply_filters(table: pd.DataFrame, filters: Mapping[str, tuple[float | None,
 
 
 def gate_funnel(table: pd.DataFrame, gates: Mapping | None = None, e_hull_z: float = 0.0) -> pd.DataFrame:
-    """How many rows each gate removes: one row per gate.
+    """How many rows each gate removes, gates in order: one row per gate.
 
     Columns: ``gate`` (column), ``min``, ``max``, ``applied`` (False when the column is
-    absent), ``failed`` (rows outside the bound), ``unchecked`` (rows with NaN there) and
-    ``remaining`` (rows passing this gate and every gate above it). ``rank(...)`` stores
-    the same rows in ``ranked.attrs["gate_funnel"]`` (a list of dicts).
+    absent), ``in`` (rows that passed every gate above), ``failed`` (of those, rows outside
+    the bound), ``unchecked`` (of those, rows with no value there: they do not pass either)
+    and ``remaining`` (``in - failed - unchecked``). A row without a number never passes a
+    gate, so the last ``remaining`` is the number of rows with every gate checked and passed.
+    ``rank(...)`` stores the same rows in ``ranked.attrs["gate_funnel"]`` (a list of dicts).
     """
     gates = validate_filters(DEFAULT_GATES if gates is None else gates, columns=KNOWN_COLUMNS | set(table.columns))
     fail, unchecked = _evaluate_gates(table, gates, e_hull_z)
     rows, alive = [], pd.Series(True, index=table.index)
     for column, (low, high) in gates.items():
         applied = column in fail
+        entered, failed, missing = int(alive.sum()), 0, 0
         if applied:
-            alive &= ~fail[column]
-        rows.append({"gate": column, "min": low, "max": high, "applied": applied,
-                     "failed": int(fail[column].sum()) if applied else 0,
-                     "unchecked": int(unchecked[column].sum()) if applied else 0, "remaining": int(alive.sum())})  # fmt: skip
-    return pd.DataFrame(rows, columns=["gate", "min", "max", "applied", "failed", "unchecked", "remaining"])
+            failed = int((alive & fail[column]).sum())
+            missing = int((alive & unchecked[column] & ~fail[column]).sum())
+            alive &= ~fail[column] & ~unchecked[column]
+        rows.append({"gate": column, "min": low, "max": high, "applied": applied, "in": entered, "failed": failed,
+                     "unchecked": missing, "remaining": int(alive.sum())})  # fmt: skip
+    return pd.DataFrame(rows, columns=["gate", "min", "max", "applied", "in", "failed", "unchecked", "remaining"])
 
 
 def objective_correlations(table: pd.DataFrame, objectives: Iterable[str] | None = None) -> pd.DataFrame:

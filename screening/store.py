@@ -69,6 +69,7 @@ from screening import __version__, store_schema
 from screening.config import get_settings
 from screening.errors import QueryError, StoreError
 from screening.run_claim import claim_run, current_owner
+from screening.run_scope import LATEST_VIEW_SQL, RunInfo, check_choice, run_info
 from screening.sql_guard import SANDBOX as _SANDBOX
 from screening.sql_guard import QueryLimits, check_sql, run_bounded
 from screening.sql_guard import first_line as _first_line
@@ -172,6 +173,7 @@ class ResultStore:
 
     def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE VIEW ranked AS {_ranked_sql(con, ids=False)} ORDER BY c.run_id, s.rank NULLS LAST")
+        con.execute(LATEST_VIEW_SQL)  # the latest completed run's rows (views bind their columns when queried)
         # _top_rows has the columns of the view (added as the view grows)
         con.execute("CREATE TABLE IF NOT EXISTS _top_rows AS SELECT * FROM ranked LIMIT 0")
         have = {r[0] for r in con.execute("DESCRIBE _top_rows").fetchall()}
@@ -350,6 +352,14 @@ class ResultStore:
             frame[col] = [json.loads(v) if isinstance(v, str) and v else {} for v in frame[col]]
         return frame
 
+    def run_info(self, run_id: str | None = None) -> RunInfo | None:
+        """The run ``run_id`` (default: the latest completed one) with its name and preset; None when the store has none.
+
+        An unknown ``run_id`` raises :class:`~screening.errors.UnknownValueError` listing the runs.
+        """
+        with self.connect(read_only=True) as con:
+            return run_info(con, run_id)
+
     def top(
         self,
         n: int = 20,
@@ -364,43 +374,55 @@ class ResultStore:
         ``columns``: ``"default"`` (:data:`TOP_COLUMNS`: identity, rank and score,
         conductivity with its 80% interval, e_hull and its source, window, K_IC, cost),
         ``"all"`` (every column of the ``ranked`` view) or a list of column names.
-        An empty DataFrame when the store has no completed run.
+        An empty DataFrame when the store has no completed run. The run shown is in
+        ``frame.attrs["run"]`` (:meth:`RunInfo.as_dict`: id, name, preset, ...).
+
+        An unknown run id, a family no run of the store has, or a column the view does not
+        have raises :class:`~screening.errors.UnknownValueError` listing the valid values.
         """
         if n < 1:
             raise ValueError(f"n={n}: must be at least 1")
         with self.connect(read_only=True) as con:  # one connection for every query of the call
-            run_id = run_id or _latest_run(con)
-            if run_id is None:
+            info = run_info(con, run_id)
+            if info is None:
                 return pd.DataFrame()
-            wanted = _top_columns([c[0] for c in con.execute("SELECT * FROM ranked LIMIT 0").description], columns)
-            cols = ", ".join(_quote(c) for c in wanted)
-            where, params = ["run_id = $run"], {"run": run_id}
-            if family:
-                where.append("family = $family")
-                params["family"] = family
-            if min_window_V is not None:
-                where.append("window_width_V >= $window")
-                params["window"] = float(min_window_V)
-            if passes_filters:
-                where.append("passes_filters")
-            # 1. the cached rank-ordered prefix of the run: right when it holds n matches or the whole run
-            cached = None
-            if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone():
-                cached = con.execute("SELECT n_scores FROM _top_runs WHERE run_id = $run", {"run": run_id}).fetchone()
-            if cached is not None:
-                frame = con.execute(f"SELECT {cols} FROM _top_rows WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params).df()
-                if len(frame) == n or cached[0] <= store_schema._TOP_ROWS:
-                    return frame
-            # 2. ids from the narrow tables, then the wide rows of those ids
-            joins = []
-            if family:
-                joins.append("JOIN (SELECT run_id, candidate_id, family FROM candidates) c USING (run_id, candidate_id)")
-            if min_window_V is not None:
-                joins.append("JOIN (SELECT run_id, candidate_id, window_width_V FROM stability) t USING (run_id, candidate_id)")
-            ids = [r[0] for r in con.execute(
-                f"SELECT candidate_id FROM scores {' '.join(joins)} WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params
-            ).fetchall()]  # fmt: skip
-            return con.execute(f"SELECT {cols} FROM ({_ranked_sql(con, ids=True)}) {_ORDER}", {"run": run_id, "ids": ids}).df()
+            frame = self._top(con, info.run_id, n, family, min_window_V, passes_filters, columns)
+        frame.attrs["run"] = info.as_dict()
+        return frame
+
+    def _top(self, con, run_id: str, n: int, family, min_window_V, passes_filters: bool, columns) -> pd.DataFrame:
+        if family:
+            families = [r[0] for r in con.execute("SELECT DISTINCT family FROM candidates WHERE family IS NOT NULL ORDER BY 1").fetchall()]
+            check_choice("family", family, families)
+        wanted = _top_columns([c[0] for c in con.execute("SELECT * FROM ranked LIMIT 0").description], columns)
+        cols = ", ".join(_quote(c) for c in wanted)
+        where, params = ["run_id = $run"], {"run": run_id}
+        if family:
+            where.append("family = $family")
+            params["family"] = family
+        if min_window_V is not None:
+            where.append("window_width_V >= $window")
+            params["window"] = float(min_window_V)
+        if passes_filters:
+            where.append("passes_filters")
+        # 1. the cached rank-ordered prefix of the run: right when it holds n matches or the whole run
+        cached = None
+        if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone():
+            cached = con.execute("SELECT n_scores FROM _top_runs WHERE run_id = $run", {"run": run_id}).fetchone()
+        if cached is not None:
+            frame = con.execute(f"SELECT {cols} FROM _top_rows WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params).df()
+            if len(frame) == n or cached[0] <= store_schema._TOP_ROWS:
+                return frame
+        # 2. ids from the narrow tables, then the wide rows of those ids
+        joins = []
+        if family:
+            joins.append("JOIN (SELECT run_id, candidate_id, family FROM candidates) c USING (run_id, candidate_id)")
+        if min_window_V is not None:
+            joins.append("JOIN (SELECT run_id, candidate_id, window_width_V FROM stability) t USING (run_id, candidate_id)")
+        ids = [r[0] for r in con.execute(
+            f"SELECT candidate_id FROM scores {' '.join(joins)} WHERE {' AND '.join(where)} {_ORDER} LIMIT {int(n)}", params
+        ).fetchall()]  # fmt: skip
+        return con.execute(f"SELECT {cols} FROM ({_ranked_sql(con, ids=True)}) {_ORDER}", {"run": run_id, "ids": ids}).df()
 
     def export_parquet(self, directory: str | Path) -> list[Path]:
         """Write every table and the ranked view to Parquet files in ``directory``; returns their paths.

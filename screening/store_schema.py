@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from screening import __version__
-from screening.errors import StoreError
+from screening.errors import StoreError, UnknownValueError
 
 #: version of the store's tables and view; bump it when they change (the ``meta`` table records it)
-SCHEMA_VERSION = 5  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name; 5: the ranked values in scores
+SCHEMA_VERSION = 6  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name; 5: the ranked values in scores; 6: ranked_latest
 
 #: columns the ``ranked`` view always has (NULL until a run writes them), with their SQL types
 VIEW_COLUMNS = {
@@ -117,7 +117,13 @@ def _top_columns(available: list[str], columns: str | Sequence[str]) -> list[str
         raise ValueError(f"columns={columns!r}: expected 'default', 'all' or a list of column names")
     unknown = [c for c in columns if c not in available]
     if unknown:
-        raise ValueError(f"columns: {unknown} not in the ranked view")
+        shown = [c for c in available if not c.startswith("MagpieData")]
+        magpie = len(available) - len(shown)
+        raise UnknownValueError(
+            f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: not in the ranked view, which has "
+            f"{', '.join(shown)}" + (f" and {magpie} 'MagpieData ...' columns" if magpie else ""),
+            valid=available,
+        )
     return list(columns)
 
 

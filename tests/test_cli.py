@@ -160,8 +160,10 @@ def test_runs_show_parameters_and_timings(small_store, capsys):
     code, out, _ = run(capsys, "--store", str(small_store.path), "runs", "--format", "json")
     row = json.loads(out)[0]
     assert json.loads(row["parameters"]) == {"limit": 6} and json.loads(row["timings"]) == {"total_s": 2.5}
-    code, out, _ = run(capsys, "--store", str(small_store.path), "runs")
+    code, out, _ = run(capsys, "--store", str(small_store.path), "runs", "--wide")
     assert "limit=6" in out and "total_s=2.5" in out
+    code, out, _ = run(capsys, "--store", str(small_store.path), "runs")  # short lines: id, name, status, counts
+    assert "r1" in out and "limit=6" not in out and max(len(line) for line in out.splitlines()) <= 160
 
 
 def test_a_store_folder_that_cannot_be_made_is_one_line(capsys, monkeypatch, tmp_path):

@@ -222,8 +222,11 @@ def test_the_run_report_has_units_in_its_headers_and_a_legible_pareto_plot(tmp_p
     })  # fmt: skip
     rows = pipeline.top_table(ranked, 10)
     assert [r["formula"] for r in rows] == ["Li3YCl6", "Li6PS5Cl"]  # only rows that passed the gates
-    assert {"log10 sigma (S/cm)", "window low (V vs Li)", "e_hull (eV/atom)", "e_hull from"} <= set(rows[0])
-    assert rows[1]["e_hull (eV/atom)"] == 0.08 and rows[0]["sigma 80% low (log10 S/cm)"] == -5.0
+    # the compact table of `screening top`: about ten columns, units in the headers, one format per quantity
+    assert {"log10 σ (S/cm) [80% interval]", "window (V vs Li)", "e_hull (eV/atom)", "score (0-1)"} <= set(rows[0])
+    assert len(rows[0]) <= 11
+    assert rows[1]["e_hull (eV/atom)"] == "0.080" and rows[0]["log10 σ (S/cm) [80% interval]"] == "-3.1 [-5.0, -1.2]"
+    assert rows[0]["window (V vs Li)"] == "0.60-4.10"
     png = pipeline.pareto_plot(ranked, tmp_path / "p.png")
     assert imread(png).shape[1] == 1000  # 1,000 px wide
     assert pipeline.pareto_plot(ranked.assign(passes_filters=False), tmp_path / "none.png") is None

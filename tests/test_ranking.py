@@ -118,7 +118,9 @@ def test_each_gate_counts_its_rows():
     t = screen_table(200)
     funnel = gate_funnel(t).set_index("gate")
     assert funnel.loc["e_hull_eV_atom", "failed"] == (t["e_hull_eV_atom"] > 0.1).sum()
-    assert funnel.loc["log10_sigma_S_cm_hi80", "failed"] == (t["log10_sigma_S_cm_hi80"] < -5).sum()
+    entered = t["e_hull_eV_atom"] <= 0.1  # the rows the second gate sees: those that passed the first
+    assert funnel.loc["log10_sigma_S_cm_hi80", "in"] == entered.sum()
+    assert funnel.loc["log10_sigma_S_cm_hi80", "failed"] == (entered & (t["log10_sigma_S_cm_hi80"] < -5)).sum()
     out = rank(t)
     assert out["passes_gates"].sum() == funnel["remaining"].iloc[-1]
     hull = out["gate_failed"].str.contains("e_hull_eV_atom")

@@ -90,6 +90,11 @@ class RunOptions(BaseModel):
     dask_address: str | None = Field(None, title='Dask scheduler address', description="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
     max_workers: int = Field(2, ge=1, le=256, title='Parallel workers', description="parallel tasks (threads, or workers of a local Dask cluster)")
     chunk_size: int = Field(1000, ge=1, le=100_000, title='Candidates per chunk', description="candidates per task (a chunk is cached and stored as a unit)")
+    reuse_identical: bool = Field(
+        True, title="Reuse an identical finished run",
+        description="a new run with the parameters, code, models and data of a finished run shows that run instead of "
+        "writing a copy of its rows (off: a new run id with its own copy)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _dask_needs_dask(self) -> RunOptions:

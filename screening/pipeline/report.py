@@ -9,11 +9,16 @@ import pandas as pd
 __all__ = ["funnel_markdown", "pareto_plot", "top_table", "TOP_TABLE"]
 
 
-def funnel_markdown(run_id: str, funnel: dict[str, dict], errors: pd.Series | None = None, store_path: str = "", extra: str = "", note: str = "") -> str:
-    """A markdown summary of the funnel: counts in and out of each stage, why rows failed, and ``note`` (e.g. why a run is empty)."""
-    lines = [f"# Screen `{run_id}`", "", "| stage | in | out | failed |", "|---|---:|---:|---:|"]
+def funnel_markdown(
+    run_id: str, funnel: dict[str, dict], errors: pd.Series | None = None, store_path: str = "", extra: str = "", note: str = "",
+    run_label: str = "",
+) -> str:
+    """A markdown summary of the funnel: counts in and out of each stage (``failed``: rows that entered the stage and
+    failed it; ``no value``: rows that entered it without the number it checks), why rows failed, and ``note`` (e.g.
+    why a run is empty, or that no candidate meets the preset's premise). ``run_label``: the run's name and preset."""
+    lines = [f"# Screen `{run_id}`", "", run_label, "", "| stage | in | out | failed | no value |", "|---|---:|---:|---:|---:|"]
     for stage, c in funnel.items():
-        lines.append(f"| {stage} | {c.get('in', '')} | {c.get('out', '')} | {c.get('failed', 0)} |")
+        lines.append(f"| {stage} | {c.get('in', '')} | {c.get('out', '')} | {c.get('failed', 0)} | {c.get('unchecked', '')} |")
     if errors is not None and len(errors.dropna()):
         reasons = errors.dropna().astype(str).str.split(":").str[0].value_counts().head(10)
         lines += ["", "## Failures by reason", "", "| reason | rows |", "|---|---:|"]
@@ -109,24 +114,11 @@ TOP_TABLE = {
 }  # fmt: skip
 
 
-def top_table(ranked: pd.DataFrame, n: int) -> list[dict]:
-    """The best ``n`` rows that passed the gates, with unit-bearing headers and sensible rounding (no NaN: empty text)."""
+def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[dict]:
+    """The best ``n`` rows that passed the gates as the compact table of ``preset`` (:func:`screening.display.compact_table`):
+    about ten columns, units in the headers, one number format per quantity, text cells (no NaN)."""
+    from screening.display import artifact_rows
+
     best = ranked[ranked["passes_filters"].fillna(False).astype(bool)] if "passes_filters" in ranked else ranked
     best = best.nsmallest(n, "rank") if "rank" in best else best.head(n)  # (a run's ranking is not sorted)
-    rows = []
-    for _, r in best.iterrows():
-        row = {}
-        for col, (header, decimals) in TOP_TABLE.items():
-            if col not in best:
-                continue
-            v = r[col]
-            if v is None or (isinstance(v, float) and pd.isna(v)):
-                row[header] = ""
-            elif decimals == 0:
-                row[header] = int(v)
-            elif decimals is not None:
-                row[header] = round(float(v), decimals)
-            else:
-                row[header] = str(v)
-        rows.append(row)
-    return rows
+    return artifact_rows(best, preset)
