@@ -45,13 +45,10 @@ def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> 
         found = {r.candidate_id: r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
     else:
         from screening.enumeration import build_structure, enumerate_candidates
+        from screening.pipeline.sources import enumeration_arguments
 
-        kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")],
-                        "min_lambda": params.min_lambda}  # fmt: skip
-        if params.elements:
-            kwargs["elements"] = list(params.elements)
         wanted = set(ids)
-        for cand in enumerate_candidates(**kwargs):
+        for cand in enumerate_candidates(**enumeration_arguments(params)):
             if cand.id in wanted:
                 found[cand.id] = build_structure(cand)
                 if len(found) == len(wanted):

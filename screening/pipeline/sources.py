@@ -218,18 +218,29 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
     return frame[keep.to_numpy()]
 
 
+def enumeration_arguments(params: ScreenParameters) -> dict:
+    """The arguments of :func:`screening.candidates.enumerate_candidates` that give a run's enumerated candidates.
+
+    The one definition for every tier that needs them (tier 0's candidate stream, the structures of the
+    structure and simulation tiers), so that a candidate id found in one is found in the others: same
+    families, space (``default``/``large``), element pool, radius tolerance, budget and seed. With a
+    budget the enumerator takes a stratified, seeded sample of the whole space (every prototype and
+    family represented), not the first candidates of the first seed.
+    """
+    kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")], "options": params.space,
+                    "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}  # fmt: skip
+    if params.elements:
+        kwargs["elements"] = list(params.elements)
+    return kwargs
+
+
 def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
     """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
     from screening.candidates import enumerate_candidates
 
-    families = [f for f in params.families if f in ("sulfide", "halide", "oxide")]
-    if not families:  # the seeds hold no other family: nothing to enumerate
+    kwargs = enumeration_arguments(params)
+    if not kwargs["families"]:  # the seeds hold no other family: nothing to enumerate
         return
-    # with a budget: a stratified, seeded sample of the whole space (every prototype and
-    # family represented), not the first candidates of the first seed
-    kwargs: dict = {"families": families, "options": params.space, "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}
-    if params.elements:
-        kwargs["elements"] = list(params.elements)
     stream = enumerate_candidates(**kwargs)
     while True:
         chunk = list(itertools.islice(stream, params.chunk_size))
