@@ -76,6 +76,7 @@ def test_the_ranked_view_shows_the_numbers_the_ranking_used_beside_the_tiers_own
 
     table = _table()
     store = ResultStore(tmp_path / "s.duckdb")
+    store.start_run({}, flow="screen", run_id="r")  # top() shows a run the store knows
     store.write("candidates", "r", table[["candidate_id", "formula"]])
     store.write("predictions", "r", table[["candidate_id", "log10_sigma_S_cm"]])
     store.write("stability", "r", table[["candidate_id", "e_hull_eV_atom", "e_hull_source"]])
