@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("query", help="run SQL against the store (tables: runs, candidates, descriptors, stability, predictions, scores; view: ranked)")
     q.add_argument("sql")
+    q.add_argument("--max-rows", type=int, help="most rows to print (default SCREENING_QUERY_MAX_ROWS, 100000)")
+    q.add_argument("--timeout", type=float, metavar="SECONDS", help="stop the query after this long (default SCREENING_QUERY_TIMEOUT_S, 60)")
     fmt(q)
 
     t = sub.add_parser("top", help="the best ranked candidates of a run (default: the latest completed run)")
@@ -144,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _screen_parameters(args: argparse.Namespace):
     from screening.pipeline import ScreenParameters
 
-    data = json.loads(args.params_json) if args.params_json else {}
+    data = _params_object(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
                 "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
         value = getattr(args, key)
@@ -166,6 +168,17 @@ def _screen_parameters(args: argparse.Namespace):
     if args.store:
         data["store_path"] = args.store
     return ScreenParameters.model_validate(data)
+
+
+def _params_object(text: str) -> dict:
+    """``--params-json``: a JSON object, or a ScreeningError saying what it is instead."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ScreeningError(f"--params-json is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ScreeningError(f"--params-json must be a JSON object ({{\"limit\": 10, ...}}), not {type(data).__name__}")
+    return data
 
 
 def _number(text: str, item: str) -> float:
@@ -223,15 +236,20 @@ def _interval(frame: pd.DataFrame, value: str, low: str | None, high: str | None
     return cells
 
 
-def _predict(args: argparse.Namespace) -> None:
-    """``screening predict``: every property of the formulas; table cells ``value [80% interval]``."""
+def _predict(args: argparse.Namespace) -> int:
+    """``screening predict``: every property of the formulas; table cells ``value [80% interval]``.
+    Exit status 1 when no formula could be predicted (every row has an error)."""
     import screening
 
     frame = screening.predict(args.formulas, stability=not args.no_stability)
     frame = frame[[c for c in frame.columns if not c.startswith("MagpieData")]]
+    status = 0
+    if len(frame) and frame["error"].notna().all():
+        print(f"error: no formula could be predicted ({len(frame)} of {len(frame)} have an error)", file=sys.stderr)
+        status = 1
     if args.format != "table":
         _emit(frame, args.format)
-        return
+        return status
     out = pd.DataFrame({"formula": frame["formula"], "family": frame.get("family"), "prototype": frame.get("prototype")})
     for header, value, low, high in _PREDICT_SHOW:
         out[header] = _interval(frame, value, low, high)
@@ -241,6 +259,7 @@ def _predict(args: argparse.Namespace) -> None:
     table.columns = [str(c) for c in table.columns]
     _emit(table.fillna(""), "table")
     print("(value [80% interval]; window: low - high vs Li/Li+)")
+    return status
 
 
 def _describe(args: argparse.Namespace) -> None:
@@ -261,6 +280,27 @@ def _describe(args: argparse.Namespace) -> None:
         cells[col] = [_fmt_cell(v) for v in cells[col]]
     with pd.option_context("display.max_rows", None, "display.max_colwidth", 60, "display.width", 200):
         print(cells.to_string(index=False))
+
+
+def _query(store, args: argparse.Namespace) -> int:
+    """``screening query``: the rows under the query limits; a note on stderr when they were cut."""
+    from dataclasses import replace
+
+    from screening.sql_guard import QueryLimits
+
+    limits = QueryLimits.from_settings()
+    for flag, field, value in (("--max-rows", "max_rows", args.max_rows), ("--timeout", "timeout_s", args.timeout)):
+        if value is not None and not value > 0:
+            print(f"{flag} {value}: must be positive", file=sys.stderr)
+            return 2
+        if value is not None:
+            limits = replace(limits, **{field: value})
+    frame = store.query(args.sql, limits=limits)
+    _emit(frame, args.format)
+    if frame.attrs.get("truncated"):
+        print(f"note: output cut at {limits.max_rows} rows (the query returns more): add a LIMIT, or raise --max-rows "
+              "(SCREENING_QUERY_MAX_ROWS)", file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def _fmt_cell(value) -> str:
@@ -314,10 +354,19 @@ def _validation_message(exc) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``screening`` console script; returns the exit status."""
-    from pydantic import ValidationError
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT
+        print(f"interrupted: screening {args.command} stopped (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command of ``args``; expected failures are one ``error:`` line and status 1."""
+    from pydantic import ValidationError
+
     try:
         if args.command == "screen":
             try:
@@ -342,8 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
 
         if args.command == "predict":
-            _predict(args)
-            return 0
+            return _predict(args)
         if args.command == "describe":
             _describe(args)
             return 0
@@ -351,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         store = ResultStore(args.store, read_only=True)  # read commands never write, nor create a store
         if args.command == "query":
-            _emit(store.query(args.sql), args.format)
+            return _query(store, args)
         elif args.command == "top":
             if args.n < 1:
                 print(f"-n {args.n}: must be at least 1", file=sys.stderr)

@@ -13,6 +13,7 @@ module constant:
 ``SCREENING_SEEDS_DIR``         seed prototypes of the enumerated source
 ``SCREENING_RESULTS_PATH``      the results store when a run or a command names none
 ``SCREENING_VERIFY_CHECKSUMS``  check each dataset file on first load (when off, the fingerprint hashes the files)
+``SCREENING_QUERY_*``           bounds of user SQL: ``MEMORY_LIMIT`` (2GB), ``THREADS`` (2), ``TIMEOUT_S`` (60), ``MAX_ROWS`` (100000)
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ class Settings(BaseSettings):
     results_path: Path = Field(ROOT / "results" / "screening.duckdb", description="the DuckDB results store")
     verify_checksums: bool = Field(True, description="check each dataset file against datasets/SHA256SUMS on first load")
     max_structure_atoms: int = Field(2000, description="most sites a structure may have (larger ones are refused)")
+    max_structure_file_bytes: int = Field(5_000_000, description="largest structure file read (bigger ones are error rows)")
+    max_cell_length_A: float = Field(200.0, description="longest cell edge a structure may have, in A (a vacuum box is refused)")
+    max_volume_per_atom_A3: float = Field(150.0, description="most cell volume per atom, in A^3 (solids have 10-60; more is a vacuum cell)")
+    max_glob_matches: int = Field(100_000, description="most paths a cif_glob may match")
+    query_memory_limit: str = Field("2GB", description="DuckDB memory limit of one user query (`screening query`, ResultStore.query)")
+    query_threads: int = Field(2, ge=1, description="DuckDB threads of one user query")
+    query_timeout_s: float = Field(60.0, gt=0, description="wall-clock seconds after which a user query is interrupted")
+    query_max_rows: int = Field(100_000, ge=1, description="most rows a user query returns (the output says when it was cut)")
 
 
 @lru_cache(maxsize=1)

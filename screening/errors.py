@@ -44,6 +44,10 @@ class RunConflictError(ScreeningError):
     """A run id is reused with parameters other than the ones the run was started with."""
 
 
+class RunInUseError(RunConflictError):
+    """A run id is being computed by another live process (or thread): one owner at a time."""
+
+
 class SimulationError(ScreeningError):
     """A simulation step (ordering, relaxation, energy, MD, elasticity) cannot run on this input."""
 

@@ -68,9 +68,10 @@ import pandas as pd
 from screening import __version__, store_schema
 from screening.config import get_settings
 from screening.errors import QueryError, StoreError
+from screening.run_claim import claim_run, current_owner
 from screening.run_scope import LATEST_VIEW_SQL, RunInfo, check_choice, run_info
 from screening.sql_guard import SANDBOX as _SANDBOX
-from screening.sql_guard import check_sql
+from screening.sql_guard import QueryLimits, check_sql, run_bounded
 from screening.sql_guard import first_line as _first_line
 from screening.store_schema import (  # noqa: F401  (SCHEMA_VERSION ... _KEYED_TABLES: the store's public and test names)
     _CATEGORICAL,
@@ -190,27 +191,31 @@ class ResultStore:
     # ------------------------------------------------------------------ runs
 
     def start_run(self, parameters: Mapping, flow: str = "screen", run_id: str | None = None, model_versions: Mapping | None = None) -> str:
-        """Record the start of a run (or re-open it when ``run_id`` already exists) and return its id."""
+        """Record the start of a run (or re-open it when ``run_id`` already exists) and return its id.
+
+        The run is claimed for this process (:mod:`screening.run_claim`): a run id that a live
+        process is computing is refused with :class:`~screening.errors.RunInUseError`.
+        """
         from screening.datasets import dataset_checksums
 
         run_id = run_id or uuid.uuid4().hex[:12]
         with self.connect() as con:
-            exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone()
-            if exists:
-                con.execute("UPDATE runs SET status = 'running' WHERE run_id = ?", [run_id])
-            else:
+            if not claim_run(con, run_id, str(self.path)):  # a run being computed by a live process: RunInUseError
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
                 con.execute(
                     "INSERT INTO runs (run_id, flow, status, started_at, parameters, code_version, git_commit, "
-                    "model_versions, dataset_checksums) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                    "model_versions, dataset_checksums, claim_owner, claimed_at) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         run_id,
                         flow,
-                        datetime.now(timezone.utc).replace(tzinfo=None),
+                        now,
                         json.dumps(dict(parameters), default=str),
                         __version__,
                         _git_commit(),
                         json.dumps(dict(model_versions or {}), default=str),
                         json.dumps(dataset_checksums()),
+                        current_owner(),
+                        now,
                     ],
                 )
         return run_id
@@ -291,7 +296,10 @@ class ResultStore:
 
     # ---------------------------------------------------------------- reading
 
-    def query(self, sql: str, params: list | dict | None = None, categories: Sequence[str] = ()) -> pd.DataFrame:
+    def query(
+        self, sql: str, params: list | dict | None = None, categories: Sequence[str] = (), limits: QueryLimits | None = None,
+        bounded: bool = True,
+    ) -> pd.DataFrame:
         """Run one SELECT statement against the store and return its rows as a DataFrame.
 
         The SQL runs on a separate connection that is read-only, cannot read or write any
@@ -302,10 +310,20 @@ class ResultStore:
         ``$name`` placeholders. ``categories``: text columns to return as pandas categoricals
         (read through Arrow: a 10^6-row result with few distinct values per column takes a
         fraction of the memory of one Python string a row).
+
+        ``limits`` (default :meth:`QueryLimits.from_settings`, ``SCREENING_QUERY_*``): the query
+        runs under DuckDB memory and thread limits and a wall-clock timeout (a QueryError
+        when it exceeds one) and returns at most ``max_rows`` rows (``frame.attrs["truncated"]``
+        says when more were cut). ``bounded=False``: none of these, for the library's own
+        reads of a whole run (10^6 rows).
         """
         check_sql(sql)
-        with self.connect(read_only=True, config=_SANDBOX) as con:
+        if bounded:
+            limits = limits or QueryLimits.from_settings()
+        with self.connect(read_only=True, config=limits.config() if bounded else _SANDBOX) as con:
             try:
+                if bounded:
+                    return run_bounded(con, sql, params, limits, categories)
                 if not categories:
                     return con.execute(sql, params or []).df()
                 table = con.execute(sql, params or []).arrow()
@@ -463,6 +481,7 @@ class ResultStore:
             "WHERE run_id = ? AND c.error IS NULL AND p.log10_sigma_S_cm IS NOT NULL "
             f"ORDER BY p.log10_sigma_S_cm DESC, c.candidate_id {limit}",
             [run_id],
+            bounded=False,
         )
 
     def run_table(
@@ -495,13 +514,14 @@ class ResultStore:
             + (" ORDER BY candidate_id" if ordered else ""),
             [run_id] if ids is None else [run_id, [str(i) for i in ids]],
             categories=_CATEGORICAL if columns is not None else (),
+            bounded=False,
         )
 
     def run_errors(self, run_id: str) -> pd.Series:
         """The ``error`` text of every candidate of a run (None where the row is fine)."""
         has_error = "error" in set(self.query("DESCRIBE candidates")["column_name"])
         column = "error" if has_error else "NULL AS error"
-        return self.query(f"SELECT {column} FROM candidates WHERE run_id = ? ORDER BY candidate_id", [run_id])["error"]
+        return self.query(f"SELECT {column} FROM candidates WHERE run_id = ? ORDER BY candidate_id", [run_id], bounded=False)["error"]
 
 #: DuckDB's memory for a write (it spills to disk beyond): without a limit its buffers took
 #: about 700 MB more for each 10,000-row chunk written into a 700 MB store, 180 MB with it

@@ -95,7 +95,10 @@ def _schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'meta'").fetchone():
         return 0
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    version = int(row[0]) if row else 0
+    try:
+        version = int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        raise StoreError(f"{path}: meta.schema_version {row[0]!r} is not an integer: not a store this code wrote") from None
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path}: store schema version {version} is newer than this code's ({SCHEMA_VERSION}, screening "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ def check_structure(structure: Structure, name: str | None = None) -> Structure:
     volume = float(abs(np.linalg.det(structure.lattice.matrix)))
     if not math.isfinite(volume) or volume < 1e-3:
         raise StructureReadError(f"{label}: no periodic cell (cell volume {volume:.3g} A^3)")
+    _check_cell(structure, label)
     limit = get_settings().max_structure_atoms
     if len(structure) > limit:
         raise StructureReadError(
@@ -69,6 +71,58 @@ def check_structure(structure: Structure, name: str | None = None) -> Structure:
             f"are {d[k]:.2f} A apart (less than {COINCIDENT_A} A, both fully occupied)"
         )
     return structure
+
+
+def _check_cell(structure: Structure, label: str) -> None:
+    """Refuse cell edges over ``max_cell_length_A`` and a volume per atom over ``max_volume_per_atom_A3``
+    (a vacuum cell: its density, Li distances and BVSE barriers describe no solid, and its
+    BVSE grid took 2.4 GB for a 400 A box, 27 GB for 1,000 A)."""
+    from screening.config import get_settings
+
+    settings = get_settings()
+    lengths = np.asarray(structure.lattice.abc, dtype=float)
+    if not np.isfinite(lengths).all() or lengths.max() > settings.max_cell_length_A:
+        raise StructureReadError(
+            f"{label}: cell length {lengths.max():.3g} A is over the limit of {settings.max_cell_length_A:g} A "
+            "(SCREENING_MAX_CELL_LENGTH_A): not a crystal cell"
+        )
+    atoms = sum(sum(site.species.values()) for site in structure)
+    per_atom = structure.volume / atoms if atoms > 0 else float("inf")
+    if per_atom > settings.max_volume_per_atom_A3:
+        raise StructureReadError(
+            f"{label}: vacuum cell: {per_atom:.3g} A^3 per atom, over the limit of {settings.max_volume_per_atom_A3:g} "
+            "(SCREENING_MAX_VOLUME_PER_ATOM_A3; solids have 10-60): no descriptor describes an empty cell"
+        )
+
+
+_CIF_LENGTH = re.compile(r"^\s*_cell_length_[abc]\s+([-+0-9.eE]+)", re.MULTILINE)
+
+
+def precheck_file(path: Path) -> None:
+    """Bounds checked before pymatgen expands a file: its size (``max_structure_file_bytes``) and,
+    for a CIF, its cell lengths (a 1e30 A cell crashed pymatgen's neighbour search)."""
+    from screening.config import get_settings
+
+    settings = get_settings()
+    size = path.stat().st_size
+    if size > settings.max_structure_file_bytes:
+        raise StructureReadError(
+            f"{path.name}: {size} bytes, more than the limit of {settings.max_structure_file_bytes} (SCREENING_MAX_STRUCTURE_FILE_BYTES)"
+        )
+    if path.suffix.lower() not in (".cif", ".mcif"):
+        return
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
+    for value in _CIF_LENGTH.findall(text):
+        try:
+            length = float(value)
+        except ValueError:
+            continue
+        if not math.isfinite(length) or length > settings.max_cell_length_A:
+            raise StructureReadError(
+                f"{path.name}: cell length {length:.3g} A is over the limit of {settings.max_cell_length_A:g} A "
+                "(SCREENING_MAX_CELL_LENGTH_A): not a crystal cell"
+            )
 
 
 def _cif_negative_occupancy(path: Path) -> None:
@@ -102,6 +156,7 @@ def read_structure(path: str | Path) -> Structure:
         raise StructureReadError(f"{path}: no such structure file")
     if path.stat().st_size == 0:
         raise StructureReadError(f"{path}: the file is empty")
+    precheck_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -124,7 +124,7 @@ def test_parameter_schema_is_a_form_with_descriptions():
     # how to run it is one section of the same form
     assert "store_path" not in fields and fields["run"]["description"]
     run_fields = schema["definitions"]["RunOptions"]["properties"]
-    assert {"run_id", "store_path", "task_runner", "dask_address", "max_workers", "chunk_size"} == set(run_fields)
+    assert {"run_id", "store_path", "task_runner", "dask_address", "max_workers", "chunk_size", "reuse_identical"} == set(run_fields)
     assert all(f.get("description") for f in run_fields.values())
     # human titles, not the field names pydantic would title-case
     for name, field in {**fields, **run_fields}.items():

@@ -77,7 +77,7 @@ def test_run_options_are_a_nested_section_and_accept_the_flat_form():
     assert flat == nested and flat.run == RunOptions(store_path="x.duckdb", chunk_size=7, run_id="r1")
     assert "store_path" not in ScreenParameters.model_fields and "run" in ScreenParameters.model_fields
     # what is screened does not depend on how it is run
-    assert pipeline.screen_spec(flat) == pipeline.screen_spec(ScreenParameters(limit=5, task_runner="dask", max_workers=4))
+    assert pipeline.screen_spec(flat) == pipeline.screen_spec(ScreenParameters(limit=5, task_runner="dask", max_workers=1))
     assert pipeline.screen_spec(flat) != pipeline.screen_spec(ScreenParameters(limit=6))
     assert pipeline.screen_spec(flat.model_dump(mode="json")) == pipeline.screen_spec(flat)
     with pytest.raises(ValidationError, match="dask_address"):

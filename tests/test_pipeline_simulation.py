@@ -26,7 +26,8 @@ def _table() -> pd.DataFrame:
             "mlip_log10_sigma_S_cm": [-2.5, np.nan],
             "mlip_log10_sigma_S_cm_std": [0.2, np.nan],
             "mlip_e_hull_eV_atom": [0.02, np.nan],
-            "mlip_md_ps": [4.0, 4.0],
+            "mlip_md_ps": [20.0, 20.0],
+            "mlip_transport_ok": [True, True],
         }
     )
 
@@ -55,6 +56,13 @@ def test_a_short_md_conductivity_is_shown_but_not_ranked_on():
     assert used["e_hull_ranked_source"].tolist() == ["simulation", "reference"]  # the relaxed energy still counts
 
 
+def test_an_md_conductivity_that_fails_the_quality_checks_is_not_ranked_on():
+    for failed in (_table().assign(mlip_transport_ok=[False, False]), _table().drop(columns="mlip_transport_ok")):
+        used = use_simulated(failed)
+        assert used["conductivity_source"].tolist() == ["composition", "composition"]
+        assert used.loc[0, "log10_sigma_S_cm"] == -4.0
+
+
 def test_ranking_uses_the_simulated_conductivity():
     table = _table()
     table["mlip_log10_sigma_S_cm"] = [np.nan, -1.0]  # the simulation finds LiCl the better conductor
@@ -71,7 +79,7 @@ def test_the_ranked_view_shows_the_numbers_the_ranking_used_beside_the_tiers_own
     store.write("candidates", "r", table[["candidate_id", "formula"]])
     store.write("predictions", "r", table[["candidate_id", "log10_sigma_S_cm"]])
     store.write("stability", "r", table[["candidate_id", "e_hull_eV_atom", "e_hull_source"]])
-    store.write("simulation", "r", table[["candidate_id", "mlip_log10_sigma_S_cm", "mlip_e_hull_eV_atom", "mlip_md_ps"]])
+    store.write("simulation", "r", table[["candidate_id", "mlip_log10_sigma_S_cm", "mlip_e_hull_eV_atom", "mlip_md_ps", "mlip_transport_ok"]])
     store.write("scores", "r", score_table(rank_funnel(use_simulated(table))))
     top = store.top(2, run_id="r").set_index("candidate_id")
     # a: simulated numbers ranked; the tiers' own numbers stay under their names

@@ -166,3 +166,26 @@ def test_two_threads_relax_cells_of_different_size_at_once(chgnet):
     assert calcs[0] is not calcs[1]
     assert [len(r["structure"]) for r in results] == [2, 16, 2, 16]
     assert all(math.isfinite(r["energy_eV_atom"]) for r in results)
+
+
+def test_md_deadline_keeps_what_ran_and_kinisi_gives_a_diffusivity_with_interval(chgnet):
+    import time
+
+    from screening.simulation import kinisi_diffusion, run_md
+
+    md = run_md(li3n() * [2, 2, 1], 1000.0, chgnet, steps=150, timestep_fs=2.0, equilibration_steps=5, sample_every=5)
+    assert not md["truncated"] and len(md["snapshots"]) == 30
+    d = kinisi_diffusion(md["snapshots"], 1000.0, 2.0, 5, start_ps=0.1)
+    assert 0 < d["D_cm2_s_lo68"] <= d["D_cm2_s"] <= d["D_cm2_s_hi68"] and d["D_cm2_s_std"] > 0
+    cut = run_md(li3n(), 1000.0, chgnet, steps=200, equilibration_steps=2, sample_every=2, deadline=time.time() - 1)
+    assert cut["truncated"] and len(cut["snapshots"]) == 1
+
+
+def test_a_tiny_md_run_is_kept_but_fails_the_quality_checks(chgnet):
+    from screening.simulation import simulate_table
+
+    out = simulate_table([rocksalt()], chgnet, md_temperatures=[900.0, 1000.0], max_atoms=16, relax_steps=5, md_steps=20,
+                         md_equilibration_steps=2, md_sample_every=2)  # fmt: skip
+    row = out.iloc[0]
+    assert np.isfinite(row["mlip_D_cm2_s_1000K"]) and not bool(row["mlip_transport_ok"])
+    assert "shorter" in row["mlip_transport_quality"]

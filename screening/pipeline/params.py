@@ -102,6 +102,16 @@ class RunOptions(BaseModel):
             raise ValueError("dask_address is given but task_runner is not 'dask'")
         return self
 
+    @model_validator(mode="after")
+    def _local_workers_fit_the_machine(self) -> RunOptions:
+        """A local Dask cluster starts one process a worker (4 workers were 10 processes, 2.3 GB): at most os.cpu_count()."""
+        import os
+
+        cpus = os.cpu_count() or 1
+        if self.task_runner == "dask" and not self.dask_address and self.max_workers > cpus:
+            raise ValueError(f"max_workers={self.max_workers}: a local Dask cluster may have at most {cpus} workers (os.cpu_count())")
+        return self
+
 
 #: the run options, also accepted at the top level of :class:`ScreenParameters` (the flat form of older versions)
 RUN_OPTION_FIELDS = tuple(RunOptions.model_fields)
@@ -272,7 +282,7 @@ class ScreenParameters(BaseModel):
         if self.source == "cif":
             if not self.cif_glob:
                 raise ValueError("source 'cif' needs cif_glob (a glob pattern of CIF/POSCAR files)")
-            if not _glob.glob(self.cif_glob):
+            if next(_glob.iglob(self.cif_glob), None) is None:  # the first match only: a glob may match millions
                 raise ValueError(f"cif_glob={self.cif_glob!r} matches no file")
         return self
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from screening.pipeline.params import ScreenParameters
+from screening.simulation.diffusion_fit import QUALITY
 
 __all__ = ["MEASURED_SCATTER_LOG10", "SIMULATION_COLUMNS", "candidate_structures", "simulation_tier", "use_measured", "use_simulated"]
 
@@ -44,13 +45,10 @@ def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> 
         found = {r.candidate_id: r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
     else:
         from screening.enumeration import build_structure, enumerate_candidates
+        from screening.pipeline.sources import enumeration_arguments
 
-        kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")],
-                        "min_lambda": params.min_lambda}  # fmt: skip
-        if params.elements:
-            kwargs["elements"] = list(params.elements)
         wanted = set(ids)
-        for cand in enumerate_candidates(**kwargs):
+        for cand in enumerate_candidates(**enumeration_arguments(params)):
             if cand.id in wanted:
                 found[cand.id] = build_structure(cand)
                 if len(found) == len(wanted):
@@ -80,9 +78,10 @@ def simulation_tier(
 
 
 #: the simulated conductivity replaces the surrogate's in the ranking only from MD at least this long
-#: per temperature (ps): shorter runs are analysed without the 1 ps lag of pymatgen's smoothed MSD,
-#: and their statistical error bar says nothing of that bias
-MIN_MD_PS = 2.0
+#: per temperature (ps), and only where the fit passed the quality checks (``mlip_transport_ok``:
+#: :func:`screening.simulation.transport_quality`: Li MSD of about a hop or more, linear Arrhenius);
+#: 0.5-2 ps runs did not order known conductors (benchmarks/results/simulation.md)
+MIN_MD_PS = QUALITY["min_ps"]
 
 
 #: the conductivity columns the ranking reads, which use_simulated and use_measured may overwrite in part
@@ -95,7 +94,7 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
 
     The conductivity is replaced only where the MD ran at least :data:`MIN_MD_PS` per
-    temperature (``mlip_md_ps``). Adds ``conductivity_source`` (``composition`` or ``simulation``) and
+    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source`` (``composition`` or ``simulation``) and
     ``e_hull_ranked_source`` (the stability tier's ``e_hull_source``, or ``simulation``);
     the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
     uncertainty) where one replaced it.
@@ -110,7 +109,8 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     if "mlip_log10_sigma_S_cm" in table:
         sim = pd.to_numeric(table["mlip_log10_sigma_S_cm"], errors="coerce")
         md_ps = pd.to_numeric(table.get("mlip_md_ps", pd.Series(np.nan, index=table.index)), errors="coerce")
-        has = sim.notna() & (md_ps >= MIN_MD_PS)  # a shorter run stays in the mlip_ columns, not in the ranking
+        ok = table["mlip_transport_ok"].astype("boolean").fillna(False) if "mlip_transport_ok" in table else False
+        has = sim.notna() & (md_ps >= MIN_MD_PS) & ok  # a short or failed fit stays in the mlip_ columns, not in the ranking
         std = pd.to_numeric(table.get("mlip_log10_sigma_S_cm_std", np.nan), errors="coerce")
         std = std.where(std.notna(), 0.0) if isinstance(std, pd.Series) else pd.Series(0.0, index=table.index)
         _replace_conductivity(table, has, sim, std, "simulation")

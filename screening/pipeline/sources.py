@@ -7,8 +7,12 @@ family) stays in the table as a row whose ``error`` names it: no input vanishes 
 
 from __future__ import annotations
 
+import errno
 import glob as _glob
 import itertools
+import os
+import re
+import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,7 +27,7 @@ from screening.errors import ScreeningError, StructureReadError
 from screening.pipeline.params import ANIONS, ScreenParameters
 from screening.structures import read_structure, structure_id, text_id
 
-__all__ = ["CANDIDATE_COLUMNS", "obelix_candidates", "cif_candidates", "iter_candidate_frames"]
+__all__ = ["CANDIDATE_COLUMNS", "obelix_candidates", "cif_candidates", "check_path", "file_error", "glob_paths", "iter_candidate_frames"]
 
 #: columns of the ``candidates`` table
 CANDIDATE_COLUMNS = ["candidate_id", "formula", "family", "source", "prototype", "parent", "substitutions",
@@ -93,6 +97,72 @@ def _check_structure(structure: Structure, name: str) -> str:
     return composition.reduced_formula
 
 
+#: most characters of a file's error text (a 1 MB bad input gave a 2 MB error)
+MAX_ERROR_CHARS = 500
+
+
+def _resolved_text(path: Path) -> str:
+    """The resolved path as text (the path itself when it cannot be resolved: a loop)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return str(path.absolute())
+
+
+def check_path(path: Path) -> None:
+    """Raise StructureReadError unless ``path`` resolves without a symlink loop to a readable regular file.
+
+    Checked before anything opens it: a FIFO matching a glob blocked a screen forever, a
+    symlink loop (RuntimeError from ``Path.resolve``) ended it with no candidate.
+    """
+    try:
+        resolved = path.resolve(strict=True)
+    except RuntimeError:
+        raise StructureReadError(f"{path.name}: symlink loop") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StructureReadError(f"{path.name}: symlink loop") from None
+        raise StructureReadError(f"{path.name}: cannot open ({exc.strerror or type(exc).__name__})") from None
+    mode = resolved.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise StructureReadError(f"{path.name}: not a regular file (a FIFO, device, socket or folder)")
+    if not os.access(resolved, os.R_OK):
+        raise StructureReadError(f"{path.name}: not readable (permissions)")
+
+
+def file_error(path: Path, exc: BaseException) -> str:
+    """The error text of a file's row: its name and the parser's message, with no text of the file's
+    own (a POSCAR's second line showed up in the store) and at most :data:`MAX_ERROR_CHARS` characters."""
+    text = str(exc) if isinstance(exc, StructureReadError) else f"{type(exc).__name__}: {exc}"
+    text = text if path.name in text else f"{path.name}: {text}"
+    try:
+        check_path(path)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            content = handle.read(1_000_000)
+    except (StructureReadError, OSError):
+        content = ""
+    for token in sorted({t for t in re.split(r"[\s'\",;()\[\]]+", content) if len(t) >= 4}, key=len, reverse=True):
+        if token in text and token not in path.name and not _FORMAT_WORD.fullmatch(token):
+            text = text.replace(token, "<file text>")
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+#: words of a file that a parser's message may name (format keywords, numbers): not the file's secrets
+_FORMAT_WORD = re.compile(r"(_[a-z_]+|data_\w*|loop_|[-+0-9.eE()]+|Direct|Cartesian|Selective)")
+
+
+def glob_paths(pattern: str) -> list[str]:
+    """The paths ``pattern`` matches (``recursive`` off), at most ``max_glob_matches``: more is a ScreeningError
+    (``'/*/*/*/*/*/*/*'`` matched 3.8 million paths)."""
+    from screening.config import get_settings
+
+    cap = get_settings().max_glob_matches
+    paths = list(itertools.islice(_glob.iglob(pattern), cap + 1))
+    if len(paths) > cap:
+        raise ScreeningError(f"cif_glob={pattern!r} matches more than {cap} files (SCREENING_MAX_GLOB_MATCHES): narrow it")
+    return paths
+
+
 def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Candidates read from CIF (or POSCAR) files, one row per file (``source = "file"``, ``parent`` = file name).
 
@@ -103,15 +173,15 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
     rows = []
     for path in sorted(Path(p) for p in paths):
         row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
-        file_tag = text_id(str(path.resolve()), prefix="f")
+        file_tag = text_id(_resolved_text(path), prefix="f")
         try:
+            check_path(path)
             _check_cif_occupancies(path)
             structure = read_structure(path)
             formula = _check_structure(structure, path.name)
             row.update(candidate_id=f"{structure_id(structure)}-{file_tag}", formula=formula, structure=structure, error=None)
-        except (StructureReadError, ValueError) as exc:
-            text = str(exc) if path.name in str(exc) else f"{path.name}: {exc}"
-            row.update(candidate_id=f"file-{file_tag}", formula=None, structure=None, error=text)
+        except Exception as exc:  # every per-file failure (MemoryError, RecursionError too) is this file's row
+            row.update(candidate_id=f"file-{file_tag}", formula=None, structure=None, error=file_error(path, exc))
         rows.append(row)
     return pd.DataFrame(rows, columns=["candidate_id", "formula", "source", "prototype", "parent",
                                        "measured_log10_sigma_S_cm", "error", "structure"])  # fmt: skip
@@ -148,18 +218,29 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
     return frame[keep.to_numpy()]
 
 
+def enumeration_arguments(params: ScreenParameters) -> dict:
+    """The arguments of :func:`screening.candidates.enumerate_candidates` that give a run's enumerated candidates.
+
+    The one definition for every tier that needs them (tier 0's candidate stream, the structures of the
+    structure and simulation tiers), so that a candidate id found in one is found in the others: same
+    families, space (``default``/``large``), element pool, radius tolerance, budget and seed. With a
+    budget the enumerator takes a stratified, seeded sample of the whole space (every prototype and
+    family represented), not the first candidates of the first seed.
+    """
+    kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")], "options": params.space,
+                    "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}  # fmt: skip
+    if params.elements:
+        kwargs["elements"] = list(params.elements)
+    return kwargs
+
+
 def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
     """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
     from screening.candidates import enumerate_candidates
 
-    families = [f for f in params.families if f in ("sulfide", "halide", "oxide")]
-    if not families:  # the seeds hold no other family: nothing to enumerate
+    kwargs = enumeration_arguments(params)
+    if not kwargs["families"]:  # the seeds hold no other family: nothing to enumerate
         return
-    # with a budget: a stratified, seeded sample of the whole space (every prototype and
-    # family represented), not the first candidates of the first seed
-    kwargs: dict = {"families": families, "options": params.space, "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}
-    if params.elements:
-        kwargs["elements"] = list(params.elements)
     stream = enumerate_candidates(**kwargs)
     while True:
         chunk = list(itertools.islice(stream, params.chunk_size))
@@ -182,7 +263,7 @@ def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
     if params.source == "enumerated":
         frames: Iterable[pd.DataFrame] = _enumerated_frames(params)
     elif params.source == "cif":
-        table = cif_candidates(_glob.glob(params.cif_glob or ""))
+        table = cif_candidates(glob_paths(params.cif_glob or ""))
         frames = [table.drop(columns=["structure"], errors="ignore")]
     else:
         frames = [obelix_candidates(with_structures=False)]

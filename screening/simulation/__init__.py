@@ -9,6 +9,7 @@ and the steps :func:`order_structure`, :func:`relax`, :func:`formation_energy`,
 :func:`run_md`, :func:`li_transport`, :func:`arrhenius`, :func:`elastic_moduli`.
 """
 
+from screening.simulation.diffusion_fit import QUALITY, arrhenius_fit, kinisi_diffusion, transport_quality
 from screening.simulation.elastic import EV_PER_A3_TO_GPA, elastic_moduli
 from screening.simulation.energetics import elemental_energies, elemental_energy, formation_energy, mp2020_anion_correction, relax
 from screening.simulation.ordering import order_structure
@@ -25,6 +26,10 @@ from screening.simulation.transport import arrhenius, li_transport, run_md
 
 __all__ = [
     "EV_PER_A3_TO_GPA",
+    "QUALITY",
+    "arrhenius_fit",
+    "kinisi_diffusion",
+    "transport_quality",
     "POTENTIALS",
     "arrhenius",
     "cache_key",

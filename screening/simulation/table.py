@@ -19,6 +19,7 @@ import pandas as pd
 from pymatgen.core import Structure
 
 from screening.errors import SimulationError
+from screening.simulation.diffusion_fit import transport_quality
 from screening.simulation.energetics import formation_energy, relax
 from screening.simulation.ordering import DEFAULT_MAX_ATOMS, order_structure
 from screening.simulation.potentials import cache_key, check_potential, default_device, potential_version
@@ -137,7 +138,8 @@ def simulate_structure(
 
 
 def _transport(row: dict, relaxed: Structure, name: str, settings: dict, errors: list) -> None:
-    temps, ds, stds = [], [], []
+    temps, ds, stds, runs = [], [], [], []
+    fit = None
     md_wall, atom_steps = 0.0, 0
     for temp in settings["md_temperatures_K"]:
         tag = f"{temp:.0f}K"
@@ -162,6 +164,7 @@ def _transport(row: dict, relaxed: Structure, name: str, settings: dict, errors:
             row[f"mlip_msd_A2_{tag}"] = tr["msd_final_A2"]
             row[f"mlip_T_mean_K_{tag}"] = md["mean_temperature_K"]
             temps.append(temp)
+            runs.append({"ps": settings["md_steps"] * settings["md_timestep_fs"] / 1000.0, "msd_final_A2": tr["msd_final_A2"]})
             ds.append(tr["D_cm2_s"])
             stds.append(tr["D_cm2_s_std"])
         except Exception as exc:
@@ -181,7 +184,11 @@ def _transport(row: dict, relaxed: Structure, name: str, settings: dict, errors:
                 mlip_log10_sigma_S_cm_std=fit["log10_D_std"],
             )
         except Exception as exc:
+            fit = None
             errors.append(f"arrhenius: {type(exc).__name__}: {exc}")
+    quality = transport_quality(runs, fit)
+    row["mlip_transport_ok"] = quality["ok"]  # the ranking uses the MD conductivity only where True
+    row["mlip_transport_quality"] = quality["reason"]
 
 
 def simulate_table(

@@ -45,8 +45,13 @@ def run_md(
     seed: int = 0,
     device: str | None = None,
     max_temperature_ratio: float = 3.0,
+    deadline: float | None = None,
 ) -> dict:
     """NVT MD; returns ``snapshots`` (Structures), ``wall_s``, ``atom_steps``, ``mean_temperature_K``.
+
+    ``deadline`` (a ``time.time()`` epoch, optional): production stops at the first snapshot
+    past it and the result says ``truncated: True`` (a bounded background run keeps what it
+    computed instead of losing the whole run).
 
     Raises :class:`SimulationError` when the run explodes (non-finite positions, or mean
     kinetic temperature above ``max_temperature_ratio`` times the target).
@@ -67,7 +72,11 @@ def run_md(
     try:
         dyn.run(equilibration_steps)
         snapshots, temps = [], []
+        truncated = False
         for _ in range(max(1, steps // sample_every)):
+            if deadline is not None and snapshots and time.time() > deadline:
+                truncated = True
+                break
             dyn.run(sample_every)
             pos = atoms.get_positions()
             if not np.isfinite(pos).all():
@@ -93,6 +102,7 @@ def run_md(
         "mean_temperature_K": mean_t,
         "time_step_fs": timestep_fs,
         "sample_every": sample_every,
+        "truncated": truncated,
     }
 
 
