@@ -51,7 +51,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from screening import display, pipeline, run_scope
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
-from screening.pipeline.report import LABEL_TOP
+from screening.pipeline.report import LABEL_TOP, premise_note
 from screening.store import ResultStore
 
 __all__ = [
@@ -474,9 +474,13 @@ def _artifacts(
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
     best = ranked[ranked["passes_filters"].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
     label = store.run_info(run_id).label()
+    note = " ".join(t for t in (note, premise_note(ranked, params.preset)) if t)  # e.g. none is stable against Li metal
     rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN
     create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of {label} (passed every gate)")
-    png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png") if len(ranked) else None
+    png = None
+    if len(ranked):
+        png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png", preset=params.preset,
+                                   weights=params.weights.chosen() or None, title=label)  # fmt: skip
     extra = ""
     if png is not None:
         encoded = base64.b64encode(png.read_bytes()).decode()

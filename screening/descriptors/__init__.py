@@ -85,10 +85,13 @@ def describe(
     out: dict[str, Any] = {"formula": formula}
     out.update(composition_descriptors(comp))
     out.update(cost_descriptors(comp))
-    if stability:
+    if stability:  # on the nearest charge-balanced composition (a partially occupied CIF's often is not)
         from screening.descriptors.stability import stability_descriptors
+        from screening.descriptors.stability.balance import balanced_composition
 
-        out.update(stability_descriptors(comp))
+        balanced, rule = balanced_composition(comp)
+        out.update(stability_descriptors(balanced))
+        out.update(stability_formula=balanced.reduced_formula, stability_formula_rule=rule)
     if structure is not None:
         from screening.descriptors.structural import structural_descriptors
 

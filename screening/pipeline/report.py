@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-__all__ = ["funnel_markdown", "pareto_plot", "top_table", "TOP_TABLE"]
+from screening.pipeline.plot import LABEL_TOP, pareto_plot  # noqa: F401  (the report's plot, in its own module)
+
+__all__ = ["funnel_markdown", "pareto_plot", "top_table", "premise_note", "PREMISES", "TOP_TABLE"]
 
 
 def funnel_markdown(
@@ -28,76 +28,6 @@ def funnel_markdown(
     lines += ["", f"Store: `{store_path}`", extra]
     return "\n".join(lines)
 
-
-#: rows of the Pareto plot labelled with their formula (the best by rank)
-LABEL_TOP = 8
-
-
-def pareto_plot(
-    ranked: pd.DataFrame,
-    path: str | Path,
-    x: str = "window_width_V",
-    y: str = "log10_sigma_S_cm",
-    label_top: int = LABEL_TOP,
-    max_points: int = 20_000,
-) -> Path | None:
-    """Two objectives of the rows that passed the gates, the Pareto front highlighted, saved as a PNG (1,000 px wide).
-
-    ``y`` gets its 80% interval as error bars when the table has ``<y>_lo80``/``<y>_hi80``;
-    the best ``label_top`` rows by rank are labelled with their formula. At most ``max_points``
-    rows off the front are drawn (a seeded random sample, said in the legend). None without data.
-    """
-    # a Figure without pyplot: no global backend switch (a notebook that runs a screen keeps its inline plots)
-    from matplotlib.figure import Figure
-
-    if x not in ranked or y not in ranked:
-        x = "MagpieData mean Electronegativity" if "MagpieData mean Electronegativity" in ranked else x
-    if x not in ranked or y not in ranked:
-        return None
-    cols = [c for c in (x, y, f"{y}_lo80", f"{y}_hi80", "pareto_rank", "rank") if c in ranked]
-    data = ranked[cols].apply(pd.to_numeric, errors="coerce").assign(formula=ranked.get("formula"))
-    if "passes_filters" in ranked:
-        data = data[ranked["passes_filters"].fillna(False).astype(bool).to_numpy()]
-    data = data.dropna(subset=[x, y])
-    if data.empty:
-        return None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(10, 6.5), dpi=100)
-    ax = fig.add_subplot()
-    front = data["pareto_rank"] == 1 if "pareto_rank" in data else pd.Series(False, index=data.index)
-    rest, label = data[~front], "passed the gates"
-    if len(rest) > max_points:  # a 10^6-row run: a seeded sample of the others, the front whole
-        label = f"passed the gates (random {max_points:,} of {len(rest):,})"
-        rest = rest.sample(max_points, random_state=0)
-    for part, style in ((rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
-                        (data[front], {"fmt": "o", "ms": 6, "color": "C3", "label": "Pareto front (rank 1)"})):  # fmt: skip
-        if part.empty:
-            continue
-        yerr = None
-        if f"{y}_lo80" in part and f"{y}_hi80" in part:
-            yerr = [(part[y] - part[f"{y}_lo80"]).clip(lower=0), (part[f"{y}_hi80"] - part[y]).clip(lower=0)]
-        ax.errorbar(part[x], part[y], yerr=yerr, elinewidth=0.6, alpha=0.7, capsize=0, **style)
-    if "rank" in data and "formula" in data:
-        for _, row in data.nsmallest(label_top, "rank").iterrows():
-            ax.annotate(f"{int(row['rank'])}. {row['formula']}", (row[x], row[y]), fontsize=9,
-                        xytext=(4, 4), textcoords="offset points")  # fmt: skip
-    ax.set_xlabel(_AXIS_LABELS.get(x, x))
-    ax.set_ylabel(_AXIS_LABELS.get(y, y) + (" (bars: 80% interval)" if f"{y}_lo80" in data else ""))
-    ax.legend(loc="best", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    return path
-
-
-_AXIS_LABELS = {
-    "window_width_V": "electrochemical window width (V)",
-    "log10_sigma_S_cm": "predicted log10 conductivity (S/cm)",
-    "window_low_V": "reduction limit (V vs Li/Li+)",
-    "window_high_V": "oxidation limit (V vs Li/Li+)",
-    "K_IC_MPa_m05": "fracture toughness K_IC (MPa m^0.5)",
-    "e_hull_eV_atom": "energy above hull (eV/atom)",
-}
 
 #: the run's top table: column -> header with its unit, decimals
 TOP_TABLE = {
@@ -122,3 +52,40 @@ def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[di
     best = ranked[ranked["passes_filters"].fillna(False).astype(bool)] if "passes_filters" in ranked else ranked
     best = best.nsmallest(n, "rank") if "rank" in best else best.head(n)  # (a run's ranking is not sorted)
     return artifact_rows(best, preset)
+
+
+#: what each preset assumes a useful candidate has: (column, test, threshold, what it means, how it reads)
+PREMISES = {
+    "li-metal-anode": ("window_low_V", "<=", 0.05, "is stable against Li metal", "lowest window_low_V {value:.2f} V (stable needs about 0 V)"),
+    "high-voltage-cathode": ("window_high_V", ">=", 4.0, "is stable at 4 V", "highest window_high_V {value:.2f} V"),
+    "conductivity-first": ("log10_sigma_S_cm", ">=", -3.0, "is predicted above 1 mS/cm", "highest log10 sigma {value:.1f} (S/cm)"),
+    "balanced": ("log10_sigma_S_cm", ">=", -3.0, "is predicted above 1 mS/cm", "highest log10 sigma {value:.1f} (S/cm)"),
+}
+
+
+def premise_note(ranked: pd.DataFrame, preset: str) -> str:
+    """A sentence when no candidate meets the premise of ``preset`` (:data:`PREMISES`), else ``""``.
+
+    Judged on the rows that passed the gates (on every row with a value when none did), e.g.
+    "No candidate that passed the gates is stable against Li metal: lowest window_low_V 0.78 V
+    (stable needs about 0 V); all 144 react with Li (e_rxn_li_eV_atom < 0)."
+    """
+    if preset not in PREMISES or not len(ranked):
+        return ""
+    column, test, threshold, meaning, reads = PREMISES[preset]
+    if column not in ranked:
+        return ""
+    passed = ranked["passes_filters"].fillna(False).astype(bool) if "passes_filters" in ranked else pd.Series(True, index=ranked.index)
+    rows, which = (ranked[passed], "that passed the gates") if passed.any() else (ranked, "")
+    values = pd.to_numeric(rows[column], errors="coerce").dropna()
+    if values.empty:
+        return ""
+    best = values.min() if test == "<=" else values.max()
+    if (best <= threshold) if test == "<=" else (best >= threshold):
+        return ""
+    text = f"No candidate {which + ' ' if which else ''}{meaning}: {reads.format(value=best)}"
+    if preset == "li-metal-anode" and "e_rxn_li_eV_atom" in rows:
+        e_rxn = pd.to_numeric(rows["e_rxn_li_eV_atom"], errors="coerce").dropna()
+        if len(e_rxn) and (e_rxn < 0).all():
+            text += f"; all {len(e_rxn)} react with Li metal (e_rxn_li_eV_atom < 0)"
+    return text + "."
