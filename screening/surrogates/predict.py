@@ -23,7 +23,6 @@ from screening.surrogates.features import (
     PROTOTYPES,
     feature_table,
     is_structure,
-    structural_feature_labels,
     structure_descriptor_row,
 )
 from screening.surrogates.persistence import STRUCTURE_MODEL_NAME, Surrogate, load_model, load_models
@@ -252,31 +251,27 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
 
 def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, conductivity_model: np.ndarray) -> None:
     """Overwrite the conductivity columns of the structure rows with the structure-aware model (in place)."""
-    labels = model.card.get("feature_labels") or (CONDUCTIVITY_FEATURES + structural_feature_labels(model.card.get("uses_bvse", False)))
-    struct_labels = labels[len(CONDUCTIVITY_FEATURES):]
-    bvse = any(k.startswith("bvse_") for k in struct_labels)
+    from screening.surrogates.structure import STRUCTURE_CONDUCTIVITY_COLUMNS, estimate, structure_labels
+
+    bvse = any(k.startswith("bvse_") for k in structure_labels(model))
     rows, feats = [], []
     for i, st in enumerate(structs):
         if st is None or not ok[i]:
             continue
         try:
-            d = structure_descriptor_row(st, bvse=bvse)
-            x = [d[k] for k in struct_labels]
+            feats.append(structure_descriptor_row(st, bvse=bvse))
         except ValueError:  # ScreeningError (no Li, BVSE failed ...) or pymatgen's ValueError: keep the composition prediction
             continue
-        if not np.isfinite(np.asarray([v for k, v in zip(struct_labels, x) if not k.startswith("bvse_")], float)).all():
-            continue
         rows.append(i)
-        feats.append(x)
     if not rows:
         return
     rows = np.asarray(rows)
-    X = np.hstack([Xc.to_numpy(float)[rows][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(feats, float)])
-    mean, lo, hi = model.regressor.predict_interval(X, strata[rows])
-    col = "log10_sigma_S_cm"
-    out.loc[rows, col], out.loc[rows, f"{col}_std"] = mean, (hi - lo) / (2 * Z80)
-    out.loc[rows, f"{col}_lo80"], out.loc[rows, f"{col}_hi80"] = lo, hi
-    conductivity_model[rows] = "structure"
+    est = estimate(model, Xc.to_numpy(float)[rows][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(strata)[rows], pd.DataFrame(feats))
+    done = est[STRUCTURE_CONDUCTIVITY_COLUMNS[0]].notna().to_numpy()
+    for src, dst in zip(STRUCTURE_CONDUCTIVITY_COLUMNS, ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80",
+                                                         "log10_sigma_S_cm_hi80")):  # fmt: skip
+        out.loc[rows[done], dst] = est[src].to_numpy()[done]
+    conductivity_model[rows[done]] = "structure"
 
 
 def _mechanics(K: np.ndarray, G: np.ndarray, V: np.ndarray) -> dict[str, np.ndarray]:

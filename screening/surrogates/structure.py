@@ -18,7 +18,7 @@ import pandas as pd
 
 from screening.surrogates.conformal import Z80
 from screening.surrogates.features import CONDUCTIVITY_FEATURES, feature_table, structural_feature_labels
-from screening.surrogates.persistence import STRUCTURE_MODEL_NAME, load_model
+from screening.surrogates.persistence import STRUCTURE_MODEL_NAME, Surrogate, load_model
 
 __all__ = ["STRUCTURE_CONDUCTIVITY_COLUMNS", "structure_conductivity"]
 
@@ -54,25 +54,40 @@ def structure_conductivity(
     formulas = list(formulas)
     if len(formulas) != len(features):
         raise ValueError(f"structure_conductivity: {len(formulas)} formulas for {len(features)} feature rows")
-    out = pd.DataFrame(np.nan, index=features.index, columns=list(STRUCTURE_CONDUCTIVITY_COLUMNS))
     if not formulas:
-        return out
+        return pd.DataFrame(np.nan, index=features.index, columns=list(STRUCTURE_CONDUCTIVITY_COLUMNS))
     model = load_model(STRUCTURE_MODEL_NAME, models_dir)
+    Xc, err, strata = feature_table(formulas, "conductivity")
+    composition = Xc.to_numpy(float)[:, : len(CONDUCTIVITY_FEATURES)]
+    composition[np.array([e is not None for e in err], dtype=bool)] = np.nan  # an unreadable formula: no estimate for its row
+    return estimate(model, composition, np.asarray(strata), features)
+
+
+def structure_labels(model: Surrogate) -> list[str]:
+    """The structure-only feature names ``model`` was trained on (after the composition features)."""
     labels = model.card.get("feature_labels") or (CONDUCTIVITY_FEATURES + structural_feature_labels(model.card.get("uses_bvse", False)))
-    struct_labels = labels[len(CONDUCTIVITY_FEATURES):]
-    missing = [k for k in struct_labels if k not in features]
+    return list(labels[len(CONDUCTIVITY_FEATURES):])
+
+
+def estimate(model: Surrogate, composition: np.ndarray, strata: np.ndarray, features: pd.DataFrame) -> pd.DataFrame:
+    """``model``'s conductivity and 80 % interval from composition features and structure features, row for row.
+
+    The one place the structure-aware model is applied (:func:`structure_conductivity` and
+    :func:`screening.predict`'s structure rows). A row gets NaN where a composition feature or a
+    non-BVSE structure feature is missing; a missing BVSE barrier is a NaN the trees take.
+    """
+    out = pd.DataFrame(np.nan, index=features.index, columns=list(STRUCTURE_CONDUCTIVITY_COLUMNS))
+    labels = structure_labels(model)
+    missing = [k for k in labels if k not in features]
     if missing:
         raise KeyError(f"structure_conductivity: feature columns missing: {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-    S = features[struct_labels].to_numpy(float)
-    Xc, err, strata = feature_table(formulas, "conductivity")
-    needed = np.array([not k.startswith("bvse_") for k in struct_labels])
-    ok = np.array([e is None for e in err]) & np.isfinite(S[:, needed]).all(axis=1)
+    S = features[labels].to_numpy(float)
+    needed = np.array([not k.startswith("bvse_") for k in labels])
+    ok = np.isfinite(composition).all(axis=1) & np.isfinite(S[:, needed]).all(axis=1)
     if ok.any():
-        X = np.hstack([Xc.to_numpy(float)[:, : len(CONDUCTIVITY_FEATURES)], S])[ok]
-        mean, lo, hi = model.regressor.predict_interval(X, np.asarray(strata)[ok])
+        mean, lo, hi = model.regressor.predict_interval(np.hstack([composition, S])[ok], strata[ok])
+        rows = out.index[ok]
         col = STRUCTURE_CONDUCTIVITY_COLUMNS[0]
-        out.loc[out.index[ok], col] = mean
-        out.loc[out.index[ok], f"{col}_std"] = (hi - lo) / (2 * Z80)
-        out.loc[out.index[ok], f"{col}_lo80"] = lo
-        out.loc[out.index[ok], f"{col}_hi80"] = hi
+        out.loc[rows, col], out.loc[rows, f"{col}_std"] = mean, (hi - lo) / (2 * Z80)
+        out.loc[rows, f"{col}_lo80"], out.loc[rows, f"{col}_hi80"] = lo, hi
     return out
