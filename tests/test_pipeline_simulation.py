@@ -95,7 +95,7 @@ def test_structures_come_from_the_source_and_missing_ones_are_error_texts():
     params = ScreenParameters(source="obelix")
     frame = pd.DataFrame({"candidate_id": ["obelix-122", "obelix-nonexistent"]})
     got = candidate_structures(params, frame)
-    assert isinstance(got[0], Structure) or isinstance(got[0], str)
+    assert isinstance(got[0], Structure), got[0]
     assert isinstance(got[1], str) and "nonexistent" in got[1]
 
 
