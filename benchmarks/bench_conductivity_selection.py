@@ -72,7 +72,7 @@ def main() -> None:
             print(f"\nRule: winner {best}, mean gain {d.mean():.4f} {'>' if clear else '<='} 2 SE = {2 * se:.4f}, "
                   f"wins {wins}/{len(d)} (needs {len(d) - 1}): {'REPLACES' if replace else 'does not replace'} {args.reference}.")
     if args.test:
-        from screening.train import train_conductivity
+        from screening.training.retrain import train_conductivity
 
         card = train_conductivity(save=False, candidates=[args.test]).card
         print(f"\n{args.test} on the test split: MAE {card['metrics_test']['mae']:.4f}, novel "

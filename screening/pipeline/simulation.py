@@ -38,7 +38,7 @@ def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> 
         for i in ids:
             structure, error = raw.get(i.removeprefix("obelix-"), (None, "no OBELiX CIF"))
             found[i] = structure if structure is not None else f"{i}: {error}"
-    elif params.source == "cif":
+    elif params.source == "file":
         from screening.pipeline.sources import cif_candidates
 
         table = cif_candidates(_glob.glob(params.cif_glob or ""))

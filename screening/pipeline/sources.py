@@ -219,7 +219,7 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
 
 
 def enumeration_arguments(params: ScreenParameters) -> dict:
-    """The arguments of :func:`screening.candidates.enumerate_candidates` that give a run's enumerated candidates.
+    """The arguments of :func:`screening.enumeration.enumerate_candidates` that give a run's enumerated candidates.
 
     The one definition for every tier that needs them (tier 0's candidate stream, the structures of the
     structure and simulation tiers), so that a candidate id found in one is found in the others: same
@@ -235,8 +235,8 @@ def enumeration_arguments(params: ScreenParameters) -> dict:
 
 
 def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
-    """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
-    from screening.candidates import enumerate_candidates
+    """Chunks of :func:`screening.enumeration.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
+    from screening.enumeration import enumerate_candidates
 
     kwargs = enumeration_arguments(params)
     if not kwargs["families"]:  # the seeds hold no other family: nothing to enumerate
@@ -262,7 +262,7 @@ def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
     """
     if params.source == "enumerated":
         frames: Iterable[pd.DataFrame] = _enumerated_frames(params)
-    elif params.source == "cif":
+    elif params.source == "file":
         table = cif_candidates(glob_paths(params.cif_glob or ""))
         frames = [table.drop(columns=["structure"], errors="ignore")]
     else:

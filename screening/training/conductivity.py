@@ -23,11 +23,11 @@ from screening.datasets import (
 )
 from screening.errors import ModelNotFoundError
 from screening.surrogates import (
-    ConductivityBaseline,
     ConformalRegressor,
     Surrogate,
     feature_table,
 )
+from screening.surrogates.baseline import ConductivityBaseline
 from screening.surrogates.selection import (
     CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
