@@ -35,6 +35,7 @@ and goes on where it stopped, in the same process or a new one.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import signal
 import threading
@@ -90,12 +91,20 @@ def on_chunk_stored(callback: ChunkCallback) -> Iterator[None]:
         _chunk_callbacks.remove(callback)
 
 
+@functools.lru_cache(maxsize=16)
+def _tier_digest(tier: str, run_digest: str) -> str:
+    """The fingerprint of the code one tier runs (its modules only), models and data; once per run and process."""
+    return pipeline.tier_digest(tier)
+
+
 def _composition_key(context, parameters: dict) -> str:
-    return pipeline.chunk_key("composition", parameters["digest"], parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
+    digest = _tier_digest("composition", parameters["digest"])
+    return pipeline.chunk_key("composition", digest, parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
 
 
 def _stability_key(context, parameters: dict) -> str:
-    return pipeline.chunk_key("stability", parameters["digest"], parameters["candidates"], _STABILITY_KEY_COLUMNS)
+    digest = _tier_digest("stability", parameters["digest"])
+    return pipeline.chunk_key("stability", digest, parameters["candidates"], _STABILITY_KEY_COLUMNS)
 
 
 _TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)
@@ -268,7 +277,7 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
 
 def _empty_note(params: ScreenParameters) -> str:
     pool = f", element pool {params.elements}" if params.elements else ""
-    where = f" in {params.cif_glob!r}" if params.source == "cif" else ""
+    where = f" in {params.cif_glob!r}" if params.source == "file" else ""
     return (f"No candidates: source {params.source!r}{where} gives none of the families {params.families}{pool}. "
             "The run is complete and empty.")  # fmt: skip
 

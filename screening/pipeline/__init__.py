@@ -16,7 +16,7 @@ from the library (the CLI's ``screen`` command) without importing ``flows`` at i
 from __future__ import annotations
 
 from screening.chemistry import FAMILIES
-from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
+from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest, tier_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import (
@@ -35,6 +35,7 @@ from screening.pipeline.sources import (
     obelix_candidates,
 )
 from screening.pipeline.steps import (
+    conductivity_from,
     describe_compositions,
     describe_stability,
     merge_errors,
@@ -66,6 +67,7 @@ __all__ = [
     "cif_candidates",
     "describe_compositions",
     "describe_stability",
+    "conductivity_from",
     "predict_conductivity",
     "merge_errors",
     "FAMILIES",
@@ -90,6 +92,7 @@ __all__ = [
     "predict_properties",
     "fingerprint",
     "fingerprint_digest",
+    "tier_digest",
     "chunk_key",
     "funnel_markdown",
     "pareto_plot",
