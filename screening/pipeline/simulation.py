@@ -25,38 +25,6 @@ SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma
 _Z80 = 1.2816  # two-sided 80 % normal interval half-width in standard deviations
 
 
-<<<<<<< HEAD
-=======
-def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> list:
-    """The structure of each candidate row (pymatgen Structure), or an error text where it cannot be rebuilt."""
-    ids = list(candidates["candidate_id"])
-    found: dict[str, object] = {}
-    if params.source == "obelix":
-        from screening.datasets import load_obelix_structures
-
-        raw = load_obelix_structures([i.removeprefix("obelix-") for i in ids])
-        for i in ids:
-            structure, error = raw.get(i.removeprefix("obelix-"), (None, "no OBELiX CIF"))
-            found[i] = structure if structure is not None else f"{i}: {error}"
-    elif params.source == "file":
-        from screening.pipeline.sources import cif_candidates
-
-        table = cif_candidates(_glob.glob(params.cif_glob or ""))
-        found = {r.candidate_id: r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
-    else:
-        from screening.enumeration import build_structure, enumerate_candidates
-        from screening.pipeline.sources import enumeration_arguments
-
-        wanted = set(ids)
-        for cand in enumerate_candidates(**enumeration_arguments(params)):
-            if cand.id in wanted:
-                found[cand.id] = build_structure(cand)
-                if len(found) == len(wanted):
-                    break
-    return [found.get(i, f"{i}: structure not found in source {params.source!r}") for i in ids]
-
-
->>>>>>> clean
 def simulation_tier(
     candidates: pd.DataFrame, structures: Sequence, potential: str = "chgnet", settings: dict | None = None
 ) -> pd.DataFrame:

@@ -249,14 +249,8 @@ def enumeration_arguments(params: ScreenParameters) -> dict:
     return kwargs
 
 
-<<<<<<< HEAD
 class CandidateSource:
     """The candidates of a run (:meth:`frames`) and their structures (:meth:`structures`), from one source.
-=======
-def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
-    """Chunks of :func:`screening.enumeration.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
-    from screening.enumeration import enumerate_candidates
->>>>>>> clean
 
     Build one with :func:`candidate_source` (or ``CandidateSource.from_params``), which picks
     :class:`ObelixSource`, :class:`FileSource` or :class:`EnumeratedSource` from
@@ -353,9 +347,9 @@ class ObelixSource(CandidateSource):
 
 
 class FileSource(CandidateSource):
-    """CIF/POSCAR files matching ``params.cif_glob`` (``source = "cif"``; one row per file, ``source = "file"`` in the table)."""
+    """CIF/POSCAR files matching ``params.cif_glob`` (``source = "file"``, one row per file)."""
 
-    name = "cif"
+    name = "file"
 
     def _paths(self) -> list[str]:
         return glob_paths(self.params.cif_glob or "")
@@ -436,47 +430,7 @@ def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
     """``candidate_source(params).frames()``: the candidates of a run in chunks."""
     return candidate_source(params).frames()
 
-<<<<<<< HEAD
 
 def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> list[Structure | str]:
     """``candidate_source(params).structures(candidates["candidate_id"])``: a Structure or an error text per row."""
     return candidate_source(params).structures(list(candidates["candidate_id"]))
-=======
-    The stream is deterministic: the same parameters give the same chunks, so that a
-    resumed run finds its chunks in the cache. Candidate ids are unique within a run.
-    """
-    if params.source == "enumerated":
-        frames: Iterable[pd.DataFrame] = _enumerated_frames(params)
-    elif params.source == "file":
-        table = cif_candidates(glob_paths(params.cif_glob or ""))
-        frames = [table.drop(columns=["structure"], errors="ignore")]
-    else:
-        frames = [obelix_candidates(with_structures=False)]
-    size = params.chunk_size
-    left = params.limit if params.limit is not None else float("inf")
-    seen: set[str] = set()
-    buffer: list[pd.DataFrame] = []
-    n_buffered = 0
-    for frame in frames:
-        if left <= 0:
-            break
-        frame = _family_filter(frame, params)
-        # set look-ups, not Series.isin(seen): isin converts the whole set, 10^6 ids, for every chunk
-        fresh = np.fromiter((i not in seen for i in frame["candidate_id"].tolist()), dtype=bool, count=len(frame))
-        frame = frame[fresh & ~frame["candidate_id"].duplicated().to_numpy()]
-        frame = frame.head(int(min(left, len(frame))))
-        left -= len(frame)
-        seen.update(frame["candidate_id"])
-        for col in CANDIDATE_COLUMNS:
-            if col not in frame:
-                frame = frame.assign(**{col: None})
-        buffer.append(frame)
-        n_buffered += len(frame)
-        while n_buffered >= size:
-            whole = pd.concat(buffer, ignore_index=True)
-            yield whole.iloc[:size].reset_index(drop=True)
-            rest = whole.iloc[size:]
-            buffer, n_buffered = [rest], len(rest)
-    if n_buffered:
-        yield pd.concat(buffer, ignore_index=True).reset_index(drop=True)
->>>>>>> clean
