@@ -168,6 +168,22 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
+@flow(name="screen relax", log_prints=True)
+def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) -> dict:
+    """Tier 'relax': MLIP e_hull (relaxation only, batched where the potential allows) of the best ``mlip_relax_top_k``.
+
+    Rows go to the store's ``simulation`` table (the simulation tier, run after it, replaces
+    the rows of its own candidates); the re-ranking then gates and ranks on the MLIP e_hull.
+    """
+    store = ResultStore(params.run.store_path)
+    best = ranked.sort_values("rank").head(params.mlip_relax_top_k)
+    structures = pipeline.candidate_source(params).structures(list(best["candidate_id"]))
+    table = pipeline.relax_tier(best, structures, params.potential)
+    store.write("simulation", run_id, table)
+    n_failed = int(table["simulation_error"].notna().sum())
+    return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
+
+
 def task_runner_for(options: RunOptions):
     """The Prefect task runner the run options ask for: a thread pool, or Dask (a local cluster or ``dask_address``)."""
     if options.task_runner == "dask":
@@ -295,8 +311,15 @@ def _tiers_and_ranking(
     timings.update(tiers["timings"])
     t = time.perf_counter()
     ranked = _rank(params, store, run_id)
-    if "simulation" in params.tiers and len(ranked):
+    if "relax" in params.tiers and len(ranked):
         timings["rank_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        funnel["relax"] = screen_relax(params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]])
+        timings["relax_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        ranked = _rank(params, store, run_id)  # again, gated and ranked on the MLIP e_hull where it exists
+    if "simulation" in params.tiers and len(ranked):
+        timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
         t = time.perf_counter()
         funnel["simulation"] = screen_simulation.with_options(task_runner=task_runner_for(params.run))(
             params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]]

@@ -237,6 +237,7 @@ _SIMULATION = _tier(
     ("relax_converged", _B, "", "the relaxation reached its force threshold"),
     ("relax_steps", _I, "", "optimiser steps of the relaxation"),
     ("relax_wall_s", _D, "s", "wall time of the relaxation"),
+    ("relax_engine", _S, "", "what relaxed it: `torch-sim` (batched) or `ase` (one by one; the relax tier and the fallback)"),
     ("mlip_energy_eV_atom", _D, _EV, "MLIP energy of the relaxed cell"),
     ("mlip_volume_change", _D, "", "relative volume change on relaxation"),
     ("mlip_formation_energy_eV_atom", _D, _EV, "MLIP formation energy (corrected against the elements)", _F),

@@ -76,3 +76,19 @@ def test_relax_table_keeps_bad_rows_as_errors_and_gives_e_hull_for_the_others(to
     assert np.isfinite(t["mlip_e_hull_eV_atom"].iloc[1]) and np.isfinite(t["mlip_formation_energy_eV_atom"].iloc[1])
     assert t["mlip_hull_formation_energy_eV_atom"].iloc[1] == pytest.approx(-1.9)
     assert t["mlip_e_hull_eV_atom"].iloc[1] == pytest.approx(t["mlip_formation_energy_eV_atom"].iloc[1] + 1.9, abs=1e-9)
+
+
+def test_relax_tier_rows_replace_the_composition_e_hull_in_the_ranking(torchsim):
+    import pandas as pd
+
+    from screening.pipeline import ScreenParameters, relax_tier, use_simulated
+
+    assert ScreenParameters(tiers=["composition", "stability", "relax"], mlip_relax_top_k=2, potential="sevenn").mlip_relax_top_k == 2
+    cands = pd.DataFrame({"candidate_id": ["a", "b"]})
+    sim = relax_tier(cands, ["a: structure not found in source 'obelix'", rocksalt(5.2)], potential="sevenn")
+    assert list(sim["candidate_id"]) == ["a", "b"]
+    assert "not found" in sim["simulation_error"].iloc[0] and sim["simulation_error"].iloc[1] is None
+    table = pd.DataFrame({"candidate_id": ["a", "b"], "e_hull_eV_atom": [0.0, 0.0], "e_hull_source": ["composition"] * 2})
+    ranked = use_simulated(table.merge(sim[["candidate_id", "mlip_e_hull_eV_atom"]], on="candidate_id", how="left"))
+    assert list(ranked["e_hull_ranked_source"]) == ["composition", "simulation"]
+    assert ranked["e_hull_eV_atom"].iloc[1] == pytest.approx(sim["mlip_e_hull_eV_atom"].iloc[1])

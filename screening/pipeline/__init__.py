@@ -21,6 +21,7 @@ from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import (
     MEASURED_SCATTER_LOG10,
+    relax_tier,
     simulation_tier,
     use_measured,
     use_simulated,
@@ -60,6 +61,7 @@ __all__ = [
     "CandidateSource",
     "candidate_source",
     "candidate_structures",
+    "relax_tier",
     "simulation_tier",
     "use_measured",
     "use_simulated",

@@ -35,7 +35,7 @@ ANIONS = frozenset(ANION_CHARGES)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
 Family = Literal[FAMILIES]  # type: ignore[valid-type]
-Tier = Literal["composition", "stability", "simulation"]
+Tier = Literal["composition", "stability", "relax", "simulation"]
 Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
@@ -154,13 +154,24 @@ class ScreenParameters(BaseModel):
         title='Tiers to run',
         min_length=1,
         description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
-        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula)",
+        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula); "
+        "'relax' (MLIP e_hull of the best mlip_relax_top_k, seconds a candidate) and 'simulation' (relaxation and MD of the "
+        "best simulation_top_k, minutes a candidate) need the mlip extra",
     )
     stability_top_k: int | None = Field(
         2000,
         title='Stability tier on the best K',
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
+    )
+    mlip_relax_top_k: int = Field(
+        50,
+        title="MLIP relaxation on the best K'",
+        ge=1,
+        le=100_000,
+        description="tier 'relax': relax (no MD) the best K' ranked candidates with the interatomic potential, batched "
+        "with torch-sim where it wraps the potential (SevenNet-0; CHGNet relaxes one by one), and gate and rank on their "
+        "MLIP e_hull (needs the mlip extra)",
     )
     simulation_top_k: int = Field(
         5,

@@ -44,12 +44,35 @@ def batched_available(potential: str) -> bool:
     return True
 
 
+def _sevennet_wrapper():
+    """torch-sim's ``SevenNetModel`` class, importable with sevenn 0.13.
+
+    torch-sim 0.3.0's wrapper imports ``sevenn.calculator.torch_script_type``, which sevenn
+    0.13 removed with its TorchScript support; the wrapper uses it only to recognise a deployed
+    TorchScript model (``isinstance``), which a checkpoint-built model never is. Without the name
+    the import half-fails and every forward call raises ``NameError``, so the name is restored
+    as ``torch.jit.ScriptModule`` (what deployed models were) before the wrapper is imported.
+    """
+    import sevenn.calculator
+    import torch
+
+    if not hasattr(sevenn.calculator, "torch_script_type"):
+        sevenn.calculator.torch_script_type = torch.jit.ScriptModule  # type: ignore[attr-defined]
+    from torch_sim.models import sevennet
+
+    missing = [n for n in ("torch_script_type", "AtomGraphData", "Collater", "key") if not hasattr(sevennet, n)]
+    if missing:  # imported earlier without the name, or another incompatibility
+        raise SimulationError(f"torch-sim's SevenNet wrapper cannot run with this sevenn (missing {missing})")
+    return sevennet.SevenNetModel
+
+
 @lru_cache(maxsize=4)
 def _torchsim_model(potential: str, device: str):
     """The torch-sim model of a potential (its own copy of the weights: torch-sim switches it to batch mode)."""
     import torch
     from sevenn import util
-    from torch_sim.models.sevennet import SevenNetModel
+
+    SevenNetModel = _sevennet_wrapper()
 
     model = util.load_checkpoint("7net-0").build_model()
     return SevenNetModel(model=model, device=torch.device(device))
