@@ -92,7 +92,7 @@ def _checked(comp: Composition, label: object) -> Composition:
         raise InvalidCompositionError(f"{label!r}: empty composition")
     if all(type(el) is Element for el in comp) and all(amt >= 0 for amt in comp.values()):
         return comp  # already plain elements: no rebuild (tier 0 passes parsed Compositions around)
-    plain = {}
+    plain: dict[Element, float] = {}
     for el, amt in comp.items():
         element = getattr(el, "element", el)
         if not isinstance(element, Element):

@@ -316,6 +316,7 @@ def _top(store, args: argparse.Namespace) -> None:
     info = store.run_info(args.run_id)  # an unknown run id: UnknownValueError listing the runs
     extra = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
     available = list(store.query("SELECT * FROM ranked LIMIT 0").columns)
+    columns: str | list[str]
     if args.all_columns:
         columns = "all"
     elif args.format != "table" or args.wide:

@@ -185,7 +185,7 @@ def load_obelix(split: Literal["all", "train", "test"] = "all", structures: bool
     df["split"] = split
     if structures:
         cifs = load_obelix_structures()
-        df["structure"] = [cifs.get(i, (None, None))[0] for i in df["id"]]
+        df["structure"] = pd.Series([cifs.get(i, (None, None))[0] for i in df["id"]], index=df.index, dtype=object)
         df["structure_error"] = [cifs.get(i, (None, None))[1] for i in df["id"]]
     return df.reset_index(drop=True)
 
@@ -209,7 +209,9 @@ def _obelix_cif_texts() -> dict[str, str]:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar.getmembers():
                 if member.isfile() and member.name.endswith(".cif"):
-                    texts[Path(member.name).stem] = tar.extractfile(member).read().decode("utf-8", "replace")
+                    handle = tar.extractfile(member)  # None only for members that are not regular files
+                    if handle is not None:
+                        texts[Path(member.name).stem] = handle.read().decode("utf-8", "replace")
     except (EOFError, OSError, tarfile.TarError, zlib.error) as exc:  # truncated or corrupted archive
         raise DatasetError(f"{path}: cannot be read as a gzipped tar archive ({type(exc).__name__}: {exc})") from exc
     return texts
@@ -313,7 +315,7 @@ def load_elastic_binaries(structures: bool = False) -> pd.DataFrame:
     if structures:
         from pymatgen.core import Structure
 
-        df["structure"] = [Structure.from_dict(s) for s in df["structure"]]
+        df["structure"] = pd.Series([Structure.from_dict(s) for s in df["structure"]], index=df.index, dtype=object)
     else:
         df = df.drop(columns=["structure"])
     return df.reset_index(drop=True)

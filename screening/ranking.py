@@ -405,9 +405,9 @@ def rank(
     else:
         weights = validate_weights(weights or p.weights)  # {} or None: the preset's
         objectives = {c: OBJECTIVES[c].direction for c, w in weights.items() if w > 0}
-    for name, v in (("kappa", kappa), ("e_hull_z", e_hull_z)):
-        if not (_is_number(v) and math.isfinite(v) and v >= 0):
-            raise ScreeningError(f"{name}={v!r}: expected a finite number >= 0")
+    for name, number in (("kappa", kappa), ("e_hull_z", e_hull_z)):
+        if not (_is_number(number) and math.isfinite(number) and number >= 0):
+            raise ScreeningError(f"{name}={number!r}: expected a finite number >= 0")
     if normalise not in ("rank", "robust_z"):
         raise ScreeningError(f"normalise={normalise!r}: expected 'rank' or 'robust_z'")
     used = [c for c in objectives if c in table]
@@ -419,10 +419,10 @@ def rank(
     fail, unchecked = _evaluate_gates(out, gate_bounds, e_hull_z)
     signed = np.empty((len(out), len(used)))
     for j, c in enumerate(used):
-        v = pd.to_numeric(out[c], errors="coerce").to_numpy(float)
+        v: np.ndarray = np.asarray(pd.to_numeric(out[c], errors="coerce"), dtype=float)
         std_col = UNCERTAINTY_COLUMNS.get(c)
         if kappa > 0 and std_col in out:
-            v = v + objectives[c] * kappa * pd.to_numeric(out[std_col], errors="coerce").to_numpy(float)
+            v = v + objectives[c] * kappa * np.asarray(pd.to_numeric(out[std_col], errors="coerce"), dtype=float)
             out[f"ucb_{c}"] = v
         if c in OBJECTIVES and OBJECTIVES[c].log_scale:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -433,7 +433,7 @@ def rank(
     if "error" in out:
         err = out["error"]
         fail["error"] = (err.notna() & (err.astype(str).str.strip() != "")).to_numpy()
-    fail["no_objective"] = missing_obj.all(axis=1)
+    fail["no_objective"] = np.asarray(missing_obj.all(axis=1))
     passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
     out["passes_gates"] = passes & checked
@@ -443,10 +443,10 @@ def rank(
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])
     names = miss_cols[0] + miss_cols[1]
     out["missing"] = _joined_names(miss_mat, names)
-    out["complete"] = ~miss_mat.any(axis=1)
+    out["complete"] = ~np.asarray(miss_mat.any(axis=1))
     if "G_over_G_Li" in out:
         g = pd.to_numeric(out["G_over_G_Li"], errors="coerce")
-        out["monroe_newman_pass"] = pd.array(np.where(g.isna(), None, g > 2.0), dtype="boolean")
+        out["monroe_newman_pass"] = pd.array([None if m else bool(p) for m, p in zip(g.isna(), g > 2.0)], dtype="boolean")
 
     terms = np.column_stack([_normalise(signed[:, j], signed[passes, j], normalise) for j in range(len(used))])
     w = np.array([weights.get(c, 0.0) for c in used])
@@ -468,7 +468,7 @@ def rank(
             cols = ~missing_obj[rows[0]]
             pr[rows] = pareto_ranks(signed[np.ix_(rows, np.flatnonzero(cols))])
     out["pareto_rank"] = pr
-    keys = (-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes)
+    keys: tuple[np.ndarray, ...] = (-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes)
     if "candidate_id" in out:  # ties by id: the same ranks whatever order the rows came in
         keys = (pd.factorize(out["candidate_id"], sort=True)[0], *keys)
     order = np.lexsort(keys)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,8 +113,11 @@ def pareto_plot(
     if len(rest) > max_points:
         label = f"passed the gates (random {max_points:,} of {len(rest):,} drawn)"
         rest = rest.sample(max_points, random_state=0)
-    for part, style in ((rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
-                        (data[front], {"fmt": "o", "ms": 7, "color": "C3", "label": f"2-D non-dominated ({int(front.sum())})"})):  # fmt: skip
+    parts: list[tuple[pd.DataFrame, dict[str, Any]]] = [
+        (rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
+        (data[front], {"fmt": "o", "ms": 7, "color": "C3", "label": f"2-D non-dominated ({int(front.sum())})"}),
+    ]
+    for part, style in parts:
         if part.empty:
             continue
         yerr = None

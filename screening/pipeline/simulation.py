@@ -42,7 +42,7 @@ def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> 
         from screening.pipeline.sources import cif_candidates
 
         table = cif_candidates(_glob.glob(params.cif_glob or ""))
-        found = {r.candidate_id: r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
+        found = {str(r.candidate_id): r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
     else:
         from screening.enumeration import build_structure, enumerate_candidates
         from screening.pipeline.sources import enumeration_arguments
