@@ -32,6 +32,7 @@ __all__ = [
     "amounts_of",
     "anions_of",
     "as_composition",
+    "clear_formula_cache",
     "check_charge_balance",
     "family_from_anions",
     "family_of",
@@ -76,6 +77,11 @@ def as_composition(formula: str | Composition) -> Composition:
     if isinstance(formula, Composition):
         return _checked(formula, formula)
     return _parse_formula(str(formula))
+
+
+def clear_formula_cache() -> None:
+    """Forget the formulas :func:`as_composition` has parsed (a benchmark's cold start, a long-lived process)."""
+    _parse_formula.cache_clear()
 
 
 @lru_cache(maxsize=2**17)

@@ -33,8 +33,8 @@ __all__ = [
 ANIONS = frozenset(ANION_CHARGES)
 #: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
-ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
-Family = Literal[FAMILIES]  # type: ignore[valid-type]
+ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]  # a Literal built at run time (pydantic reads it)
+Family = Literal[FAMILIES]  # type: ignore[valid-type]  # as above
 Tier = Literal["composition", "stability", "simulation"]
 if TYPE_CHECKING:  # the presets are known at run time only: a str to the type checker
     Preset = str
