@@ -56,6 +56,7 @@ Validation
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -69,6 +70,7 @@ __all__ = [
     "Objective", "OBJECTIVES", "DEFAULT_OBJECTIVES", "DEFAULT_WEIGHTS", "DEFAULT_GATES", "UNCERTAINTY_COLUMNS",
     "Preset", "PRESETS", "KNOWN_COLUMNS", "resolve_preset", "validate_weights", "validate_filters",
     "apply_filters", "gate_funnel", "objective_correlations", "pareto_ranks", "pareto_ranks_reference", "rank",
+    "RankedFrame", "DEPRECATED_COLUMNS", "passed_gates",
 ]  # fmt: skip
 
 
@@ -380,8 +382,8 @@ def rank(
     Returns
     -------
     DataFrame
-        Sorted best first, with ``passes_gates`` (alias ``passes_filters``: every gate
-        checked and passed), ``gate_failed``
+        A :class:`RankedFrame`, sorted best first, with ``passes_gates`` (every gate checked
+        and passed; ``passes_filters`` is its deprecated alias and warns when read), ``gate_failed``
         (comma-separated gate columns the row fails, "" if none), ``complete`` (every gate
         and objective column has a value), ``missing`` (those that do not),
         ``monroe_newman_pass`` (G > 2 G_Li; NA without G_over_G_Li), ``score`` (weighted
@@ -479,5 +481,37 @@ def rank(
         position = np.empty(len(out), dtype=np.int64)
         position[order] = np.arange(1, len(out) + 1)
         out["rank"] = position
-    out.attrs["gate_funnel"] = gate_funnel(table, gate_bounds, e_hull_z).to_dict("records")
-    return out
+    ranked = RankedFrame(out)  # (no copy of the columns)
+    ranked.attrs.update(out.attrs)
+    ranked.attrs["gate_funnel"] = gate_funnel(table, gate_bounds, e_hull_z).to_dict("records")
+    return ranked
+
+
+def passed_gates(ranked: pd.DataFrame) -> pd.Series:
+    """Whether each row passed every gate: ``passes_gates``, or ``passes_filters`` of a table read from an
+    older store; every row when the table has neither (missing values count as not passed)."""
+    for column in ("passes_gates", "passes_filters"):
+        if column in ranked.columns:
+            values = pd.DataFrame.__getitem__(ranked, column)  # (the old name without the deprecation warning)
+            return values.fillna(False).astype(bool)
+    return pd.Series(True, index=ranked.index)
+
+
+#: deprecated column names of :func:`rank`'s table -> their names now
+DEPRECATED_COLUMNS = {"passes_filters": "passes_gates"}
+
+
+class RankedFrame(pd.DataFrame):
+    """The table :func:`rank` returns: a DataFrame whose deprecated columns (:data:`DEPRECATED_COLUMNS`)
+    warn when read with ``ranked[...]``. Anything derived from it is a plain DataFrame."""
+
+    @property
+    def _constructor(self):  # slices, copies and results of operations: plain DataFrames, no warning
+        return pd.DataFrame
+
+    def __getitem__(self, key):
+        keys = [key] if isinstance(key, str) else list(key) if isinstance(key, list | tuple) else []
+        for old in (k for k in keys if isinstance(k, str) and k in DEPRECATED_COLUMNS):
+            warnings.warn(f"rank()'s column {old!r} is deprecated: read {DEPRECATED_COLUMNS[old]!r} (the same values)",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+        return super().__getitem__(key)

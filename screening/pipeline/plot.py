@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from screening.pareto import pareto_ranks
-from screening.ranking import OBJECTIVES, PRESETS
+from screening.ranking import OBJECTIVES, PRESETS, passed_gates
 
 __all__ = ["pareto_plot", "plot_axes", "LABEL_TOP", "AXIS_LABELS"]
 
@@ -100,7 +100,7 @@ def pareto_plot(
     x = x or plot_axes(preset, weights, y)[0]
     if x not in ranked or y not in ranked:
         return None
-    passed = ranked["passes_filters"].fillna(False).astype(bool).to_numpy() if "passes_filters" in ranked else np.ones(len(ranked), bool)
+    passed = passed_gates(ranked).to_numpy()
     cols = [c for c in (x, y, f"{y}_lo80", f"{y}_hi80", "rank") if c in ranked]
     data = ranked.loc[passed, cols].apply(pd.to_numeric, errors="coerce").assign(formula=ranked.loc[passed].get("formula"))
     data = data[np.isfinite(data[x]) & np.isfinite(data[y])]

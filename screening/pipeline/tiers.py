@@ -141,7 +141,8 @@ def rank_funnel(
     the table's order, ``rank`` giving the order (no copy of the table's data).
     """
     if table.empty:
-        return table.assign(**{c: pd.Series(dtype=float) for c in SCORE_COLUMNS}).astype({"passes_filters": bool})
+        empty = table.assign(**{c: pd.Series(dtype=float) for c in ("passes_gates", *SCORE_COLUMNS)})
+        return empty.astype({"passes_gates": bool, "passes_filters": bool})
     chosen = dict(weights) if weights else dict(resolve_preset(preset).weights)
     wanted = {c: OBJECTIVES[c].direction for c, w in chosen.items() if w > 0}
     numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in wanted if c in table}
@@ -164,7 +165,7 @@ def rank_funnel(
     ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset,
                   e_hull_z=e_hull_z, sort=sort or len(tail) > 0)  # fmt: skip
     if len(tail):
-        tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
+        tail = tail.assign(passes_gates=False, passes_filters=False, pareto_rank=0, score=np.nan)
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
         ranked = pd.concat([ranked, tail], ignore_index=True)
     return ranked
