@@ -11,7 +11,7 @@ How a run is organised:
 1. refused before any work when a trained model is missing or when ``run.run_id`` names
    a run started with other screening parameters;
 2. the candidates stream in chunks of ``run.chunk_size``
-   (:func:`screening.pipeline.iter_candidate_frames`); each chunk goes through the
+   (:meth:`screening.pipeline.CandidateSource.frames`); each chunk goes through the
    composition tier in a task (``.submit``, a bounded window in flight), cached under
    :func:`screening.pipeline.chunk_key` (the candidates' ids and canonical values plus the
    fingerprint of code, models and datasets), persisted under ``$PREFECT_HOME/storage``;
@@ -154,7 +154,7 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     """The simulation tier on the best ``simulation_top_k`` ranked candidates, written to the store's ``simulation`` table."""
     store = ResultStore(params.run.store_path)
     best = ranked.sort_values("rank").head(params.simulation_top_k)
-    structures = pipeline.candidate_structures(params, best)
+    structures = pipeline.candidate_source(params).structures(list(best["candidate_id"]))
     settings = {"md_steps": params.md_steps}
     futures = simulation_candidate.map(
         candidate_id=list(best["candidate_id"]), structure=structures, potential=unmapped(params.potential),
@@ -242,7 +242,7 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
 
     t = time.perf_counter()
     pending: list[tuple[int, object]] = []
-    chunks: Iterable[pd.DataFrame] = pipeline.iter_candidate_frames(params)
+    chunks: Iterable[pd.DataFrame] = pipeline.candidate_source(params).frames()
     composition = composition_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
     for i, chunk in enumerate(chunks):
         pending.append((i, composition.submit(index=i, candidates=chunk, digest=digest)))

@@ -21,13 +21,16 @@ import warnings
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from screening.config import get_settings
 from screening.errors import DatasetError, StructureReadError
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
 
 __all__ = [
     "dataset_path",
@@ -190,7 +193,7 @@ def load_obelix(split: Literal["all", "train", "test"] = "all", structures: bool
     return df.reset_index(drop=True)
 
 
-def _parse_cif_text(name: str, text: str):
+def _parse_cif_text(name: str, text: str) -> tuple[Structure | None, str | None]:
     from pymatgen.core import Structure
 
     try:
@@ -217,7 +220,7 @@ def _obelix_cif_texts() -> dict[str, str]:
     return texts
 
 
-def load_obelix_structures(ids: list[str] | None = None) -> dict[str, tuple[object, str | None]]:
+def load_obelix_structures(ids: list[str] | None = None) -> dict[str, tuple[Structure | None, str | None]]:
     """Read the OBELiX CIFs: ``{id: (Structure or None, error text or None)}``.
 
     About 78% of these structures have partially occupied sites; they are kept
