@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from screening.columns import MEASURED_SIGMA, PASSES, SIGMA
 from screening.pareto import pareto_ranks
 from screening.ranking import OBJECTIVES, PRESETS
 
@@ -30,7 +31,7 @@ LABEL_TOP = 8
 
 AXIS_LABELS = {
     "window_width_V": "electrochemical window width (V)",
-    "log10_sigma_S_cm": "log10 conductivity (S/cm), the one the ranking used",
+    SIGMA: "log10 conductivity (S/cm), the one the ranking used",
     "window_low_V": "reduction limit (V vs Li/Li+)",
     "window_high_V": "oxidation limit (V vs Li/Li+)",
     "K_IC_MPa_m05": "fracture toughness K_IC (MPa m^0.5)",
@@ -42,7 +43,7 @@ AXIS_LABELS = {
 }
 
 
-def plot_axes(preset: str = "balanced", weights: Mapping[str, float] | None = None, y: str = "log10_sigma_S_cm") -> tuple[str, str]:
+def plot_axes(preset: str = "balanced", weights: Mapping[str, float] | None = None, y: str = SIGMA) -> tuple[str, str]:
     """``(x, y)``: ``y`` and the most weighted other objective of ``weights`` (default: the preset's); ties in
     :data:`~screening.ranking.OBJECTIVES` order."""
     weights = dict(weights or PRESETS[preset].weights if preset in PRESETS else weights or {})
@@ -60,7 +61,7 @@ def _front_2d(data: pd.DataFrame, x: str, y: str) -> pd.Series:
 
 def _gate_lines(ax, preset: str, x: str, y: str) -> None:
     gates = PRESETS[preset].gates if preset in PRESETS else {}
-    if y == "log10_sigma_S_cm":
+    if y == SIGMA:
         ax.axhline(-3.0, color="C2", lw=1, ls="--", label="1 mS/cm")
         low = gates.get("log10_sigma_S_cm_hi80", (None, None))[0]
         if low is not None:
@@ -77,7 +78,7 @@ def pareto_plot(
     ranked: pd.DataFrame,
     path: str | Path,
     x: str | None = None,
-    y: str = "log10_sigma_S_cm",
+    y: str = SIGMA,
     label_top: int = LABEL_TOP,
     max_points: int = 20_000,
     *,
@@ -99,7 +100,7 @@ def pareto_plot(
     x = x or plot_axes(preset, weights, y)[0]
     if x not in ranked or y not in ranked:
         return None
-    passed = ranked["passes_filters"].fillna(False).astype(bool).to_numpy() if "passes_filters" in ranked else np.ones(len(ranked), bool)
+    passed = ranked[PASSES].fillna(False).astype(bool).to_numpy() if PASSES in ranked else np.ones(len(ranked), bool)
     cols = [c for c in (x, y, f"{y}_lo80", f"{y}_hi80", "rank") if c in ranked]
     data = ranked.loc[passed, cols].apply(pd.to_numeric, errors="coerce").assign(formula=ranked.loc[passed].get("formula"))
     data = data[np.isfinite(data[x]) & np.isfinite(data[y])]
@@ -158,8 +159,8 @@ def _draw_references(ax, x: str, references: pd.DataFrame | None) -> list:
             return []
     if references.empty or x not in references:
         return []
-    shown = references[np.isfinite(pd.to_numeric(references[x], errors="coerce")) & references["measured_log10_sigma_S_cm"].notna()]
+    shown = references[np.isfinite(pd.to_numeric(references[x], errors="coerce")) & references[MEASURED_SIGMA].notna()]
     if shown.empty:
         return []
-    ax.plot(shown[x], shown["measured_log10_sigma_S_cm"], "*", color="k", ms=10, label="known electrolytes (measured, OBELiX)")
-    return [ax.text(r[x], r["measured_log10_sigma_S_cm"], r["label"], fontsize=8, style="italic") for _, r in shown.iterrows()]
+    ax.plot(shown[x], shown[MEASURED_SIGMA], "*", color="k", ms=10, label="known electrolytes (measured, OBELiX)")
+    return [ax.text(r[x], r[MEASURED_SIGMA], r["label"], fontsize=8, style="italic") for _, r in shown.iterrows()]

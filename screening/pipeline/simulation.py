@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from screening import columns
 from screening.pipeline.params import ScreenParameters
 from screening.simulation.diffusion_fit import QUALITY
 
@@ -74,7 +75,7 @@ def simulation_tier(
         parts.append(pd.DataFrame({"candidate_id": frame.loc[bad, "candidate_id"], "error": frame.loc[bad, "structure"]}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["candidate_id", "error"])
     out = out.drop(columns=[c for c in ("formula", "structure", "relaxed_structure", "id") if c in out])
-    return out.rename(columns={"error": "simulation_error"})
+    return columns.tier_errors(out, "simulation")
 
 
 #: the simulated conductivity replaces the surrogate's in the ranking only from MD at least this long

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Element, Structure
 
+from screening import columns
 from screening.chemistry import as_composition, family_of
 from screening.datasets import load_obelix
 from screening.errors import ScreeningError, StructureReadError
@@ -29,9 +30,8 @@ from screening.structures import read_structure, structure_id, text_id
 
 __all__ = ["CANDIDATE_COLUMNS", "obelix_candidates", "cif_candidates", "check_path", "file_error", "glob_paths", "iter_candidate_frames"]
 
-#: columns of the ``candidates`` table
-CANDIDATE_COLUMNS = ["candidate_id", "formula", "family", "source", "prototype", "parent", "substitutions",
-                     "measured_log10_sigma_S_cm", "error"]  # fmt: skip
+#: columns of the ``candidates`` table (the registry's candidates tier)
+CANDIDATE_COLUMNS = columns.names("candidates")
 
 
 def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
             "source": "obelix",
             "prototype": df["obelix_family"],
             "parent": df["id"],
-            "measured_log10_sigma_S_cm": df["log10_sigma_S_cm"],
+            columns.MEASURED_SIGMA: df[columns.SIGMA],
             "error": df["structure_error"] if with_structures else None,
         }
     )
