@@ -290,7 +290,8 @@ _RANKING = _tier(
     ("e_hull_ranked_source", _S, "", "where it came from: `simulation`, `reference` or `predicted`", {"header": "e_hull ranked from"}),
     ("why", _S, "", "the terms that put the candidate where it ranks"),
     ("prototype_rank", _I, "", "rank within its prototype (for a shortlist diverse across prototypes)"),
-    ("passes_filters", _B, "", "deprecated name of `passes_gates` (the view keeps it for old SQL)", {"replaced_by": "passes_gates"}),
+    ("passes_filters", _B, "", "old name of `passes_gates`: a column of the `ranked` view only, for SQL written before "
+     "schema 7 (not stored)", {"replaced_by": "passes_gates"}),
 )
 
 #: every registered column, by tier in the order of a screen

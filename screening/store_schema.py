@@ -129,7 +129,10 @@ def _v6_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def _v7_registry(con: duckdb.DuckDBPyConnection) -> None:
     """Version 7: ``scores.passes_filters`` renamed ``passes_gates`` (the view keeps the old name as an alias), every
-    registered column created (:func:`registered_columns`), the top-rows cache rebuilt with the new view's columns."""
+    registered column created (:func:`registered_columns`) with the new ``structure`` table, the top-rows cache rebuilt
+    with the new view's columns."""
+    for table in _KEYED_TABLES:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} (run_id VARCHAR, candidate_id VARCHAR)")
     have = _table_types(con, "scores")
     if "passes_filters" in have and "passes_gates" in have:
         con.execute("UPDATE scores SET passes_gates = coalesce(passes_gates, passes_filters)")
@@ -138,7 +141,7 @@ def _v7_registry(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE scores RENAME COLUMN passes_filters TO passes_gates")
     registered_columns(con)
     con.execute("DROP TABLE IF EXISTS _top_rows")  # refresh_view makes it again with the view's columns
-    con.execute("DELETE FROM _top_runs")
+    con.execute("CREATE OR REPLACE TABLE _top_runs (run_id VARCHAR, n_scores BIGINT)")
 
 
 #: the store's schema versions: (version, step). A store at version ``v`` gets every step above ``v``, in order, in one
