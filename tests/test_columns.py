@@ -179,3 +179,28 @@ def test_row_errors_have_one_name_a_tier():
 def test_unknown_column_is_an_error_naming_it():
     with pytest.raises(KeyError, match="no_such_column"):
         columns.get("no_such_column")
+
+
+def test_top_columns_choices_are_the_registry(small_store, capsys):
+    from screening.cli import main
+
+    assert main(["--store", str(small_store.path), "top", "--columns", "gate_failed,monroe_newman_pass", "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "gate_failed" in header and "monroe_newman_pass" in header  # registered: there before a run wrote them
+    assert main(["--store", str(small_store.path), "top", "--columns", "window_with_V"]) == 2
+    err = capsys.readouterr().err
+    assert "window_with_V" in err and "window_width_V" in err  # the nearest registered name
+
+
+def test_each_tier_writes_its_registered_columns_into_its_own_table():
+    """A column written to another table than its tier's would read NULL in the view (the registered one comes first)."""
+    from screening.pipeline import tiers
+
+    candidates = pd.DataFrame({"candidate_id": ["a", "b"], "formula": ["Li6PS5Cl", "Xx2O"], "source": "enumerated"})
+    tables = tiers.composition_tier(candidates)
+    tables["stability"] = tiers.stability_tier(tables["candidates"].merge(tables["predictions"], on="candidate_id"))
+    for table, frame in tables.items():
+        names = [c for c in frame.columns if c not in ("candidate_id",) and not c.startswith("MagpieData")]
+        assert not [c for c in names if c not in columns.COLUMNS], table  # every stored column registered
+        assert not {c: columns.get(c).table for c in names if columns.get(c).table != table}, table
+    assert tables["stability"]["stability_error"].notna().tolist() == [False, True]  # the one rename of row errors

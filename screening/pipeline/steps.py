@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from screening import columns
+from screening.columns import SIGMA
 from screening.config import get_settings
 from screening.descriptors.composition import composition_table
 from screening.descriptors.stability import STABILITY_COLUMNS, ReferenceHull, stability_table
@@ -85,7 +86,7 @@ def conductivity_from(model, candidates: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "candidate_id": candidates["candidate_id"].to_numpy(),
-            "log10_sigma_S_cm": mean,
+            SIGMA: mean,
             "log10_sigma_S_cm_std": std,
             "model_conductivity": model.name,
         }
@@ -108,7 +109,7 @@ def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
 
     conductivity = _loaded("conductivity", lambda: load_model("conductivity"))
     out = predict_properties(candidates)
-    columns = ["candidate_id", "log10_sigma_S_cm", "log10_sigma_S_cm_std"]
+    columns = ["candidate_id", SIGMA, "log10_sigma_S_cm_std"]
     return out[columns].assign(model_conductivity=conductivity.name)
 
 
