@@ -19,7 +19,7 @@ from screening import __version__
 from screening.errors import StoreError, UnknownValueError
 
 #: version of the store's tables and view; bump it when they change (the ``meta`` table records it)
-SCHEMA_VERSION = 6  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name; 5: the ranked values in scores; 6: ranked_latest
+SCHEMA_VERSION = 7  # 3: the simulation table; 4: runs.flow_run_id / flow_run_name; 5: the ranked values in scores; 6: ranked_latest; 7: the structure table
 
 #: columns the ``ranked`` view always has (NULL until a run writes them), with their SQL types
 VIEW_COLUMNS = {
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS runs (
 #: columns added to ``runs`` after its first version (a store written by an older version gets them)
 _RUNS_ADDED = {"flow_run_id": "VARCHAR", "flow_run_name": "VARCHAR"}
 
-_KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "simulation", "scores")
+_KEYED_TABLES = ("candidates", "descriptors", "stability", "predictions", "structure", "simulation", "scores")
 
 #: text columns with few distinct values that run_table(columns=...) returns as categoricals
 _CATEGORICAL = ("family", "source", "prototype", "parent", "e_hull_source", "window_source")
@@ -151,7 +151,8 @@ def _is_unstorable(series: pd.Series) -> bool:
     return any(not isinstance(v, (str, bool, int, float, np.generic)) for v in sample)
 
 
-_ALIASES = (("c", "candidates"), ("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("m", "simulation"), ("s", "scores"))
+_ALIASES = (("c", "candidates"), ("d", "descriptors"), ("t", "stability"), ("p", "predictions"), ("r", "structure"),
+            ("m", "simulation"), ("s", "scores"))  # fmt: skip
 
 
 def _ranked_sql(con: duckdb.DuckDBPyConnection, ids: bool) -> str:

@@ -47,7 +47,7 @@ def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_columns(filters: dict | None = None, measured: bool = False) -> list[str]:
-    """The columns of a run that its ranking and its simulated-number swap read.
+    """The columns of a run that its ranking and its structure and simulated-number swaps read.
 
     Every objective and gate any preset names with its uncertainty columns, every column a
     filter may name, and the simulation tier's: the ranking of a 10^6-row run reads these
@@ -63,7 +63,8 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
-                  "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
+                  "mlip_md_ps", "mlip_e_hull_eV_atom", "structure_log10_sigma_S_cm",
+                  "structure_log10_sigma_S_cm_std", "structure_log10_sigma_S_cm_lo80", "structure_log10_sigma_S_cm_hi80"})  # fmt: skip
     return sorted(names)
 
 
