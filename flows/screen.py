@@ -388,12 +388,17 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str, pool: bool 
     """The run's table ranked under its preset, with the structure-aware and simulated conductivities in place of
     the composition model's where they exist (and measured conductivities, with ``use_measured``).
 
-    ``pool``: the ranking that chooses the structure tier's candidates: every gate on the conductivity off
-    (the structure estimate may lift a candidate over the floor the composition model put it under).
+    ``pool``: the ranking that chooses the structure tier's candidates: on the tiers before it only (a resumed
+    run, whose structure and simulation rows are stored already, chooses the same candidates, so its chunks
+    come from the cache), every gate on the conductivity off (the structure estimate may lift a candidate
+    over the floor the composition model put it under).
     """
     _release_freed_memory()
     columns = pipeline.ranking_columns(params.filters, measured=params.use_measured)
-    table = pipeline.use_simulated(pipeline.use_structure(store.run_table(run_id, columns=columns, ordered=False)))
+    table = store.run_table(run_id, columns=columns, ordered=False)
+    if pool:
+        table = table.drop(columns=[c for c in table.columns if c.startswith(("structure_", "mlip_"))])
+    table = pipeline.use_simulated(pipeline.use_structure(table))
     if params.use_measured:
         table = pipeline.use_measured(table)
     filters = dict(params.filters)
