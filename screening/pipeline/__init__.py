@@ -3,7 +3,7 @@
 Modules, in the order of a run:
 
 ``params``   :class:`ScreenParameters` (what to screen) with its nested :class:`RunOptions` (how to run it)
-``sources``  candidate sources: OBELiX, CIF/POSCAR files, enumerated substitutions, as chunks
+``sources``  :class:`CandidateSource`: a run's candidates in chunks and their structures (OBELiX, files, enumerated)
 ``steps``    descriptor and prediction steps; the trained models a screen needs
 ``tiers``    the composition and stability tiers of a chunk, the ranking of a run
 ``structure`` the structure tier of a chunk (descriptors, BVSE, structure-aware conductivity) and its use in the ranking
@@ -17,18 +17,26 @@ from the library (the CLI's ``screen`` command) without importing ``flows`` at i
 from __future__ import annotations
 
 from screening.chemistry import FAMILIES
-from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
+from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest, tier_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import (
     MEASURED_SCATTER_LOG10,
-    candidate_structures,
     simulation_tier,
     use_measured,
     use_simulated,
 )
-from screening.pipeline.sources import CANDIDATE_COLUMNS, cif_candidates, iter_candidate_frames, obelix_candidates
+from screening.pipeline.sources import (
+    CANDIDATE_COLUMNS,
+    CandidateSource,
+    candidate_source,
+    candidate_structures,
+    cif_candidates,
+    iter_candidate_frames,
+    obelix_candidates,
+)
 from screening.pipeline.steps import (
+    conductivity_from,
     describe_compositions,
     describe_stability,
     merge_errors,
@@ -51,6 +59,8 @@ from screening.pipeline.tiers import (
 
 __all__ = [
     "MEASURED_SCATTER_LOG10",
+    "CandidateSource",
+    "candidate_source",
     "candidate_structures",
     "simulation_tier",
     "use_measured",
@@ -63,6 +73,7 @@ __all__ = [
     "cif_candidates",
     "describe_compositions",
     "describe_stability",
+    "conductivity_from",
     "predict_conductivity",
     "merge_errors",
     "FAMILIES",
@@ -87,6 +98,7 @@ __all__ = [
     "predict_properties",
     "fingerprint",
     "fingerprint_digest",
+    "tier_digest",
     "chunk_key",
     "funnel_markdown",
     "pareto_plot",
