@@ -18,7 +18,7 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
     the ranking's columns (:data:`screening.columns.SCORE_COLUMNS`): ``passes_gates``,
     ``gate_failed``, ``missing``, ``complete``, ``monroe_newman_pass``, ``pareto_rank``,
     ``score``, ``rank``, and the numbers the ranking used where a tier may replace another's: ``ranked_log10_sigma_S_cm`` with
-    ``conductivity_source`` (``composition`` or ``simulation``), ``ranked_e_hull_eV_atom``
+    ``conductivity_source`` (``composition``, ``structure``, ``simulation`` or ``measured``), ``ranked_e_hull_eV_atom``
     with ``e_hull_ranked_source`` (``reference``, ``predicted`` or ``simulation``). The
     tiers' own numbers keep their names (``log10_sigma_S_cm``, ``e_hull_eV_atom``, ``mlip_*``).
 ``ranked`` (view)
@@ -489,7 +489,7 @@ class ResultStore:
     def run_table(
         self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True, ids: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """Candidates, predictions, stability and simulation of one run joined by ``candidate_id``
+        """Candidates, predictions, stability, structure and simulation of one run joined by ``candidate_id``
         (no ``run_id`` column), ordered by ``candidate_id`` (``ordered=False``: in no particular
         order, which spares DuckDB the sort of every row; the ranking does not need it).
         ``ids``: only these candidates.
@@ -499,7 +499,7 @@ class ResultStore:
         ``source``, ``prototype``, ``parent``) as categoricals: a run of 10^6 rows then costs
         its needed columns, not every column of every table.
         """
-        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("m", "simulation"))
+        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("r", "structure"), ("m", "simulation"))
         select = "* EXCLUDE (run_id)"
         if columns is not None:
             wanted = list(dict.fromkeys(["candidate_id", *columns]))
@@ -511,7 +511,8 @@ class ResultStore:
             select = ", ".join("candidate_id" if c == "candidate_id" else f"{where[c]}.{_quote(c)}" for c in wanted if c in where)
         return self.query(
             f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN simulation m USING (run_id, candidate_id) "
+            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
+            "LEFT JOIN simulation m USING (run_id, candidate_id) "
             "WHERE run_id = ?" + ("" if ids is None else " AND list_contains(?, candidate_id)")
             + (" ORDER BY candidate_id" if ordered else ""),
             [run_id] if ids is None else [run_id, [str(i) for i in ids]],

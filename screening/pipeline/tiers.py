@@ -46,7 +46,7 @@ def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_columns(filters: dict | None = None, measured: bool = False) -> list[str]:
-    """The columns of a run that its ranking and its simulated-number swap read.
+    """The columns of a run that its ranking and its structure and simulated-number swaps read.
 
     Every objective and gate any preset names with its uncertainty columns, every column a
     filter may name, and the simulation tier's: the ranking of a 10^6-row run reads these
@@ -62,7 +62,7 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", columns.MLIP_SIGMA, f"{columns.MLIP_SIGMA}_std",
-                  "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
+                  "mlip_md_ps", "mlip_e_hull_eV_atom", *(f"structure_{c}" for c in (columns.SIGMA, columns.SIGMA_STD, columns.SIGMA_LO80, columns.SIGMA_HI80))})  # fmt: skip
     return sorted(names)
 
 
