@@ -343,6 +343,7 @@ def _top(store, args: argparse.Namespace) -> None:
     extra = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
     available = list(store.query("SELECT * FROM ranked LIMIT 0").columns)
     _check_columns(extra, available)
+    columns: str | list[str]
     if args.all_columns:
         columns = "all"
     elif args.format != "table" or args.wide:

@@ -77,7 +77,7 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _has(frame: pd.DataFrame, name: str) -> bool:
-    return name in frame and frame[name].notna().any()
+    return name in frame and bool(frame[name].notna().any())
 
 
 def _sigma_cells(frame: pd.DataFrame) -> list[str]:

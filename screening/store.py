@@ -237,7 +237,7 @@ class ResultStore:
             has_error = "error" in {r[0] for r in con.execute("DESCRIBE candidates").fetchall()}
             n, n_err = con.execute(
                 f"SELECT count(*), {'count(error)' if has_error else '0'} FROM candidates WHERE run_id = ?", [run_id]
-            ).fetchone()
+            ).fetchall()[0]
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, timings = ?, n_candidates = ?, n_errors = ? WHERE run_id = ?",
                 [status, datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(dict(timings or {})), n, n_err, run_id],
@@ -324,12 +324,11 @@ class ResultStore:
         reads of a whole run (10^6 rows).
         """
         check_sql(sql)
-        if bounded:
-            limits = limits or QueryLimits.from_settings()
-        with self.connect(read_only=True, config=limits.config() if bounded else _SANDBOX) as con:
+        bounds = (limits or QueryLimits.from_settings()) if bounded else None
+        with self.connect(read_only=True, config=bounds.config() if bounds is not None else _SANDBOX) as con:
             try:
-                if bounded:
-                    return run_bounded(con, sql, params, limits, categories)
+                if bounds is not None:
+                    return run_bounded(con, sql, params, bounds, categories)
                 if not categories:
                     return con.execute(sql, params or []).df()
                 table = con.execute(sql, params or []).arrow()
@@ -402,7 +401,8 @@ class ResultStore:
             check_choice("family", family, families)
         wanted = _top_columns([c[0] for c in con.execute("SELECT * FROM ranked LIMIT 0").description], columns)
         cols = ", ".join(_quote(c) for c in wanted)
-        where, params = ["run_id = $run"], {"run": run_id}
+        where = ["run_id = $run"]
+        params: dict[str, object] = {"run": run_id}
         if family:
             where.append("family = $family")
             params["family"] = family
@@ -508,7 +508,7 @@ class ResultStore:
         if columns is not None:
             wanted = list(dict.fromkeys(["candidate_id", *columns]))
             with self.connect(read_only=True) as con:
-                where = {}
+                where: dict[str, str] = {}
                 for alias, table in tables:
                     for (name,) in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall():
                         where.setdefault(name, alias)

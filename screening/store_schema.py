@@ -96,10 +96,11 @@ def _schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'meta'").fetchone():
         return 0
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    stored = row[0] if row else 0
     try:
-        version = int(row[0]) if row else 0
+        version = int(stored)
     except (TypeError, ValueError):
-        raise StoreError(f"{path}: meta.schema_version {row[0]!r} is not an integer: not a store this code wrote") from None
+        raise StoreError(f"{path}: meta.schema_version {stored!r} is not an integer: not a store this code wrote") from None
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path}: store schema version {version} is newer than this code's ({SCHEMA_VERSION}, screening "
@@ -304,7 +305,7 @@ def _refresh_top(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Rebuild the cached first ``_TOP_ROWS`` ranked rows of ``run_id`` (inside the caller's transaction)."""
     con.execute("DELETE FROM _top_rows WHERE run_id = ?", [run_id])
     con.execute("DELETE FROM _top_runs WHERE run_id = ?", [run_id])
-    n_scores = con.execute("SELECT count(*) FROM scores WHERE run_id = ?", [run_id]).fetchone()[0]
+    n_scores = con.execute("SELECT count(*) FROM scores WHERE run_id = ?", [run_id]).fetchall()[0][0]
     if not n_scores:
         return
     ids = [r[0] for r in con.execute(f"SELECT candidate_id FROM scores WHERE run_id = ? {_ORDER} LIMIT {_TOP_ROWS}", [run_id]).fetchall()]

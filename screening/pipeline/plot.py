@@ -16,13 +16,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from screening.columns import MEASURED_SIGMA, PASSES, SIGMA
+from screening.columns import MEASURED_SIGMA, SIGMA
 from screening.pareto import pareto_ranks
-from screening.ranking import OBJECTIVES, PRESETS
+from screening.ranking import OBJECTIVES, PRESETS, passed_gates
 
 __all__ = ["pareto_plot", "plot_axes", "LABEL_TOP", "AXIS_LABELS"]
 
@@ -100,7 +101,7 @@ def pareto_plot(
     x = x or plot_axes(preset, weights, y)[0]
     if x not in ranked or y not in ranked:
         return None
-    passed = ranked[PASSES].fillna(False).astype(bool).to_numpy() if PASSES in ranked else np.ones(len(ranked), bool)
+    passed = passed_gates(ranked).to_numpy()
     cols = [c for c in (x, y, f"{y}_lo80", f"{y}_hi80", "rank") if c in ranked]
     data = ranked.loc[passed, cols].apply(pd.to_numeric, errors="coerce").assign(formula=ranked.loc[passed].get("formula"))
     data = data[np.isfinite(data[x]) & np.isfinite(data[y])]
@@ -113,8 +114,11 @@ def pareto_plot(
     if len(rest) > max_points:
         label = f"passed the gates (random {max_points:,} of {len(rest):,} drawn)"
         rest = rest.sample(max_points, random_state=0)
-    for part, style in ((rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
-                        (data[front], {"fmt": "o", "ms": 7, "color": "C3", "label": f"2-D non-dominated ({int(front.sum())})"})):  # fmt: skip
+    parts: list[tuple[pd.DataFrame, dict[str, Any]]] = [
+        (rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
+        (data[front], {"fmt": "o", "ms": 7, "color": "C3", "label": f"2-D non-dominated ({int(front.sum())})"}),
+    ]
+    for part, style in parts:
         if part.empty:
             continue
         yerr = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from screening import columns
-from screening.columns import PASSES, SIGMA
+from screening.columns import SIGMA
 from screening.pipeline.plot import LABEL_TOP, pareto_plot  # noqa: F401  (the report's plot, in its own module)
+from screening.ranking import passed_gates
 
 __all__ = ["funnel_markdown", "pareto_plot", "top_table", "premise_note", "PREMISES", "TOP_TABLE"]
 
@@ -40,7 +41,7 @@ def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[di
     about ten columns, units in the headers, one number format per quantity, text cells (no NaN)."""
     from screening.display import artifact_rows
 
-    best = ranked[ranked[PASSES].fillna(False).astype(bool)] if PASSES in ranked else ranked
+    best = ranked[passed_gates(ranked)]
     best = best.nsmallest(n, "rank") if "rank" in best else best.head(n)  # (a run's ranking is not sorted)
     return artifact_rows(best, preset)
 
@@ -66,7 +67,7 @@ def premise_note(ranked: pd.DataFrame, preset: str) -> str:
     column, test, threshold, meaning, reads = PREMISES[preset]
     if column not in ranked:
         return ""
-    passed = ranked[PASSES].fillna(False).astype(bool) if PASSES in ranked else pd.Series(True, index=ranked.index)
+    passed = passed_gates(ranked)
     rows, which = (ranked[passed], "that passed the gates") if passed.any() else (ranked, "")
     values = pd.to_numeric(rows[column], errors="coerce").dropna()
     if values.empty:

@@ -172,7 +172,7 @@ def glob_paths(pattern: str) -> list[str]:
 
 def _read_file(path: Path) -> dict:
     """The candidate row of one structure file, with its ``structure`` (None and an ``error`` when it cannot be screened)."""
-    row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
+    row: dict[str, object] = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
     file_tag = _file_tag(path)
     try:
         check_path(path)
@@ -202,7 +202,7 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
                                        "measured_log10_sigma_S_cm", "error", "structure"])  # fmt: skip
 
 
-def _label(frame: pd.DataFrame) -> str:
+def _label(frame: pd.DataFrame) -> pd.Series:
     return frame["parent"].astype(str) if "parent" in frame else frame["candidate_id"].astype(str)
 
 
@@ -210,12 +210,13 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
     """Rows of ``params.families`` (and of the element pool); a row whose family cannot be found keeps an error."""
     frame = frame.reset_index(drop=True)
     errors = frame["error"].copy() if "error" in frame else pd.Series([None] * len(frame), dtype=object)
-    errors = errors.astype(object).where(errors.notna(), None)
+    errors = errors.astype(object).where(errors.notna(), None)  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
     families = frame["family"].copy() if "family" in frame else pd.Series([None] * len(frame), dtype=object)
     labels = _label(frame)
-    for i in np.flatnonzero(families.isna().to_numpy() & errors.isna().to_numpy()):
+    formulas = frame["formula"].to_numpy(object)
+    for i in np.flatnonzero(families.isna().to_numpy() & errors.isna().to_numpy()).tolist():
         try:
-            families[i] = family_of(frame.at[i, "formula"])
+            families[i] = family_of(formulas[i])
         except ScreeningError as exc:
             errors[i] = f"{labels[i]}: no family ({exc})"
     frame = frame.assign(family=families, error=errors)

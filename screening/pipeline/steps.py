@@ -11,6 +11,7 @@ silently to another one; a missing or unreadable model raises
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 from collections.abc import Callable
@@ -113,14 +114,14 @@ def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
     return out[columns].assign(model_conductivity=conductivity.name)
 
 
-def merge_errors(*frames: pd.DataFrame) -> pd.Series:
+def merge_errors(*frames: pd.DataFrame) -> pd.Series | None:
     """One ``error`` text per candidate from the row errors of several step tables (``error`` or a tier's ``<tier>_error``)."""
-    texts = None
+    texts: pd.Series | None = None
     for frame in frames:
         name = next((c for c in _ERROR_COLUMNS if c in frame), None)
         if name is None:
             continue
-        col = frame[name].where(frame[name].notna(), None)
+        col = frame[name].where(frame[name].notna(), None)  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
         texts = col if texts is None else texts.combine(col, _join_distinct)
     return texts
 
@@ -166,7 +167,7 @@ def require_models() -> dict:
     """
     from screening.surrogates import load_model
 
-    return {name: _loaded(name, lambda n=name: load_model(n)) for name in _model_names()}
+    return {name: _loaded(name, functools.partial(load_model, name)) for name in _model_names()}
 
 
 def predict_properties(candidates: pd.DataFrame, stability: bool = False, descriptors: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -104,7 +104,7 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
     base["error"] = merge_errors(base, comp.reset_index(drop=True), pred)
     if "family" not in base:
         base["family"] = None
-    base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())
+    base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())  # type: ignore[call-overload]  # pandas-stubs: `other` as an array
     descriptors = comp.drop(columns=["error", "family"], errors="ignore")
     return {"candidates": base, "descriptors": descriptors, "predictions": pred}
 

@@ -145,7 +145,8 @@ def predict(
         structs = raw
         base = pd.DataFrame(index=range(len(raw)))
     structs = [x if is_structure(x) else None for x in structs]
-    formulas, errors = [], []
+    formulas: list[str] = []
+    errors: list[str | None] = []
     for item in raw:
         formula = ""
         try:
@@ -177,11 +178,15 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
     Xb = Xc[magpie_labels() + [f"frac_{s}" for s in ELEMENTS]]
     ok = np.array([e is None for e in err_c], dtype=bool) & np.array([e is None for e in errors], dtype=bool)
     errors = [e or c for e, c in zip(errors, err_c)]  # the first reason an item failed
-    fam = np.where(ok, strata, None)
+    fam = np.asarray(strata, dtype=object).copy()
+    fam[~ok] = None
     out["family"] = fam
     onehot = Xc[[f"proto_{p}" for p in PROTOTYPES]].to_numpy(float)
     found = ok & (np.nan_to_num(onehot).max(axis=1) == 1.0) if n else ok
-    out["prototype"] = np.where(found, np.asarray(PROTOTYPES, dtype=object)[np.nan_to_num(onehot).argmax(axis=1)], None) if n else []
+    prototype = np.full(n, None, dtype=object)
+    if n:
+        prototype[found] = np.asarray(PROTOTYPES, dtype=object)[np.nan_to_num(onehot).argmax(axis=1)][found]
+    out["prototype"] = prototype
 
     def run(name: str, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = models[name]
@@ -199,7 +204,8 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
     for name, col in (("conductivity", "conductivity_train_distance"), ("formation_energy", "formation_energy_train_distance"),
                       ("shear_modulus", "moduli_train_distance")):  # fmt: skip
         out[col] = models[name].train_distance(known)
-    conductivity_model = np.where(np.isfinite(out[columns.SIGMA].to_numpy(float)), "composition", None)
+    conductivity_model = np.full(n, None, dtype=object)
+    conductivity_model[np.isfinite(out[columns.SIGMA].to_numpy(float))] = "composition"
     if struct_model is not None:
         _structure_conductivity(out, Xc, strata, ok, structs, struct_model, conductivity_model)
     for name, sym in (("shear_modulus", "G"), ("bulk_modulus", "K")):
@@ -256,12 +262,12 @@ def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, cond
         rows.append(i)
     if not rows:
         return
-    rows = np.asarray(rows)
-    est = estimate(model, Xc.to_numpy(float)[rows][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(strata)[rows], pd.DataFrame(feats))
+    idx = np.asarray(rows)
+    est = estimate(model, Xc.to_numpy(float)[idx][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(strata)[idx], pd.DataFrame(feats))
     done = est[STRUCTURE_CONDUCTIVITY_COLUMNS[0]].notna().to_numpy()
     for src, dst in zip(STRUCTURE_CONDUCTIVITY_COLUMNS, (columns.SIGMA, columns.SIGMA_STD, columns.SIGMA_LO80, columns.SIGMA_HI80)):
-        out.loc[rows[done], dst] = est[src].to_numpy()[done]
-    conductivity_model[rows[done]] = "structure"
+        out.loc[idx[done], dst] = est[src].to_numpy()[done]
+    conductivity_model[idx[done]] = "structure"
 
 
 def _mechanics(K: np.ndarray, G: np.ndarray, V: np.ndarray) -> dict[str, np.ndarray]:

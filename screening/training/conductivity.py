@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -90,7 +91,7 @@ class ConductivityData:
         return self.table["censored"].to_numpy(bool)[self.ok]
 
 
-def conductivity_data(split: str) -> ConductivityData:
+def conductivity_data(split: Literal["train", "test"]) -> ConductivityData:
     """The ``"train"`` or ``"test"`` OBELiX split with its conductivity features."""
     table = load_obelix(split)
     features, _, strata = feature_table(table["formula"].tolist(), "conductivity")
@@ -285,7 +286,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     for name, make in STRUCTURE_CANDIDATES.items():  # reference: composition features alone, same rows
         oof = cross_val_predict(make(), data[False][0][ok_tr][:, :n_comp], y, cv=cv, groups=groups)
         cv_mae[f"comp_only(reference)/{name}"] = float(np.mean(np.abs(oof - y)))
-    best = min((k for k in cv_mae if not k.startswith("comp_only")), key=cv_mae.get)
+    best = min((k for k in cv_mae if not k.startswith("comp_only")), key=cv_mae.__getitem__)
     use_bvse = best.startswith("comp+struct+bvse")
     est_name = best.split("/", 1)[1]
     X, _, labels = data[use_bvse]
@@ -315,7 +316,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     metrics["coverage80_composition_model"] = comp_metrics["coverage80"]
     # diagnostic (not used for any choice): the best composition-only candidate of the CV above, fitted on the
     # same train rows as this model, so that "fewer rows" and "structure features" can be told apart
-    comp_best = min((k for k in cv_mae if k.startswith("comp_only")), key=cv_mae.get).split("/", 1)[1]
+    comp_best = min((k for k in cv_mae if k.startswith("comp_only")), key=cv_mae.__getitem__).split("/", 1)[1]
     same_rows = STRUCTURE_CANDIDATES[comp_best]().fit(X[:, :n_comp], y).predict(Xte[ok_te][:, :n_comp])
     metrics["mae_composition_features_same_train_rows"] = float(np.mean(np.abs(same_rows - yt)))
     metrics["spearman_composition_features_same_train_rows"] = float(spearmanr(same_rows, yt)[0])
