@@ -161,7 +161,7 @@ def structure_pool(ranked: pd.DataFrame, k: int) -> pd.DataFrame:
     structure estimate may lift a candidate over the conductivity floor the composition model
     put it under), so that the pool is the best of those that pass the stability gates.
     """
-    passed = ranked.loc[ranked["passes_filters"].astype(bool), ["candidate_id", "rank"]]
+    passed = ranked.loc[ranked["passes_gates"].astype(bool), ["candidate_id", "rank"]]
     return passed.nsmallest(k, "rank").reset_index(drop=True)
 
 
