@@ -64,8 +64,8 @@ def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = 
     store = ResultStore(tmp / "bench.duckdb")
     row = store.query("SELECT n_candidates, n_errors, timings FROM runs").iloc[0]
     n_rows = store.query("SELECT count(*) AS n FROM candidates")["n"].item()
-    n_pareto = store.query("SELECT count(*) FILTER (WHERE passes_filters) AS passed, "
-                           "count(*) FILTER (WHERE passes_filters AND pareto_rank > 0) AS with_front FROM scores")  # fmt: skip
+    n_pareto = store.query("SELECT count(*) FILTER (WHERE passes_gates) AS passed, "
+                           "count(*) FILTER (WHERE passes_gates AND pareto_rank > 0) AS with_front FROM scores")  # fmt: skip
     size_mb = (tmp / "bench.duckdb").stat().st_size / 1e6
     structure = store.query("SELECT count(*) AS n, count(*) FILTER (WHERE structure_log10_sigma_S_cm IS NULL) AS failed, "
                             "median(structure_wall_s) AS row_median_s, max(structure_wall_s) AS row_max_s, "
