@@ -160,7 +160,7 @@ def test_an_enumerated_screen_describes_its_best_k_and_ranks_them_on_their_struc
 
 @pytest.mark.slow
 def test_a_file_screen_describes_the_files_own_structures(tmp_path):
-    """Source "file" (an OBELiX CIF and two seed CIFs): the structure tier reads the files' structures."""
+    """Source "file" (an OBELiX CIF and two seed CIFs, all in the default families): the structure tier reads the files' structures."""
     from flows.screen import screen
     from screening.config import get_settings
     from screening.datasets import obelix_cif_text
@@ -169,7 +169,7 @@ def test_a_file_screen_describes_the_files_own_structures(tmp_path):
     (tmp_path / "argyrodite.cif").write_text(obelix_cif_text("w87"))  # Li6PS5Br
     seeds = get_settings().seeds_dir
     (tmp_path / "li3incl6.cif").write_text((seeds / "Li3InCl6_C2m.cif").read_text())
-    (tmp_path / "li3ocl.cif").write_text((seeds / "Li3OCl_antiperovskite.cif").read_text())
+    (tmp_path / "li2zrcl6.cif").write_text((seeds / "Li2ZrCl6_P-3m1.cif").read_text())
     gates_off = {"e_hull_eV_atom": (None, None), "window_width_V": (None, None)}  # every file enters the pool
     params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), filters=gates_off, run_id="files",
                               store_path=str(tmp_path / "f.duckdb"))  # fmt: skip

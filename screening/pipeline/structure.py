@@ -36,6 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from screening import columns
+
 __all__ = ["STRUCTURE_COLUMNS", "STRUCTURE_SOURCES", "describe_structure", "structure_pool", "structure_tier", "use_structure"]
 
 #: candidate ``source`` -> ``structure_source``: where the structure the tier described came from
@@ -161,7 +163,7 @@ def structure_pool(ranked: pd.DataFrame, k: int) -> pd.DataFrame:
     structure estimate may lift a candidate over the conductivity floor the composition model
     put it under), so that the pool is the best of those that pass the stability gates.
     """
-    passed = ranked.loc[ranked["passes_gates"].astype(bool), ["candidate_id", "rank"]]
+    passed = ranked.loc[ranked[columns.PASSES].astype(bool), ["candidate_id", "rank"]]
     return passed.nsmallest(k, "rank").reset_index(drop=True)
 
 
