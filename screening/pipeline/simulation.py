@@ -16,12 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
 from screening.simulation.diffusion_fit import QUALITY
 
 __all__ = ["MEASURED_SCATTER_LOG10", "SIMULATION_COLUMNS", "relax_tier", "simulation_tier", "use_measured", "use_simulated"]
 
 #: simulated columns the ranking uses, and where their value goes
-SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": "log10_sigma_S_cm"}
+SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": SIGMA}
 _Z80 = 1.2816  # two-sided 80 % normal interval half-width in standard deviations
 
 
@@ -43,7 +45,7 @@ def simulation_tier(
         parts.append(pd.DataFrame({"candidate_id": frame.loc[bad, "candidate_id"], "error": frame.loc[bad, "structure"]}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["candidate_id", "error"])
     out = out.drop(columns=[c for c in ("formula", "structure", "relaxed_structure", "id") if c in out])
-    return out.rename(columns={"error": "simulation_error"})
+    return columns.tier_errors(out, "simulation")
 
 
 def relax_tier(candidates: pd.DataFrame, structures: Sequence, potential: str = "chgnet", batch_size: int = 16) -> pd.DataFrame:
@@ -69,7 +71,7 @@ MIN_MD_PS = QUALITY["min_ps"]
 
 
 #: the conductivity columns the ranking reads, which use_simulated and use_measured may overwrite in part
-_CONDUCTIVITY = ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
+_CONDUCTIVITY = (SIGMA, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
 #: the columns use_simulated may overwrite in part
 _REPLACED = (*_CONDUCTIVITY, "e_hull_eV_atom")
 
@@ -78,7 +80,9 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
 
     The conductivity is replaced only where the MD ran at least :data:`MIN_MD_PS` per
-    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source`` (``composition`` or ``simulation``) and
+    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source``
+    (``simulation`` where it replaced the conductivity; elsewhere the source :func:`~screening.pipeline.use_structure`
+    set, or ``composition``) and
     ``e_hull_ranked_source`` (the stability tier's ``e_hull_source``, or ``simulation``);
     the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
     uncertainty) where one replaced it.
@@ -87,7 +91,10 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     for column in _REPLACED:
         if column in table:
             table[column] = table[column].copy()
-    table["conductivity_source"] = "composition"
+    if "conductivity_source" in table:  # set by use_structure: kept where no simulated number replaces it
+        table["conductivity_source"] = table["conductivity_source"].astype(object).copy()
+    else:
+        table["conductivity_source"] = "composition"
     base = table["e_hull_source"].astype(object) if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
     table["e_hull_ranked_source"] = base
     if "mlip_log10_sigma_S_cm" in table:
@@ -109,7 +116,7 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
 def _replace_conductivity(table: pd.DataFrame, rows: pd.Series, value: pd.Series, std: pd.Series | float, source: str) -> None:
     """In place, on ``rows``: the conductivity the ranking reads, its std and 80 % bounds, and its source."""
     std = std[rows] if isinstance(std, pd.Series) else std
-    table.loc[rows, "log10_sigma_S_cm"] = value[rows]
+    table.loc[rows, SIGMA] = value[rows]
     table.loc[rows, "log10_sigma_S_cm_std"] = std
     table.loc[rows, "log10_sigma_S_cm_lo80"] = value[rows] - _Z80 * std
     table.loc[rows, "log10_sigma_S_cm_hi80"] = value[rows] + _Z80 * std
