@@ -21,6 +21,7 @@ from screening.pipeline.steps import (
     predict_properties,
 )
 from screening.ranking import DEFAULT_GATES, KNOWN_COLUMNS, OBJECTIVES, PRESETS, rank, resolve_preset
+from screening.shortlist import prototype_ranks
 
 __all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "report_columns", "with_details", "score_table", "SCORE_COLUMNS"]
 
@@ -40,7 +41,7 @@ def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
     for column, name in (("log10_sigma_S_cm", "ranked_log10_sigma_S_cm"), ("e_hull_eV_atom", "ranked_e_hull_eV_atom")):
         if column in ranked:
             out[name] = pd.to_numeric(ranked[column], errors="coerce").to_numpy(float)
-    for column in ("conductivity_source", "e_hull_ranked_source"):
+    for column in ("conductivity_source", "e_hull_ranked_source", "why", "prototype_rank"):
         if column in ranked:
             out[column] = ranked[column].to_numpy()
     return out
@@ -57,7 +58,7 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     for :func:`~screening.pipeline.use_measured`. The columns only the report shows for its
     best rows (formula, prototype ...) are :func:`report_columns`.
     """
-    names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
+    names = {"candidate_id", "error", "family", "prototype", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
     if measured:
         names.add("measured_log10_sigma_S_cm")
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
@@ -69,7 +70,7 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
 
 def report_columns() -> list[str]:
     """Stored columns the run's report shows (top table, printout, plot labels) that :func:`ranking_columns` leaves out."""
-    computed = {*SCORE_COLUMNS, "conductivity_source", "e_hull_ranked_source"}  # made by the ranking, not stored
+    computed = {*SCORE_COLUMNS, "conductivity_source", "e_hull_ranked_source", "why", "prototype_rank"}  # made by the ranking
     wanted = {*CANDIDATE_COLUMNS, *TOP_TABLE, *KNOWN_COLUMNS} - {"substitutions"} - computed
     return sorted(wanted - set(ranking_columns()))
 
@@ -164,7 +165,8 @@ def rank_funnel(
     ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset,
                   e_hull_z=e_hull_z, sort=sort or len(tail) > 0)  # fmt: skip
     if len(tail):
-        tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
+        tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan, why="not ranked: outside the pool")
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
         ranked = pd.concat([ranked, tail], ignore_index=True)
+    ranked["prototype_rank"] = prototype_ranks(ranked)  # the per-prototype cap of the run's table (screening.shortlist)
     return ranked
