@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--potential", choices=["chgnet", "sevenn"], help="tier simulation: the interatomic potential")
     s.add_argument("--md-steps", type=int, help="tier simulation: MD steps per temperature")
     s.add_argument("--cif-glob")
-    s.add_argument("--space", choices=["default", "large"], help="enumerated: the substitution space (default ~0.48 M, large ~1.26 M)")
+    s.add_argument("--space", choices=["default", "large"], help="enumerated: the substitution space (default ~0.12 M, large ~1.0 M)")
     s.add_argument("--min-lambda", type=float, help="enumerated: smallest substitution log-odds (default: the space's own)")
     s.add_argument("--max-dopant-species", type=int, help="enumerated: most dopant elements a candidate (default: the space's own, 2)")
     s.add_argument("--per-prototype", type=int, help="the run's table: at most N candidates per prototype (default 10; 0: no cap)")

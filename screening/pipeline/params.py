@@ -185,8 +185,9 @@ class ScreenParameters(BaseModel):
     space: Literal["default", "large"] = Field(
         "default",
         title="Substitution space (enumerated)",
-        description="for 'enumerated': the enumeration preset, 'default' (about 0.48 million candidates) or 'large' "
-        "(about 1.26 million: more dopants, any two dopants on a site, finer grids; see screening.enumeration.PRESETS)",
+        description="for 'enumerated': the enumeration preset, 'default' (about 0.12 million candidates) or 'large' "
+        "(about 1.0 million: more dopants, any two dopants on a site, finer grids, three dopant elements; see "
+        "screening.enumeration.PRESETS)",
     )
     min_lambda: float | None = Field(
         None, ge=-5.0, le=5.0,
