@@ -34,8 +34,8 @@ DEFAULT_PER_PROTOTYPE = 10
 def prototype_ranks(ranked: pd.DataFrame) -> pd.array:
     """Rank of each row within its prototype among the rows that pass the gates (1 best; NA for the others).
 
-    Needs ``rank`` and ``prototype`` (without ``prototype``: every row NA); ``passes_filters``
-    (or ``passes_gates``) says which rows pass, absent: all.
+    Needs ``rank`` and ``prototype`` (without ``prototype``: every row NA); ``passes_gates``
+    (or the old ``passes_filters``) says which rows pass, absent: all.
     """
     out = pd.array(np.full(len(ranked), pd.NA), dtype="Int64")
     if "prototype" not in ranked or "rank" not in ranked or not len(ranked):
@@ -51,7 +51,7 @@ def prototype_ranks(ranked: pd.DataFrame) -> pd.array:
 
 
 def _passes(ranked: pd.DataFrame) -> np.ndarray:
-    for column in ("passes_filters", "passes_gates"):
+    for column in ("passes_gates", "passes_filters"):
         if column in ranked:
             return ranked[column].fillna(False).astype(bool).to_numpy()
     return np.ones(len(ranked), dtype=bool)

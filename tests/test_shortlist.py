@@ -136,7 +136,7 @@ def _ranked(protos: list[str | None], passes: list[bool] | None = None) -> pd.Da
     n = len(protos)
     return pd.DataFrame({
         "candidate_id": [f"c{i:03d}" for i in range(n)], "prototype": protos, "rank": np.arange(1, n + 1),
-        "passes_filters": passes if passes is not None else [True] * n, "formula": [f"F{i}" for i in range(n)],
+        "passes_gates": passes if passes is not None else [True] * n, "formula": [f"F{i}" for i in range(n)],
     })  # fmt: skip
 
 
