@@ -300,8 +300,11 @@ _RANKING = _tier(
     ("ranked_e_hull_eV_atom", _D, _EV, "the e_hull the ranking used: the relaxed MLIP one where the simulation tier ran, "
      "else the stability tier's"),
     ("e_hull_ranked_source", _S, "", "where it came from: `simulation`, `reference` or `predicted`", {"header": "e_hull ranked from"}),
-    ("why", _S, "", "the terms that put the candidate where it ranks"),
-    ("prototype_rank", _I, "", "rank within its prototype (for a shortlist diverse across prototypes)"),
+    ("why", _S, "", "the terms that put the candidate where it ranks: each weighted objective's percentile among the rows "
+     "that pass the gates with its weight, largest contribution first (`conductivity p97 x1, oxidation p88 x0.4, ...`), "
+     "or the gates it fails (`screening top --explain`)", {"header": "why"}),
+    ("prototype_rank", _I, "", "rank within its parent prototype among the rows that pass the gates; the run's table shows "
+     "at most `per_prototype` (10) of one prototype (`screening top --per-prototype N`; 0: no cap)"),
     ("passes_filters", _B, "", "old name of `passes_gates`: a column of the `ranked` view only, for SQL written before "
      "schema 7 (not stored)", {"replaced_by": "passes_gates"}),
 )

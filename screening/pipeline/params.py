@@ -31,8 +31,8 @@ __all__ = [
 
 #: anions: elements that need not be in the element pool of OBELiX/CIF candidates
 ANIONS = frozenset(ANION_CHARGES)
-#: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
-ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
+#: every element symbol pymatgen knows but the noble gases, never dopants (the ``elements`` form field is a multi-select of these)
+ELEMENT_SYMBOLS = tuple(e.symbol for e in Element if not e.is_noble_gas)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]  # a Literal built at run time (pydantic reads it)
 Family = Literal[FAMILIES]  # type: ignore[valid-type]  # as above
 Tier = Literal["composition", "stability", "structure", "simulation"]
@@ -93,6 +93,12 @@ class RunOptions(BaseModel):
     dask_address: str | None = Field(None, title='Dask scheduler address', description="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
     max_workers: int = Field(2, ge=1, le=256, title='Parallel workers', description="parallel tasks (threads, or workers of a local Dask cluster)")
     chunk_size: int = Field(1000, ge=1, le=100_000, title='Candidates per chunk', description="candidates per task (a chunk is cached and stored as a unit)")
+    per_prototype: int = Field(
+        10, ge=0, le=1000, title="Most candidates per prototype in the run's table",
+        description="the run's top table and report show at most this many candidates of one parent prototype "
+        "(a shortlist diverse across prototypes; the funnel says how many were held back); 0: no cap. "
+        "The stored ranking is the same either way (its prototype_rank column)",
+    )
     reuse_identical: bool = Field(
         True, title="Reuse an identical finished run",
         description="a new run with the parameters, code, models and data of a finished run shows that run instead of "
@@ -195,14 +201,22 @@ class ScreenParameters(BaseModel):
     space: Literal["default", "large"] = Field(
         "default",
         title="Substitution space (enumerated)",
-        description="for 'enumerated': the enumeration preset, 'default' (about 0.48 million candidates) or 'large' "
-        "(about 1.26 million: more dopants, any two dopants on a site, finer grids; see screening.enumeration.PRESETS)",
+        description="for 'enumerated': the enumeration preset, 'default' (about 0.12 million candidates) or 'large' "
+        "(about 1.0 million: more dopants, any two dopants on a site, finer grids, three dopant elements; see "
+        "screening.enumeration.PRESETS)",
     )
     min_lambda: float | None = Field(
         None, ge=-5.0, le=5.0,
         description="for 'enumerated': smallest substitution log-odds lambda (Hautier 2011) a dopant may have "
         "(empty: the space's own, -2 for 'default', -3 for 'large')",
         title='Smallest substitution log-odds (enumerated)',
+    )
+    max_dopant_species: int | None = Field(
+        None, ge=0, le=6,
+        title="Most dopant elements a candidate (enumerated)",
+        description="for 'enumerated': the most elements a candidate may hold that its parent does not (empty: the "
+        "space's own, 2 for 'default', 3 for 'large'); every cation dopant must also be common in its oxidation state "
+        "with the framework anion (SMACT's ICSD probability >= 0.4)",
     )
     cif_glob: str | None = Field(None, title="Structure files (glob, source 'file')", description="for source 'file': a glob pattern of CIF/POSCAR files")
     preset: Preset = Field(
