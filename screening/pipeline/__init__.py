@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from screening.chemistry import FAMILIES
 from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
-from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
+from screening.pipeline.params import (
+    ANIONS,
+    ELEMENT_SYMBOLS,
+    RUN_OPTION_FIELDS,
+    RunOptions,
+    ScreenParameters,
+    confined_store_path,
+    screen_spec,
+)
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import (
     MEASURED_SCATTER_LOG10,
@@ -49,6 +57,7 @@ from screening.pipeline.tiers import (
 
 __all__ = [
     "MEASURED_SCATTER_LOG10",
+    "confined_store_path",
     "candidate_structures",
     "simulation_tier",
     "use_measured",

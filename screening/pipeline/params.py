@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob as _glob
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -21,6 +22,7 @@ from screening.ranking import OBJECTIVES, PRESETS, validate_filters, validate_we
 __all__ = [
     "ANIONS",
     "ObjectiveWeights",
+    "confined_store_path",
     "ELEMENT_SYMBOLS",
     "RUN_OPTION_FIELDS",
     "RunOptions",
@@ -82,7 +84,11 @@ class RunOptions(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="id of the run in the store; give the id of a crashed run to resume it (empty: a new id)",
     )
-    store_path: str | None = Field(None, title='Results file (DuckDB)', description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb)")
+    store_path: str | None = Field(
+        None, title="Results file (DuckDB)",
+        description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb); a run from the UI "
+        "may write only inside the results folder (SCREENING_RESULTS_ROOT), a file name is taken there",
+    )  # fmt: skip
     task_runner: Literal["threads", "dask"] = Field(
         "threads", description="'threads' (local thread pool) or 'dask' (prefect-dask: a local cluster or dask_address)",
         title='Task runner',
@@ -302,6 +308,29 @@ class ScreenParameters(BaseModel):
     def with_run(self, **options: Any) -> ScreenParameters:
         """A copy with some run options changed (validated), e.g. ``params.with_run(run_id="again")``."""
         return self.model_copy(update={"run": RunOptions.model_validate({**self.run.model_dump(), **options})})
+
+
+def confined_store_path(store_path: str | None) -> Path | None:
+    """The store path of a run from the UI or the API, inside ``SCREENING_RESULTS_ROOT`` (default results/).
+
+    A relative path is taken inside that folder; the resolved path (links followed) must lie in
+    it, or a ScreeningError names the path and the folder (the form's field could otherwise
+    create files anywhere the server's user may write). None stays None: the server's own
+    ``SCREENING_RESULTS_PATH``. The command line and Python calls are not confined.
+    """
+    from screening.config import get_settings
+
+    if store_path is None or not str(store_path).strip():
+        return None
+    root = Path(get_settings().results_root).resolve()
+    path = Path(store_path).expanduser()
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ScreeningError(
+            f"store_path {store_path!r} is outside the results folder {root} (SCREENING_RESULTS_ROOT): a run from the "
+            "UI or the API writes its store only there; give a file name such as 'my_screen.duckdb'"
+        )
+    return resolved
 
 
 def screen_spec(parameters: ScreenParameters | Mapping) -> dict:
