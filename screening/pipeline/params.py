@@ -40,10 +40,35 @@ Tier = Literal["composition", "stability", "simulation"]
 Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
 
 
+def form_schema(schema: dict[str, Any], model: type | None = None) -> None:
+    """Draw an optional field (default None) of the UI form as its own input, with no type toggle.
+
+    pydantic writes ``int | None = None`` as ``anyOf: [{integer}, {null}]``, which the Prefect
+    form draws as a choice between "int" and "None" that must be clicked before a number can
+    be typed. Here such a property becomes its non-null schema without a default: the form
+    draws a plain input, an empty input is left out (the field keeps None; the description
+    says what empty means), and Prefect's validator still accepts null for a property that is
+    not required and has no default. Validation in Python is unchanged.
+    """
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if not options or prop.get("default", ...) is not None:
+            continue
+        real = [o for o in options if o != {"type": "null"}]
+        if len(real) == 1 and len(options) == 2:
+            del prop["anyOf"], prop["default"]
+            prop.update({k: v for k, v in real[0].items() if k not in prop})
+
+
+def _preset_weights(column: str) -> str:
+    """``balanced 1, li-metal-anode 0.5, ...``: the weight each preset gives an objective."""
+    return ", ".join(f"{p.name} {p.weights.get(column, 0.0):g}" for p in PRESETS.values())
+
+
 class _Weights(BaseModel):
     """Ranking weights, one optional field per objective of :data:`screening.ranking.OBJECTIVES`."""
 
-    model_config = ConfigDict(extra="forbid", title="Ranking weights")
+    model_config = ConfigDict(extra="forbid", title="Ranking weights", json_schema_extra=form_schema)
 
     def chosen(self) -> dict[str, float]:
         """``objective -> weight`` of the fields that are set (empty: the preset's weights)."""
@@ -57,8 +82,8 @@ def _weight_field(objective) -> tuple[type, Any]:
         Field(
             None, ge=0.0, le=100.0, allow_inf_nan=False,
             title=f"{objective.label[0].upper()}{objective.label[1:]} [{objective.unit}], {better}",
-            description=f"weight of {objective.column} ({objective.failure_mode}); empty: not ranked on "
-            "(every field empty: the preset's weights)",
+            description=f"weight of {objective.column} ({objective.failure_mode}), 0-100; every field empty: the "
+            f"preset's weights, which are {_preset_weights(objective.column)}",
         ),
     )  # fmt: skip
 
@@ -69,6 +94,11 @@ ObjectiveWeights = create_model(
 )
 
 
+def _weight_text(preset) -> str:
+    """``conductivity 1, reduction 0.4, ...``: a preset's weights by objective label."""
+    return ", ".join(f"{OBJECTIVES[c].label} {w:g}" for c, w in preset.weights.items() if c in OBJECTIVES)
+
+
 class RunOptions(BaseModel):
     """How to run a screen: where results go, which run to resume, the task runner and chunking.
 
@@ -76,7 +106,7 @@ class RunOptions(BaseModel):
     with other run options (another runner, more workers) but not with another screen.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=form_schema)
 
     run_id: str | None = Field(
         None,
@@ -124,15 +154,14 @@ RUN_OPTION_FIELDS = tuple(RunOptions.model_fields)
 
 
 class ScreenParameters(BaseModel):
-    """What to screen and how to rank it, plus the run options (section ``run``).
+    """What to screen, how to rank it, and how to run it (the last section).
 
-    Every field has a default; bad values (no family, a negative budget, an unknown
-    element, a weight on an unknown objective) are refused before any work starts. The
-    run options may also be given flat (``ScreenParameters(store_path=...)``), as in
-    earlier versions and in ``screening screen --store``; they end up in ``run``.
+    Every field has a default; a bad value is refused before any work starts.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # The run options may also be given flat (``ScreenParameters(store_path=...)``, as
+    # ``screening screen --store`` does); they end up in ``run``.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=form_schema)
 
     source: Literal["obelix", "enumerated", "cif"] = Field(
         "obelix",
@@ -199,13 +228,14 @@ class ScreenParameters(BaseModel):
         "balanced",
         title='Ranking preset',
         description="ranking preset: weights and gates for a use case ("
-        + "; ".join(f"'{p.name}': {p.description}" for p in PRESETS.values())
+        + "; ".join(f"'{p.name}': {p.description}, weights {_weight_text(p)}" for p in PRESETS.values())
         + ")",
     )
     weights: ObjectiveWeights = Field(  # type: ignore[valid-type]
         default_factory=ObjectiveWeights,
         title="Ranking weights (empty: the preset's)",
-        description="a weight >= 0 per objective, replacing the preset's weights; each says whether higher or lower is better",
+        description="a weight from 0 to 100 per objective, replacing the preset's weights (each field lists them); "
+        "each says whether higher or lower is better",
     )
     filters: dict[str, tuple[float | None, float | None]] = Field(
         default_factory=dict,
@@ -255,6 +285,12 @@ class ScreenParameters(BaseModel):
         run = run.model_dump(exclude_unset=True) if isinstance(run, RunOptions) else dict(run)
         data["run"] = {**run, **flat}
         return data
+
+    @field_validator("elements", mode="before")
+    @classmethod
+    def _empty_pool_is_all(cls, value: Any) -> Any:
+        """An emptied multi-select of the form sends []: the same as no pool (all elements)."""
+        return None if isinstance(value, (list, tuple)) and not value else value
 
     @field_validator("weights", mode="before")
     @classmethod
