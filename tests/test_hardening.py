@@ -353,6 +353,7 @@ def test_a_glob_has_a_match_cap(tmp_path, monkeypatch):
 from screening.errors import StructureReadError  # noqa: E402
 from screening.structures import read_structure  # noqa: E402
 
+
 def test_symmetry_times_sites_is_bounded_before_pymatgen_expands(tmp_path):
     """The campaign's 104 KB CIF: 3,000 general positions in Fm-3m (576,000 sites) ran for more than 300 s."""
     import numpy as np

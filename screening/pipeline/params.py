@@ -48,16 +48,27 @@ def form_schema(schema: dict[str, Any], model: type | None = None) -> None:
     be typed. Here such a property becomes its non-null schema without a default: the form
     draws a plain input, an empty input is left out (the field keeps None; the description
     says what empty means), and Prefect's validator still accepts null for a property that is
-    not required and has no default. Validation in Python is unchanged.
+    not required and has no default.
+
+    The bounds of a field (minimum, maximum, pattern ...) move into an ``allOf``: the form sends
+    a field's schema to Prefect's validator without its bounds, but with its ``allOf``, so only
+    there is a bad value refused next to its field, before Submit creates anything ("-5 is
+    less than the minimum of 1" under "Candidate budget"). Validation in Python is unchanged.
     """
     for prop in schema.get("properties", {}).values():
         options = prop.get("anyOf")
-        if not options or prop.get("default", ...) is not None:
-            continue
-        real = [o for o in options if o != {"type": "null"}]
-        if len(real) == 1 and len(options) == 2:
-            del prop["anyOf"], prop["default"]
-            prop.update({k: v for k, v in real[0].items() if k not in prop})
+        if options and prop.get("default", ...) is None:
+            real = [o for o in options if o != {"type": "null"}]
+            if len(real) == 1 and len(options) == 2:
+                del prop["anyOf"], prop["default"]
+                prop.update({k: v for k, v in real[0].items() if k not in prop})
+        bounds = {k: prop.pop(k) for k in _BOUNDS if k in prop}
+        if bounds:
+            prop.setdefault("allOf", []).append(bounds)
+
+
+#: JSON-schema bounds the Prefect form validates only inside ``allOf``/``anyOf`` (:func:`form_schema`)
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern", "minLength", "maxLength")
 
 
 def _preset_weights(column: str) -> str:
