@@ -168,6 +168,7 @@ def test_custom_run_from_the_ui(served, tmp_path):
             page = ctx.new_page()
             open_custom_run_form(page, ui)
             # the form drawn from ScreenParameters: one section in words, no "params" wrapper or legacy text
+            page.get_by_text("Candidates from (Optional)", exact=True).wait_for()
             assert page.get_by_text("params (Optional)", exact=True).count() == 0
             assert page.get_by_text("Screening run (Optional)", exact=True).count() == 1
             assert page.get_by_text("earlier versions").count() == 0
