@@ -54,11 +54,11 @@ Disorder policy: every Li site is removed (Li is the mobile species); every othe
 species contributes with its site occupancy as weight (mean-field average over the
 disorder), so a site half occupied by S counts as half an S2- ion. This overestimates
 barriers where Li shares sites with another cation: in LLTO every A site carries La (0.32
-or 0.784) and the 3D barrier is above 2 eV (no ordered approximant is built here). The
-alternative ``shared_sites="majority"`` (a cation on a site Li also occupies counts fully at
-occupancy >= 0.5, not at all below) was measured on the 67 OBELiX CIFs with such sites
-(``benchmarks/bench_bvse_shared_sites.py``): it orders their measured conductivities worse
-(Spearman 0.02 -> -0.16) and closes LLTO's 3D path altogether, so mean-field stays the default.
+or 0.784) and the 3D barrier is above 2 eV (no ordered approximant is built here). A
+"majority" rule (a cation on a site Li also occupies counts fully at occupancy >= 0.5, not at
+all below) was measured on the 67 OBELiX CIFs with such sites and rejected: it orders their
+measured conductivities worse (Spearman 0.02 -> -0.16) and closes LLTO's 3D path altogether
+(benchmarks/results/structural.md).
 
 Charges: anions (:func:`screening.descriptors.structural.anion_elements`) get their
 nominal charge (O2-, S2-, Cl-...); every other cation gets its highest common oxidation
@@ -110,10 +110,6 @@ DEFAULT_MAX_POINTS = 1_000_000
 DEFAULT_CONNECTIVITY = 26
 PRIMITIVE_MAX_SITES = 2000
 _MORSE_SCALE = 0.5
-#: how a cation counts on a site it shares with Li: ``mean-field`` (weighted by its occupancy) or
-#: ``majority`` (fully where its occupancy is at least 0.5, not at all below: the site is then a Li
-#: site with vacancies, as the La-poor A sites of LLTO)
-SHARED_SITE_POLICIES = ("mean-field", "majority")
 FEATURE_LABELS = ("bvse_barrier_1d_eV", "bvse_barrier_2d_eV", "bvse_barrier_3d_eV")
 
 
@@ -135,15 +131,12 @@ def _name(structure: Structure, name: str | None) -> str:
     return name or structure.composition.reduced_formula
 
 
-def _scatterers(structure: Structure, name: str, shared_sites: str = "mean-field"):
+def _scatterers(structure: Structure, name: str):
     """Framework ions as arrays: fractional coords, weights and interaction parameters.
 
     Returns the Morse set (anions: frac, weight, D0, R_min, alpha) and the Coulomb set
-    (cations: frac, weight, q, n, r_cov). ``shared_sites``: how a cation on a site that Li
-    also occupies counts (:data:`SHARED_SITE_POLICIES`).
+    (cations: frac, weight, q, n, r_cov); every ion weighted by its site occupancy (mean field).
     """
-    if shared_sites not in SHARED_SITE_POLICIES:
-        raise ValueError(f"shared_sites={shared_sites!r}: expected one of {', '.join(SHARED_SITE_POLICIES)}")
     prep = _prepare(structure, radius=3.0)
     _require_li(prep)
     params = _params()
@@ -189,10 +182,6 @@ def _scatterers(structure: Structure, name: str, shared_sites: str = "mean-field
             continue
         sites = np.flatnonzero(prep.occ[:, col] > 0)
         w = prep.occ[sites, col]
-        if shared_sites == "majority" and not anion[sym]:
-            with_li = prep.occ[sites, prep.symbols.index("Li")] > 0
-            w = np.where(with_li, np.where(w >= 0.5, 1.0, 0.0), w)
-            sites, w = sites[w > 0], w[w > 0]
         if anion[sym]:
             key = f"{sym}{abs(round(charges[sym]))}-"
             if key not in morse_table:
@@ -200,13 +189,13 @@ def _scatterers(structure: Structure, name: str, shared_sites: str = "mean-field
                     f"{name}: no softBV Li+ parameters for {key} (available: {', '.join(sorted(morse_table))})"
                 )
             p = morse_table[key]
-            for s, wt in zip(sites, w):
-                morse_rows.append((s, wt, p["d0"], p["r_min"], p["alpha"]))
+            for index, wt in zip(sites, w):
+                morse_rows.append((index, wt, p["d0"], p["r_min"], p["alpha"]))
         else:
             if sym not in radii:
                 raise UnsupportedChemistryError(f"{name}: no softBV covalent radius for {sym}")
-            for s, wt in zip(sites, w):
-                coul_rows.append((s, wt, charges[sym], Element(sym).row, radii[sym]))
+            for index, wt in zip(sites, w):
+                coul_rows.append((index, wt, charges[sym], Element(sym).row, radii[sym]))
     morse = np.array(morse_rows, dtype=float).reshape(-1, 5)
     coul = np.array(coul_rows, dtype=float).reshape(-1, 5)
     frac = prep.frac
@@ -243,9 +232,9 @@ def _grid_shape(lattice: np.ndarray, resolution_A: float, max_points: int) -> tu
     lengths = np.linalg.norm(lattice, axis=1)
     res = resolution_A
     while True:
-        shape = tuple(int(max(4, math.ceil(length / res))) for length in lengths)
-        if np.prod(shape) <= max_points:
-            return shape
+        n_a, n_b, n_c = (int(max(4, math.ceil(length / res))) for length in lengths)
+        if n_a * n_b * n_c <= max_points:
+            return n_a, n_b, n_c
         res *= 1.05
 
 
@@ -257,7 +246,6 @@ def bvse_energy_grid(
     r_cut_A: float = 6.0,
     timeout_s: float = 30.0,
     name: str | None = None,
-    shared_sites: str = "mean-field",
     _start: float | None = None,
 ) -> np.ndarray:
     """BVSE energy of a Li+ test ion on a periodic grid over the cell (eV).
@@ -285,7 +273,7 @@ def bvse_energy_grid(
     start = time.perf_counter() if _start is None else _start
     name = _name(structure, name)
     _check_grid(name, resolution_A, max_points)
-    (m_frac, m_par), (c_frac, c_par), prep = _scatterers(structure, name, shared_sites)
+    (m_frac, m_par), (c_frac, c_par), prep = _scatterers(structure, name)
     lattice = prep.lattice
     shape = _grid_shape(lattice, resolution_A, max_points)
     _check_grid_size(name, shape, resolution_A)
@@ -386,7 +374,6 @@ def bvse_barriers(
     name: str | None = None,
     connectivity: int = DEFAULT_CONNECTIVITY,
     reduce_cell: bool = True,
-    shared_sites: str = "mean-field",
 ) -> dict[str, float]:
     """BVSE Li+ migration barriers for 1D, 2D and 3D percolation (eV).
 
@@ -438,7 +425,7 @@ def bvse_barriers(
     if reduce_cell:
         structure = reduced_cell(structure)
     grid = bvse_energy_grid(structure, resolution_A=resolution_A, max_points=max_points,
-                            timeout_s=timeout_s, name=name, shared_sites=shared_sites, _start=start)
+                            timeout_s=timeout_s, name=name, _start=start)
     grid = grid - grid.min()
     barriers: list[float] = []
     low = 0.0

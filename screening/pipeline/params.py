@@ -8,9 +8,10 @@ section of the same form. Bad values are refused before any work starts.
 from __future__ import annotations
 
 import glob as _glob
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pymatgen.core.periodic_table import Element
@@ -34,10 +35,13 @@ __all__ = [
 ANIONS = frozenset(ANION_CHARGES)
 #: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
-ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
-Family = Literal[FAMILIES]  # type: ignore[valid-type]
+ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]  # a Literal built at run time (pydantic reads it)
+Family = Literal[FAMILIES]  # type: ignore[valid-type]  # as above
 Tier = Literal["composition", "stability", "simulation"]
-Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the presets are known at run time only: a str to the type checker
+    Preset = str
+else:
+    Preset = Literal[tuple(PRESETS)]
 
 
 def form_schema(schema: dict[str, Any], model: type | None = None) -> None:
@@ -86,7 +90,7 @@ class _Weights(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-def _weight_field(objective) -> tuple[type, Any]:
+def _weight_field(objective) -> tuple[Any, Any]:
     better = "higher is better" if objective.direction > 0 else "lower is better"
     return (
         float | None,
@@ -100,9 +104,8 @@ def _weight_field(objective) -> tuple[type, Any]:
 
 
 #: the ``weights`` form section: a number field per objective stating its direction; unknown keys are refused
-ObjectiveWeights = create_model(
-    "ObjectiveWeights", __base__=_Weights, **{c: _weight_field(o) for c, o in OBJECTIVES.items()}
-)
+_WEIGHT_FIELDS: dict[str, Any] = {c: _weight_field(o) for c, o in OBJECTIVES.items()}
+ObjectiveWeights = create_model("ObjectiveWeights", __base__=_Weights, **_WEIGHT_FIELDS)
 
 
 def _weight_text(preset) -> str:
@@ -174,11 +177,12 @@ class ScreenParameters(BaseModel):
     # ``screening screen --store`` does); they end up in ``run``.
     model_config = ConfigDict(extra="forbid", json_schema_extra=form_schema)
 
-    source: Literal["obelix", "enumerated", "cif"] = Field(
+    source: Literal["obelix", "enumerated", "file"] = Field(
         "obelix",
         title='Candidates from',
         description="where candidates come from: 'obelix' (the 321 OBELiX compositions with a CIF), "
-        "'enumerated' (substitution on the seeds of seeds/manifest.yaml) or 'cif' (files matching cif_glob)",
+        "'enumerated' (substitution on the seeds of seeds/manifest.yaml) or 'file' (CIF/POSCAR files matching cif_glob; "
+        "the table's source column says 'file' too; 'cif' is its deprecated name)",
     )
     families: list[Family] = Field(
         default_factory=lambda: ["sulfide", "halide", "oxide"],
@@ -189,12 +193,12 @@ class ScreenParameters(BaseModel):
     elements: list[ElementSymbol] | None = Field(
         None,
         title='Element pool (dopants)',
-        description="element pool: for 'enumerated', the dopants that may be substituted in; for 'obelix' and 'cif', "
+        description="element pool: for 'enumerated', the dopants that may be substituted in; for 'obelix' and 'file', "
         "candidates with a cation outside the pool (Li and anions are always allowed) are skipped. Empty: all elements",
     )
     limit: int | None = Field(None, ge=1, title='Candidate budget', description="candidate budget: screen at most this many candidates (empty: all)")
     tiers: list[Tier] = Field(
-        default_factory=lambda: ["composition", "stability"],
+        default_factory=lambda: list[Tier](["composition", "stability"]),
         title='Tiers to run',
         min_length=1,
         description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
@@ -234,7 +238,7 @@ class ScreenParameters(BaseModel):
         "(empty: the space's own, -2 for 'default', -3 for 'large')",
         title='Smallest substitution log-odds (enumerated)',
     )
-    cif_glob: str | None = Field(None, title="Structure files (glob, source 'cif')", description="for source 'cif': a glob pattern of CIF/POSCAR files")
+    cif_glob: str | None = Field(None, title="Structure files (glob, source 'file')", description="for source 'file': a glob pattern of CIF/POSCAR files")
     preset: Preset = Field(
         "balanced",
         title='Ranking preset',
@@ -242,7 +246,7 @@ class ScreenParameters(BaseModel):
         + "; ".join(f"'{p.name}': {p.description}, weights {_weight_text(p)}" for p in PRESETS.values())
         + ")",
     )
-    weights: ObjectiveWeights = Field(  # type: ignore[valid-type]
+    weights: ObjectiveWeights = Field(
         default_factory=ObjectiveWeights,
         title="Ranking weights (empty: the preset's)",
         description="a weight from 0 to 100 per objective, replacing the preset's weights (each field lists them); "
@@ -330,11 +334,20 @@ class ScreenParameters(BaseModel):
     def _composition_first(cls, value: list[str]) -> list[str]:
         return ["composition"] + [t for t in dict.fromkeys(value) if t != "composition"]
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _file_source(cls, value: object) -> object:
+        if value == "cif":
+            warnings.warn("source='cif' is deprecated: use source='file' (the value of the candidates' source column)",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            return "file"
+        return value
+
     @model_validator(mode="after")
     def _source_needs(self) -> ScreenParameters:
-        if self.source == "cif":
+        if self.source == "file":
             if not self.cif_glob:
-                raise ValueError("source 'cif' needs cif_glob (a glob pattern of CIF/POSCAR files)")
+                raise ValueError("source 'file' needs cif_glob (a glob pattern of CIF/POSCAR files)")
             if next(_glob.iglob(self.cif_glob), None) is None:  # the first match only: a glob may match millions
                 raise ValueError(f"cif_glob={self.cif_glob!r} matches no file")
         return self

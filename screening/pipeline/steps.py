@@ -11,13 +11,17 @@ silently to another one; a missing or unreadable model raises
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
 from screening.config import get_settings
 from screening.descriptors.composition import composition_table
 from screening.descriptors.stability import STABILITY_COLUMNS, ReferenceHull, stability_table
@@ -26,6 +30,7 @@ from screening.errors import ModelNotFoundError
 __all__ = [
     "describe_compositions",
     "describe_stability",
+    "conductivity_from",
     "predict_conductivity",
     "predict_properties",
     "merge_errors",
@@ -71,37 +76,58 @@ def describe_stability(
     return table
 
 
-def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
-    """Baseline conductivity prediction: ``log10_sigma_S_cm`` and its spread ``log10_sigma_S_cm_std`` (log10 S/cm).
+def conductivity_from(model, candidates: pd.DataFrame) -> pd.DataFrame:
+    """``log10_sigma_S_cm`` and its spread ``log10_sigma_S_cm_std`` (log10 S/cm) from a given ``model``.
 
-    ``model`` defaults to the saved random-forest baseline (``models/conductivity_baseline``);
-    it is never trained here: a missing or unreadable file raises ModelNotFoundError.
+    ``model``: any object with ``name`` and ``predict(formulas) -> (mean, std)`` (a notebook's or
+    a test's own model; :func:`composition_tier`'s ``model``). Screens use :func:`predict_properties`.
     """
-    if model is None:
-        from screening.surrogates import load_conductivity_baseline
-
-        model = _loaded("conductivity_baseline", lambda: load_conductivity_baseline(train_if_missing=False))
     formulas = candidates["formula"].fillna("").astype(str).tolist()
     mean, std = model.predict(formulas)
     return pd.DataFrame(
         {
             "candidate_id": candidates["candidate_id"].to_numpy(),
-            "log10_sigma_S_cm": mean,
+            SIGMA: mean,
             "log10_sigma_S_cm_std": std,
             "model_conductivity": model.name,
         }
     )
 
 
-def merge_errors(*frames: pd.DataFrame) -> pd.Series:
-    """One ``error`` text per candidate from the ``error`` columns of several step tables."""
-    texts = None
+def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
+    """Deprecated: it predicted with the random-forest baseline, which is no longer shipped.
+
+    With ``model``: :func:`conductivity_from`. Without: the shipped ``conductivity`` model's
+    ``log10_sigma_S_cm``, ``log10_sigma_S_cm_std`` and ``model_conductivity`` columns of
+    :func:`predict_properties` (which also gives the intervals and the other properties).
+    """
+    warnings.warn("screening.pipeline.predict_conductivity is deprecated (it used the random-forest baseline, no longer "
+                  "shipped): use predict_properties for the shipped models, or conductivity_from(model, candidates)",
+                  DeprecationWarning, stacklevel=2)  # fmt: skip
+    if model is not None:
+        return conductivity_from(model, candidates)
+    from screening.surrogates import load_model
+
+    conductivity = _loaded("conductivity", lambda: load_model("conductivity"))
+    out = predict_properties(candidates)
+    columns = ["candidate_id", SIGMA, "log10_sigma_S_cm_std"]
+    return out[columns].assign(model_conductivity=conductivity.name)
+
+
+def merge_errors(*frames: pd.DataFrame) -> pd.Series | None:
+    """One ``error`` text per candidate from the row errors of several step tables (``error`` or a tier's ``<tier>_error``)."""
+    texts: pd.Series | None = None
     for frame in frames:
-        if "error" not in frame:
+        name = next((c for c in _ERROR_COLUMNS if c in frame), None)
+        if name is None:
             continue
-        col = frame["error"].where(frame["error"].notna(), None)
+        col = frame[name].where(frame[name].notna(), None)  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
         texts = col if texts is None else texts.combine(col, _join_distinct)
     return texts
+
+
+#: the row-error columns of a step table: a library function's ``error``, or a tier's (:func:`screening.columns.error_column`)
+_ERROR_COLUMNS = tuple(dict.fromkeys(columns.error_column(t) for t in ("candidates", *columns.TIER_TABLES)))
 
 
 def _join_distinct(a: str | None, b: str | None) -> str | None:
@@ -141,7 +167,7 @@ def require_models() -> dict:
     """
     from screening.surrogates import load_model
 
-    return {name: _loaded(name, lambda n=name: load_model(n)) for name in _model_names()}
+    return {name: _loaded(name, functools.partial(load_model, name)) for name in _model_names()}
 
 
 def predict_properties(candidates: pd.DataFrame, stability: bool = False, descriptors: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -161,7 +187,7 @@ def predict_properties(candidates: pd.DataFrame, stability: bool = False, descri
     if not stability:  # left to the stability tier, which writes its own table
         drop += ["e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source", *STABILITY_COLUMNS]
     out = out.drop(columns=[c for c in drop if c in out])
-    return out.rename(columns={"error": "prediction_error"})
+    return columns.tier_errors(out, "prediction")
 
 
 def model_versions(names: tuple[str, ...] | None = None) -> dict[str, str]:
