@@ -493,6 +493,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """
     logger = get_run_logger()
     t_start = time.perf_counter()
+    params = _confined(params)
     store = ResultStore(params.run.store_path)
     check_resume(store, params)
     from screening.surrogates import MODEL_NAMES
@@ -528,6 +529,15 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     except OSError as exc:  # disk full, permissions: the run's results are stored, only the report is missing
         logger.warning("run %s completed, but its report could not be written: %s", run_id, exc)
     return run_id
+
+
+def _confined(params: ScreenParameters) -> ScreenParameters:
+    """A run of the deployment (the UI's form, the API) writes only inside SCREENING_RESULTS_ROOT; others are not confined."""
+    from prefect.runtime import deployment
+
+    if not params.run.store_path or not deployment.id:
+        return params
+    return params.with_run(store_path=str(pipeline.confined_store_path(params.run.store_path)))
 
 
 def _identical_run(store: ResultStore, params: ScreenParameters, digest: str) -> run_scope.RunInfo | None:
