@@ -11,7 +11,7 @@ How a run is organised:
 1. refused before any work when a trained model is missing or when ``run.run_id`` names
    a run started with other screening parameters;
 2. the candidates stream in chunks of ``run.chunk_size``
-   (:func:`screening.pipeline.iter_candidate_frames`); each chunk goes through the
+   (:meth:`screening.pipeline.CandidateSource.frames`); each chunk goes through the
    composition tier in a task (``.submit``, a bounded window in flight), cached under
    :func:`screening.pipeline.chunk_key` (the candidates' ids and canonical values plus the
    fingerprint of code, models and datasets), persisted under ``$PREFECT_HOME/storage``;
@@ -35,6 +35,7 @@ and goes on where it stopped, in the same process or a new one.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import signal
 import threading
@@ -90,12 +91,20 @@ def on_chunk_stored(callback: ChunkCallback) -> Iterator[None]:
         _chunk_callbacks.remove(callback)
 
 
+@functools.lru_cache(maxsize=16)
+def _tier_digest(tier: str, run_digest: str) -> str:
+    """The fingerprint of the code one tier runs (its modules only), models and data; once per run and process."""
+    return pipeline.tier_digest(tier)
+
+
 def _composition_key(context, parameters: dict) -> str:
-    return pipeline.chunk_key("composition", parameters["digest"], parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
+    digest = _tier_digest("composition", parameters["digest"])
+    return pipeline.chunk_key("composition", digest, parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
 
 
 def _stability_key(context, parameters: dict) -> str:
-    return pipeline.chunk_key("stability", parameters["digest"], parameters["candidates"], _STABILITY_KEY_COLUMNS)
+    digest = _tier_digest("stability", parameters["digest"])
+    return pipeline.chunk_key("stability", digest, parameters["candidates"], _STABILITY_KEY_COLUMNS)
 
 
 _TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)
@@ -145,7 +154,7 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     """The simulation tier on the best ``simulation_top_k`` ranked candidates, written to the store's ``simulation`` table."""
     store = ResultStore(params.run.store_path)
     best = ranked.sort_values("rank").head(params.simulation_top_k)
-    structures = pipeline.candidate_structures(params, best)
+    structures = pipeline.candidate_source(params).structures(list(best["candidate_id"]))
     settings = {"md_steps": params.md_steps}
     futures = simulation_candidate.map(
         candidate_id=list(best["candidate_id"]), structure=structures, potential=unmapped(params.potential),
@@ -233,7 +242,7 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
 
     t = time.perf_counter()
     pending: list[tuple[int, object]] = []
-    chunks: Iterable[pd.DataFrame] = pipeline.iter_candidate_frames(params)
+    chunks: Iterable[pd.DataFrame] = pipeline.candidate_source(params).frames()
     composition = composition_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
     for i, chunk in enumerate(chunks):
         pending.append((i, composition.submit(index=i, candidates=chunk, digest=digest)))
@@ -268,7 +277,7 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
 
 def _empty_note(params: ScreenParameters) -> str:
     pool = f", element pool {params.elements}" if params.elements else ""
-    where = f" in {params.cif_glob!r}" if params.source == "cif" else ""
+    where = f" in {params.cif_glob!r}" if params.source == "file" else ""
     return (f"No candidates: source {params.source!r}{where} gives none of the families {params.families}{pool}. "
             "The run is complete and empty.")  # fmt: skip
 

@@ -3,7 +3,7 @@
 Modules, in the order of a run:
 
 ``params``   :class:`ScreenParameters` (what to screen) with its nested :class:`RunOptions` (how to run it)
-``sources``  candidate sources: OBELiX, CIF/POSCAR files, enumerated substitutions, as chunks
+``sources``  :class:`CandidateSource`: a run's candidates in chunks and their structures (OBELiX, files, enumerated)
 ``steps``    descriptor and prediction steps; the trained models a screen needs
 ``tiers``    the composition and stability tiers of a chunk, the ranking of a run
 ``cache``    cache keys: the code/model/data fingerprint and canonical chunk keys
@@ -16,18 +16,26 @@ from the library (the CLI's ``screen`` command) without importing ``flows`` at i
 from __future__ import annotations
 
 from screening.chemistry import FAMILIES
-from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
+from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest, tier_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import (
     MEASURED_SCATTER_LOG10,
-    candidate_structures,
     simulation_tier,
     use_measured,
     use_simulated,
 )
-from screening.pipeline.sources import CANDIDATE_COLUMNS, cif_candidates, iter_candidate_frames, obelix_candidates
+from screening.pipeline.sources import (
+    CANDIDATE_COLUMNS,
+    CandidateSource,
+    candidate_source,
+    candidate_structures,
+    cif_candidates,
+    iter_candidate_frames,
+    obelix_candidates,
+)
 from screening.pipeline.steps import (
+    conductivity_from,
     describe_compositions,
     describe_stability,
     merge_errors,
@@ -49,6 +57,8 @@ from screening.pipeline.tiers import (
 
 __all__ = [
     "MEASURED_SCATTER_LOG10",
+    "CandidateSource",
+    "candidate_source",
     "candidate_structures",
     "simulation_tier",
     "use_measured",
@@ -57,6 +67,7 @@ __all__ = [
     "cif_candidates",
     "describe_compositions",
     "describe_stability",
+    "conductivity_from",
     "predict_conductivity",
     "merge_errors",
     "FAMILIES",
@@ -81,6 +92,7 @@ __all__ = [
     "predict_properties",
     "fingerprint",
     "fingerprint_digest",
+    "tier_digest",
     "chunk_key",
     "funnel_markdown",
     "pareto_plot",

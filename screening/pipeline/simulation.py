@@ -1,7 +1,7 @@
 """Tier 2 of a screening run: the best candidates simulated with a universal interatomic potential.
 
-The candidates' structures are rebuilt from their source (the OBELiX CIF, the CIF file,
-or the enumerated parent with its substitutions), handed to
+The candidates' structures come from the run's :class:`~screening.pipeline.sources.CandidateSource`
+(the OBELiX CIF, the CIF file, or the enumerated parent with its substitutions), handed to
 :func:`screening.simulation.simulate_table` (ordering, relaxation, MLIP energy above the
 reference hull, MD Li transport), and the simulated numbers replace the surrogate's for
 the ranking where they exist (``conductivity_source`` / ``e_hull_ranked_source`` say
@@ -11,49 +11,18 @@ pymatgen-analysis-diffusion).
 
 from __future__ import annotations
 
-import glob as _glob
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from screening.pipeline.params import ScreenParameters
 from screening.simulation.diffusion_fit import QUALITY
 
-__all__ = ["MEASURED_SCATTER_LOG10", "SIMULATION_COLUMNS", "candidate_structures", "simulation_tier", "use_measured", "use_simulated"]
+__all__ = ["MEASURED_SCATTER_LOG10", "SIMULATION_COLUMNS", "simulation_tier", "use_measured", "use_simulated"]
 
 #: simulated columns the ranking uses, and where their value goes
 SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": "log10_sigma_S_cm"}
 _Z80 = 1.2816  # two-sided 80 % normal interval half-width in standard deviations
-
-
-def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> list:
-    """The structure of each candidate row (pymatgen Structure), or an error text where it cannot be rebuilt."""
-    ids = list(candidates["candidate_id"])
-    found: dict[str, object] = {}
-    if params.source == "obelix":
-        from screening.datasets import load_obelix_structures
-
-        raw = load_obelix_structures([i.removeprefix("obelix-") for i in ids])
-        for i in ids:
-            structure, error = raw.get(i.removeprefix("obelix-"), (None, "no OBELiX CIF"))
-            found[i] = structure if structure is not None else f"{i}: {error}"
-    elif params.source == "cif":
-        from screening.pipeline.sources import cif_candidates
-
-        table = cif_candidates(_glob.glob(params.cif_glob or ""))
-        found = {r.candidate_id: r.structure for r in table.itertuples() if r.candidate_id in set(ids)}
-    else:
-        from screening.enumeration import build_structure, enumerate_candidates
-        from screening.pipeline.sources import enumeration_arguments
-
-        wanted = set(ids)
-        for cand in enumerate_candidates(**enumeration_arguments(params)):
-            if cand.id in wanted:
-                found[cand.id] = build_structure(cand)
-                if len(found) == len(wanted):
-                    break
-    return [found.get(i, f"{i}: structure not found in source {params.source!r}") for i in ids]
 
 
 def simulation_tier(

@@ -1,8 +1,13 @@
 """Candidate sources of a screening run: OBELiX, CIF/POSCAR files and enumerated substitutions.
 
-Every source yields tables with the columns :data:`CANDIDATE_COLUMNS`. An input that
-cannot be screened (an unreadable file, an unknown element, a negative occupancy, no
-family) stays in the table as a row whose ``error`` names it: no input vanishes silently.
+One object per source, :class:`CandidateSource` (``candidate_source(params)`` picks it),
+is what every tier asks: :meth:`~CandidateSource.frames` gives the run's candidates as
+chunks of rows with the columns :data:`CANDIDATE_COLUMNS`, and
+:meth:`~CandidateSource.structures` gives the structures of any of those candidates (the
+structure and simulation tiers), so that a candidate id found in one is found in the
+other. An input that cannot be screened (an unreadable file, an unknown element, a
+negative occupancy, no family) stays in the table as a row whose ``error`` names it: no
+input vanishes silently.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +32,9 @@ from screening.errors import ScreeningError, StructureReadError
 from screening.pipeline.params import ANIONS, ScreenParameters
 from screening.structures import read_structure, structure_id, text_id
 
-__all__ = ["CANDIDATE_COLUMNS", "obelix_candidates", "cif_candidates", "check_path", "file_error", "glob_paths", "iter_candidate_frames"]
+__all__ = ["CANDIDATE_COLUMNS", "CandidateSource", "EnumeratedSource", "FileSource", "ObelixSource", "candidate_source",
+           "candidate_structures", "obelix_candidates", "cif_candidates", "check_path", "file_error", "glob_paths",
+           "iter_candidate_frames"]  # fmt: skip
 
 #: columns of the ``candidates`` table
 CANDIDATE_COLUMNS = ["candidate_id", "formula", "family", "source", "prototype", "parent", "substitutions",
@@ -163,6 +170,26 @@ def glob_paths(pattern: str) -> list[str]:
     return paths
 
 
+def _read_file(path: Path) -> dict:
+    """The candidate row of one structure file, with its ``structure`` (None and an ``error`` when it cannot be screened)."""
+    row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
+    file_tag = _file_tag(path)
+    try:
+        check_path(path)
+        _check_cif_occupancies(path)
+        structure = read_structure(path)
+        formula = _check_structure(structure, path.name)
+        row.update(candidate_id=f"{structure_id(structure)}-{file_tag}", formula=formula, structure=structure, error=None)
+    except Exception as exc:  # every per-file failure (MemoryError, RecursionError too) is this file's row
+        row.update(candidate_id=f"file-{file_tag}", formula=None, structure=None, error=file_error(path, exc))
+    return row
+
+
+def _file_tag(path: Path) -> str:
+    """The part of a file's candidate id that names the file (a hash of its resolved path): the id's last 14 characters."""
+    return text_id(_resolved_text(path), prefix="f")
+
+
 def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Candidates read from CIF (or POSCAR) files, one row per file (``source = "file"``, ``parent`` = file name).
 
@@ -170,19 +197,7 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
     no lithium, lithium only) becomes a row whose ``error`` names it. Identical structures
     in two files stay two rows: the id is the structure's hash plus a hash of the file path.
     """
-    rows = []
-    for path in sorted(Path(p) for p in paths):
-        row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
-        file_tag = text_id(_resolved_text(path), prefix="f")
-        try:
-            check_path(path)
-            _check_cif_occupancies(path)
-            structure = read_structure(path)
-            formula = _check_structure(structure, path.name)
-            row.update(candidate_id=f"{structure_id(structure)}-{file_tag}", formula=formula, structure=structure, error=None)
-        except Exception as exc:  # every per-file failure (MemoryError, RecursionError too) is this file's row
-            row.update(candidate_id=f"file-{file_tag}", formula=None, structure=None, error=file_error(path, exc))
-        rows.append(row)
+    rows = [_read_file(path) for path in sorted(Path(p) for p in paths)]
     return pd.DataFrame(rows, columns=["candidate_id", "formula", "source", "prototype", "parent",
                                        "measured_log10_sigma_S_cm", "error", "structure"])  # fmt: skip
 
@@ -219,13 +234,13 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
 
 
 def enumeration_arguments(params: ScreenParameters) -> dict:
-    """The arguments of :func:`screening.candidates.enumerate_candidates` that give a run's enumerated candidates.
+    """The arguments of :func:`screening.enumeration.enumerate_candidates` that give a run's enumerated candidates.
 
-    The one definition for every tier that needs them (tier 0's candidate stream, the structures of the
-    structure and simulation tiers), so that a candidate id found in one is found in the others: same
-    families, space (``default``/``large``), element pool, radius tolerance, budget and seed. With a
-    budget the enumerator takes a stratified, seeded sample of the whole space (every prototype and
-    family represented), not the first candidates of the first seed.
+    Used by :class:`EnumeratedSource` for both its rows and its structures, so that a candidate id
+    found in one is found in the other: same families, space (``default``/``large``), element pool,
+    radius tolerance, budget and seed. With a budget the enumerator takes a stratified, seeded sample
+    of the whole space (every prototype and family represented), not the first candidates of the
+    first seed.
     """
     kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")], "options": params.space,
                     "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}  # fmt: skip
@@ -234,63 +249,188 @@ def enumeration_arguments(params: ScreenParameters) -> dict:
     return kwargs
 
 
-def _enumerated_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
-    """Chunks of :func:`screening.candidates.enumerate_candidates` as candidate tables (``limit``: stratified sample)."""
-    from screening.candidates import enumerate_candidates
+class CandidateSource:
+    """The candidates of a run (:meth:`frames`) and their structures (:meth:`structures`), from one source.
 
-    kwargs = enumeration_arguments(params)
-    if not kwargs["families"]:  # the seeds hold no other family: nothing to enumerate
-        return
-    stream = enumerate_candidates(**kwargs)
-    while True:
-        chunk = list(itertools.islice(stream, params.chunk_size))
-        if not chunk:
+    Build one with :func:`candidate_source` (or ``CandidateSource.from_params``), which picks
+    :class:`ObelixSource`, :class:`FileSource` or :class:`EnumeratedSource` from
+    ``params.source``. A subclass gives its raw rows (:meth:`_raw_frames`) and the structures of
+    given ids; the family and element filters, the budget, the de-duplication of ids and the
+    chunking are the same for every source.
+    """
+
+    #: the ``source`` parameter this class serves
+    name = ""
+
+    def __init__(self, params: ScreenParameters) -> None:
+        self.params = params
+
+    @staticmethod
+    def from_params(params: ScreenParameters) -> CandidateSource:
+        """The source ``params.source`` names."""
+        kinds = {cls.name: cls for cls in (ObelixSource, FileSource, EnumeratedSource)}
+        if params.source not in kinds:
+            raise ScreeningError(f"source={params.source!r}: expected one of {sorted(kinds)}")
+        return kinds[params.source](params)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(source={self.params.source!r}, families={list(self.params.families)}, limit={self.params.limit})"
+
+    def _raw_frames(self) -> Iterable[pd.DataFrame]:
+        """Candidate rows before the family filter, budget and de-duplication (no ``structure`` column)."""
+        raise NotImplementedError
+
+    def structures(self, ids: Sequence[str]) -> list[Structure | str]:
+        """The structure of each candidate id (a pymatgen Structure), or an error text saying why there is none.
+
+        One entry per id, in order; an id this source does not give is an error text, never an exception.
+        """
+        raise NotImplementedError
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """The candidates of the run as tables of at most ``chunk_size`` rows, at most ``limit`` rows in all.
+
+        The stream is deterministic: the same parameters give the same chunks, so that a
+        resumed run finds its chunks in the cache. Candidate ids are unique within a run.
+        """
+        params = self.params
+        size = params.chunk_size
+        left = params.limit if params.limit is not None else float("inf")
+        seen: set[str] = set()
+        buffer: list[pd.DataFrame] = []
+        n_buffered = 0
+        for frame in self._raw_frames():
+            if left <= 0:
+                break
+            frame = _family_filter(frame, params)
+            # set look-ups, not Series.isin(seen): isin converts the whole set, 10^6 ids, for every chunk
+            fresh = np.fromiter((i not in seen for i in frame["candidate_id"].tolist()), dtype=bool, count=len(frame))
+            frame = frame[fresh & ~frame["candidate_id"].duplicated().to_numpy()]
+            frame = frame.head(int(min(left, len(frame))))
+            left -= len(frame)
+            seen.update(frame["candidate_id"])
+            for col in CANDIDATE_COLUMNS:
+                if col not in frame:
+                    frame = frame.assign(**{col: None})
+            buffer.append(frame)
+            n_buffered += len(frame)
+            while n_buffered >= size:
+                whole = pd.concat(buffer, ignore_index=True)
+                yield whole.iloc[:size].reset_index(drop=True)
+                rest = whole.iloc[size:]
+                buffer, n_buffered = [rest], len(rest)
+        if n_buffered:
+            yield pd.concat(buffer, ignore_index=True).reset_index(drop=True)
+
+    def _missing(self, candidate_id: str) -> str:
+        return f"{candidate_id}: structure not found in source {self.params.source!r}"
+
+
+class ObelixSource(CandidateSource):
+    """The OBELiX entries that have a CIF (``source = "obelix"``; ids ``obelix-<OBELiX id>``)."""
+
+    name = "obelix"
+
+    def _raw_frames(self) -> Iterable[pd.DataFrame]:
+        return [obelix_candidates(with_structures=False)]
+
+    def structures(self, ids: Sequence[str]) -> list[Structure | str]:
+        from screening.datasets import load_obelix_structures
+
+        ids = list(ids)
+        raw = load_obelix_structures([i.removeprefix("obelix-") for i in ids if i.startswith("obelix-")])
+        out: list[Structure | str] = []
+        for i in ids:
+            structure, error = raw.get(i.removeprefix("obelix-"), (None, None)) if i.startswith("obelix-") else (None, None)
+            out.append(structure if structure is not None else (f"{i}: {error}" if error else self._missing(i)))
+        return out
+
+
+class FileSource(CandidateSource):
+    """CIF/POSCAR files matching ``params.cif_glob`` (``source = "file"``, one row per file)."""
+
+    name = "file"
+
+    def _paths(self) -> list[str]:
+        return glob_paths(self.params.cif_glob or "")
+
+    def _raw_frames(self) -> Iterable[pd.DataFrame]:
+        return [cif_candidates(self._paths()).drop(columns=["structure"])]
+
+    def structures(self, ids: Sequence[str]) -> list[Structure | str]:
+        """Only the files the ids name are read again (an id ends with its file's tag); a file whose structure
+        changed since its id was made gives an error text."""
+        ids = list(ids)
+        by_tag: dict[str, list[str]] = {}
+        for i in ids:
+            by_tag.setdefault(i[-14:], []).append(i)
+        found: dict[str, Structure | str] = {}
+        for path in sorted(Path(p) for p in self._paths()):
+            tag = _file_tag(path)
+            if tag not in by_tag:
+                continue
+            row = _read_file(path)
+            for i in by_tag[tag]:
+                if row["candidate_id"] == i:
+                    found[i] = row["structure"] if row["structure"] is not None else f"{i}: {row['error']}"
+                else:
+                    found[i] = f"{i}: {path.name} now reads as candidate {row['candidate_id']} (the file changed)"
+        return [found.get(i, self._missing(i)) for i in ids]
+
+
+class EnumeratedSource(CandidateSource):
+    """Substitutions on the seeds (``source = "enumerated"``): :func:`screening.enumeration.enumerate_candidates` with
+    :func:`enumeration_arguments`; a structure is built from its parent CIF (:func:`screening.enumeration.build_structure`)."""
+
+    name = "enumerated"
+
+    def _raw_frames(self) -> Iterator[pd.DataFrame]:
+        from screening.enumeration import enumerate_candidates
+
+        kwargs = enumeration_arguments(self.params)
+        if not kwargs["families"]:  # the seeds hold no other family: nothing to enumerate
             return
-        rows = [c.as_dict() for c in chunk]
-        frame = pd.DataFrame(rows).rename(columns={"id": "candidate_id"})
-        frame["source"] = "enumerated"
-        frame["measured_log10_sigma_S_cm"] = np.nan
-        frame["error"] = None
-        yield frame
+        stream = enumerate_candidates(**kwargs)
+        while True:
+            chunk = list(itertools.islice(stream, self.params.chunk_size))
+            if not chunk:
+                return
+            frame = pd.DataFrame([c.as_dict() for c in chunk]).rename(columns={"id": "candidate_id"})
+            frame["source"] = "enumerated"
+            frame["measured_log10_sigma_S_cm"] = np.nan
+            frame["error"] = None
+            yield frame
+
+    def structures(self, ids: Sequence[str]) -> list[Structure | str]:
+        """The enumeration is walked again (the same arguments as :meth:`frames`) until every id is found."""
+        from screening.enumeration import build_structure, enumerate_candidates
+
+        ids = list(ids)
+        wanted = set(ids)
+        found: dict[str, Structure | str] = {}
+        kwargs = enumeration_arguments(self.params)
+        if wanted and kwargs["families"]:
+            for cand in enumerate_candidates(**kwargs):
+                if cand.id in wanted:
+                    try:
+                        found[cand.id] = build_structure(cand)
+                    except Exception as exc:  # one candidate that cannot be built is its own error, not the batch's
+                        found[cand.id] = f"{cand.id}: {type(exc).__name__}: {exc}"
+                    if len(found) == len(wanted):
+                        break
+        return [found.get(i, self._missing(i)) for i in ids]
+
+
+def candidate_source(params: ScreenParameters) -> CandidateSource:
+    """The :class:`CandidateSource` of a run's parameters (``params.source``)."""
+    return CandidateSource.from_params(params)
 
 
 def iter_candidate_frames(params: ScreenParameters) -> Iterator[pd.DataFrame]:
-    """The candidates of a run as tables of at most ``chunk_size`` rows, at most ``limit`` rows in all.
+    """``candidate_source(params).frames()``: the candidates of a run in chunks."""
+    return candidate_source(params).frames()
 
-    The stream is deterministic: the same parameters give the same chunks, so that a
-    resumed run finds its chunks in the cache. Candidate ids are unique within a run.
-    """
-    if params.source == "enumerated":
-        frames: Iterable[pd.DataFrame] = _enumerated_frames(params)
-    elif params.source == "cif":
-        table = cif_candidates(glob_paths(params.cif_glob or ""))
-        frames = [table.drop(columns=["structure"], errors="ignore")]
-    else:
-        frames = [obelix_candidates(with_structures=False)]
-    size = params.chunk_size
-    left = params.limit if params.limit is not None else float("inf")
-    seen: set[str] = set()
-    buffer: list[pd.DataFrame] = []
-    n_buffered = 0
-    for frame in frames:
-        if left <= 0:
-            break
-        frame = _family_filter(frame, params)
-        # set look-ups, not Series.isin(seen): isin converts the whole set, 10^6 ids, for every chunk
-        fresh = np.fromiter((i not in seen for i in frame["candidate_id"].tolist()), dtype=bool, count=len(frame))
-        frame = frame[fresh & ~frame["candidate_id"].duplicated().to_numpy()]
-        frame = frame.head(int(min(left, len(frame))))
-        left -= len(frame)
-        seen.update(frame["candidate_id"])
-        for col in CANDIDATE_COLUMNS:
-            if col not in frame:
-                frame = frame.assign(**{col: None})
-        buffer.append(frame)
-        n_buffered += len(frame)
-        while n_buffered >= size:
-            whole = pd.concat(buffer, ignore_index=True)
-            yield whole.iloc[:size].reset_index(drop=True)
-            rest = whole.iloc[size:]
-            buffer, n_buffered = [rest], len(rest)
-    if n_buffered:
-        yield pd.concat(buffer, ignore_index=True).reset_index(drop=True)
+
+def candidate_structures(params: ScreenParameters, candidates: pd.DataFrame) -> list[Structure | str]:
+    """``candidate_source(params).structures(candidates["candidate_id"])``: a Structure or an error text per row."""
+    return candidate_source(params).structures(list(candidates["candidate_id"]))
