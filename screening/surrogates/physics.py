@@ -25,7 +25,7 @@ import hashlib
 import math
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import RidgeCV
@@ -33,13 +33,67 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from screening.chemistry import ANION_CHARGES, CHALCOGENS, ELEMENTS, HALOGENS
 from screening.surrogates.conformal import ConformalRegressor
 from screening.surrogates.features import CONDUCTIVITY_FEATURES, structural_feature_labels
-from screening.surrogates.selection import ANION_FEATURES, CONDUCTIVITY_CANDIDATES, STRUCTURE_CANDIDATES, AnionFeatures
+from screening.surrogates.selection import _FRAC, CONDUCTIVITY_CANDIDATES, STRUCTURE_CANDIDATES
 
-__all__ = ["BARRIERS", "CANDIDATES", "PHYSICS_LABELS", "REQUIRED_FEATURES", "StructureConductivityModel", "physics_block"]
+__all__ = ["ANION_FEATURES", "AnionFeatures", "BARRIERS", "CANDIDATES", "PHYSICS_LABELS", "REQUIRED_FEATURES", "StructureConductivityModel", "physics_block"]
 
 SEED = 0
+
+
+#: electronic polarisabilities of anions in crystals (A^3, sodium D line) from Tessman, Kahn & Shockley,
+#: "Electronic polarizabilities of ions in crystals", Phys. Rev. 92, 890 (1953): F- 0.64, Cl- 2.96,
+#: Br- 4.16, I- 6.43; O2- 0.5-3.2, S2- 4.8-5.9, Se2- 6.0-7.5, Te2- 8.3-10.2 (ions they could not treat
+#: additively: the midpoint of their range is used). N3- is not in the table (left out of the mean).
+ANION_POLARISABILITY_A3: dict[str, float] = {
+    "F": 0.64, "Cl": 2.96, "Br": 4.16, "I": 6.43,
+    "O": (0.5 + 3.2) / 2, "S": (4.8 + 5.9) / 2, "Se": (6.0 + 7.5) / 2, "Te": (8.3 + 10.2) / 2,
+}  # fmt: skip
+
+#: names of the columns :class:`AnionFeatures` appends
+ANION_FEATURES = ("anion_polarisability_mean_A3", "li_per_anion_charge", "anion_share_O", "anion_share_S_Se_Te", "anion_share_halogen")
+
+
+class AnionFeatures(TransformerMixin, BaseEstimator):
+    """Append 5 anion-sublattice columns (:data:`ANION_FEATURES`), computed from the element fractions.
+
+    Anions follow :func:`screening.chemistry.anions_of` (the elements of ``ANION_CHARGES``; S, Se, Te
+    with at least 3 O each are oxoanion cations), without its fallback for anion-free formulas:
+    those rows get -1 (as undefined descriptors in ``feature_table``). Columns: the anion-amount
+    weighted mean of :data:`ANION_POLARISABILITY_A3` (over the anions in that table; -1 when none),
+    Li / total anion charge (the share of the anion charge that Li compensates), and the shares of
+    the anion amount held by O, by S/Se/Te and by F/Cl/Br/I (N is the rest).
+    """
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, float)
+        frac = X[:, _FRAC]
+        col = {e: frac[:, ELEMENTS.index(e)] for e in ANION_CHARGES}
+        amount = {}
+        for e, f in col.items():
+            oxo = (e in CHALCOGENS) & (col["O"] >= 3 * f)
+            amount[e] = np.where(oxo, 0.0, f)
+        total = sum(amount.values())
+        charge = sum(-ANION_CHARGES[e] * a for e, a in amount.items())
+        pol_w = sum(amount[e] for e in ANION_POLARISABILITY_A3)
+        pol = sum(ANION_POLARISABILITY_A3[e] * amount[e] for e in ANION_POLARISABILITY_A3)
+        li = frac[:, ELEMENTS.index("Li")]
+        has, has_pol = total > 0, pol_w > 0
+        safe, safe_pol = np.where(has, total, 1.0), np.where(has_pol, pol_w, 1.0)
+        out = np.column_stack([
+            np.where(has_pol, pol / safe_pol, -1.0),
+            np.where(has, li / np.where(has, charge, 1.0), -1.0),
+            np.where(has, amount["O"] / safe, -1.0),
+            np.where(has, sum(amount[e] for e in CHALCOGENS) / safe, -1.0),
+            np.where(has, sum(amount[e] for e in HALOGENS) / safe, -1.0),
+        ])  # fmt: skip
+        return np.hstack([X, out])
+
 N_COMP = len(CONDUCTIVITY_FEATURES)
 #: the structure columns every model input holds after the composition features
 STRUCTURE_LABELS = structural_feature_labels(bvse=True)
