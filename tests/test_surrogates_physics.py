@@ -129,3 +129,16 @@ def test_rule_drops_conditions_when_none_is_eligible():
 def test_family_labels_are_normalised():
     assert [normalise_family(x) for x in ("Halide", "argyrodite", "NASICON", "cholorides", None, float("nan"))] == [
         "halides", "argyrodites", "nasicon", "chlorides", "unknown", "unknown"]
+
+
+def test_family_data_rows_and_the_lofo_families():
+    from collections import Counter
+
+    from screening.training.lofo import LOFO_FAMILIES, family_data
+
+    d = family_data(("train",))
+    assert len(d.y) == 478 and d.X.shape[1] == N_COMP + len(STRUCTURE_LABELS)
+    counts = Counter(d.families[d.structure])
+    assert d.structure.sum() == 247
+    assert all(counts[f] >= 7 for f in LOFO_FAMILIES)  # the pre-registered families all have held-out rows
+    assert set(d.split) == {"train"}
