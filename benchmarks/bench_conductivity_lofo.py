@@ -27,6 +27,7 @@ import platform
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -56,28 +57,42 @@ def metrics(y, mean, lo, hi) -> dict:
             "coverage80": float(np.mean((y >= lo) & (y <= hi)))}  # fmt: skip
 
 
-def lofo_all(d: FamilyData, candidate: str) -> dict:
+def lofo_families(d: FamilyData) -> list[str]:
     s = d.structure
-    fams = sorted({f for f in d.families[s] if (d.families[s] == f).sum() >= MIN_ROWS})
-    out = {}
-    for fam in fams:
-        t0 = time.perf_counter()
-        held = d.families == fam
-        tr = d.rows(~held)
-        ys = d.y[held & s]
-        base = float(np.median(tr.y))
-        q10, q90 = np.quantile(tr.y, [0.1, 0.9])
-        row = {"median": metrics(ys, np.full(len(ys), base), np.full(len(ys), q10), np.full(len(ys), q90))}
-        comp = shipped_composition(tr)
-        Xa, ya, st = d.X[held], d.y[held], d.strata[held]
-        m, lo, hi = comp.predict_interval(Xa[:, :N_COMP], st)
-        row["composition_all_rows"] = metrics(ya, m, lo, hi)
-        ss = s[held]
-        row["composition"] = metrics(ya[ss], m[ss], lo[ss], hi[ss])
-        row["structure"] = metrics(ys, *structure_model(tr, candidate).predict_interval(Xa[ss], st[ss]))
-        out[fam] = row
-        print(f"{fam}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
-    return out
+    return sorted({f for f in d.families[s] if (d.families[s] == f).sum() >= MIN_ROWS and f != "unknown"})  # no label: no family
+
+
+def lofo_family(d: FamilyData, candidate: str, fam: str) -> dict:
+    """The three models on one held-out family."""
+    s = d.structure
+    held = d.families == fam
+    tr = d.rows(~held)
+    ys = d.y[held & s]
+    base = float(np.median(tr.y))
+    q10, q90 = np.quantile(tr.y, [0.1, 0.9])
+    row = {"median": metrics(ys, np.full(len(ys), base), np.full(len(ys), q10), np.full(len(ys), q90))}
+    comp = shipped_composition(tr)
+    Xa, ya, st = d.X[held], d.y[held], d.strata[held]
+    m, lo, hi = comp.predict_interval(Xa[:, :N_COMP], st)
+    row["composition_all_rows"] = metrics(ya, m, lo, hi)
+    ss = s[held]
+    row["composition"] = metrics(ya[ss], m[ss], lo[ss], hi[ss])
+    row["structure"] = metrics(ys, *structure_model(tr, candidate).predict_interval(Xa[ss], st[ss]))
+    return row
+
+
+def _part(parts: Path, candidate: str, name: str, compute) -> dict:
+    """One family's (or the official split's) numbers, computed once and kept in ``parts`` (a killed or
+    split run resumes; ``--families`` lets two processes share the families)."""
+    path = parts / candidate / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    t0 = time.perf_counter()
+    value = {**compute(), "seconds": round(time.perf_counter() - t0, 1)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+    print(f"{name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    return value
 
 
 def pooled(per: dict, model: str) -> dict:
@@ -114,7 +129,8 @@ def report(per: dict, off: dict, candidate: str, seconds: float) -> str:
         "# Conductivity: leave-one-family-out (train + test rows of OBELiX) and the official split",
         "",
         f"- date {date.today().isoformat()}, {platform.machine()}, Python {platform.python_version()}; "
-        f"`PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_conductivity_lofo.py` ({seconds:.0f} s)",
+        f"`PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_conductivity_lofo.py` ({seconds:.0f} s of compute over "
+        "the families and the official split, on 2 shared cores)",
         f"- structure-aware model: `{candidate}` (chosen on train by the round-6 rule, benchmarks/results/models.md); "
         "composition: the shipped learner (`hgb_lr0.05_leaves15`, adaptive conformal); median: the training rows' median "
         "(interval: their 10-90 % quantiles)",
@@ -166,17 +182,31 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidate", default=STRUCTURE_CANDIDATE, help="the structure-aware candidate (default: the shipped one)")
     ap.add_argument("--json", default="benchmarks/results/conductivity_lofo.json")
+    ap.add_argument("--parts", default=".lofo_parts", help="folder of the per-family results (resumable)")
+    ap.add_argument("--families", default=None, help="comma-separated families to compute (default: all); the report is "
+                    "printed once every part exists")  # fmt: skip
     args = ap.parse_args()
-    t0 = time.perf_counter()
+    parts = Path(args.parts)
     with threadpool_limits(limits=1):
         d = family_data(("train", "test"))
-        per = lofo_all(d, args.candidate)
-        off = official(args.candidate)
+        fams = lofo_families(d)
+        todo = fams if args.families is None else [f for f in fams if f in args.families.split(",")]
+        for fam in todo:
+            _part(parts, args.candidate, fam, lambda fam=fam: lofo_family(d, args.candidate, fam))
+        if args.families is None or "official" in args.families.split(","):
+            _part(parts, args.candidate, "official", lambda: official(args.candidate))
+    missing = [f for f in [*fams, "official"] if not (parts / args.candidate / f"{f}.json").is_file()]
+    if missing:
+        print(f"parts missing: {missing}", file=sys.stderr)
+        return
+    per = {f: json.loads((parts / args.candidate / f"{f}.json").read_text()) for f in fams}
+    off = json.loads((parts / args.candidate / "official.json").read_text())
     with open(args.json, "w") as fh:
         json.dump({"candidate": args.candidate, "per_family": per, "official": off,
                    "pooled": {m: pooled(per, m) for m in ("median", "composition_all_rows", "composition", "structure")}},
                   fh, indent=1)  # fmt: skip
-    print(report(per, off, args.candidate, time.perf_counter() - t0), end="")
+    seconds = sum(v.pop("seconds", 0.0) for v in per.values()) + off.pop("seconds", 0.0)
+    print(report(per, off, args.candidate, seconds), end="")
 
 
 if __name__ == "__main__":
