@@ -62,22 +62,21 @@ def lofo_families(d: FamilyData) -> list[str]:
     return sorted({f for f in d.families[s] if (d.families[s] == f).sum() >= MIN_ROWS and f != "unknown"})  # no label: no family
 
 
-def lofo_family(d: FamilyData, candidate: str, fam: str) -> dict:
-    """The three models on one held-out family."""
+def lofo_family(d: FamilyData, fam: str, candidate: str | None) -> dict:
+    """One held-out family: the median and the composition learner (``candidate`` None), or the structure model."""
     s = d.structure
     held = d.families == fam
     tr = d.rows(~held)
-    ys = d.y[held & s]
+    Xa, ya, st, ss = d.X[held], d.y[held], d.strata[held], s[held]
+    if candidate is not None:
+        return {"structure": metrics(ya[ss], *structure_model(tr, candidate).predict_interval(Xa[ss], st[ss]))}
+    ys = ya[ss]
     base = float(np.median(tr.y))
     q10, q90 = np.quantile(tr.y, [0.1, 0.9])
     row = {"median": metrics(ys, np.full(len(ys), base), np.full(len(ys), q10), np.full(len(ys), q90))}
-    comp = shipped_composition(tr)
-    Xa, ya, st = d.X[held], d.y[held], d.strata[held]
-    m, lo, hi = comp.predict_interval(Xa[:, :N_COMP], st)
+    m, lo, hi = shipped_composition(tr).predict_interval(Xa[:, :N_COMP], st)
     row["composition_all_rows"] = metrics(ya, m, lo, hi)
-    ss = s[held]
     row["composition"] = metrics(ya[ss], m[ss], lo[ss], hi[ss])
-    row["structure"] = metrics(ys, *structure_model(tr, candidate).predict_interval(Xa[ss], st[ss]))
     return row
 
 
@@ -104,20 +103,21 @@ def pooled(per: dict, model: str) -> dict:
             "spearman_mean": float(np.mean(sp)), "coverage80": float(np.sum(rows * cov) / rows.sum())}  # fmt: skip
 
 
-def official(candidate: str) -> dict:
+def official(candidate: str | None) -> dict:
+    """Train -> the test rows with structure features (and the novel ones): the composition learner (``candidate``
+    None) or the structure model."""
     from screening.surrogates.features import CONDUCTIVITY_FEATURES
 
     frac = [i for i, c in enumerate(CONDUCTIVITY_FEATURES) if c.startswith("frac_")]
     tr, te = family_data(("train",)), family_data(("test",))
     s = te.structure
-    comp = shipped_composition(tr)
-    struct = structure_model(tr, candidate)
     X, y, st = te.X[s], te.y[s], te.strata[s]
     novel = nearest_l1(tr.X[:, frac], X[:, frac]) > NOVEL_L1
-    res = {}
-    for name, (m, lo, hi) in (("composition", comp.predict_interval(X[:, :N_COMP], st)), ("structure", struct.predict_interval(X, st))):
-        res[name] = {"official": metrics(y, m, lo, hi), "novel": metrics(y[novel], m[novel], lo[novel], hi[novel])}
-    return res
+    if candidate is None:
+        name, (m, lo, hi) = "composition", shipped_composition(tr).predict_interval(X[:, :N_COMP], st)
+    else:
+        name, (m, lo, hi) = "structure", structure_model(tr, candidate).predict_interval(X, st)
+    return {name: {"official": metrics(y, m, lo, hi), "novel": metrics(y[novel], m[novel], lo[novel], hi[novel])}}
 
 
 def _f(x: float) -> str:
@@ -185,27 +185,33 @@ def main() -> None:
     ap.add_argument("--parts", default=".lofo_parts", help="folder of the per-family results (resumable)")
     ap.add_argument("--families", default=None, help="comma-separated families to compute (default: all); the report is "
                     "printed once every part exists")  # fmt: skip
+    ap.add_argument("--only", default=None, help="compute only this part folder ('composition' or the candidate)")
     args = ap.parse_args()
     parts = Path(args.parts)
+    names = {"composition": None, args.candidate: args.candidate}  # part folder: candidate
     with threadpool_limits(limits=1):
         d = family_data(("train", "test"))
         fams = lofo_families(d)
         todo = fams if args.families is None else [f for f in fams if f in args.families.split(",")]
-        for fam in todo:
-            _part(parts, args.candidate, fam, lambda fam=fam: lofo_family(d, args.candidate, fam))
-        if args.families is None or "official" in args.families.split(","):
-            _part(parts, args.candidate, "official", lambda: official(args.candidate))
-    missing = [f for f in [*fams, "official"] if not (parts / args.candidate / f"{f}.json").is_file()]
+        for folder, cand in names.items():
+            if args.only and folder != args.only:
+                continue
+            for fam in todo:
+                _part(parts, folder, fam, lambda fam=fam, cand=cand: lofo_family(d, fam, cand))
+            if args.families is None or "official" in args.families.split(","):
+                _part(parts, folder, "official", lambda cand=cand: official(cand))
+    missing = [f"{folder}/{f}" for folder in names for f in [*fams, "official"] if not (parts / folder / f"{f}.json").is_file()]
     if missing:
         print(f"parts missing: {missing}", file=sys.stderr)
         return
-    per = {f: json.loads((parts / args.candidate / f"{f}.json").read_text()) for f in fams}
-    off = json.loads((parts / args.candidate / "official.json").read_text())
+    load = {folder: {f: json.loads((parts / folder / f"{f}.json").read_text()) for f in [*fams, "official"]} for folder in names}
+    seconds = sum(v.pop("seconds", 0.0) for folder in load.values() for v in folder.values())
+    per = {f: {**load["composition"][f], **load[args.candidate][f]} for f in fams}
+    off = {**load["composition"]["official"], **load[args.candidate]["official"]}
     with open(args.json, "w") as fh:
         json.dump({"candidate": args.candidate, "per_family": per, "official": off,
                    "pooled": {m: pooled(per, m) for m in ("median", "composition_all_rows", "composition", "structure")}},
                   fh, indent=1)  # fmt: skip
-    seconds = sum(v.pop("seconds", 0.0) for v in per.values()) + off.pop("seconds", 0.0)
     print(report(per, off, args.candidate, seconds), end="")
 
 
