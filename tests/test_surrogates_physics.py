@@ -142,3 +142,15 @@ def test_family_data_rows_and_the_lofo_families():
     assert d.structure.sum() == 247
     assert all(counts[f] >= 7 for f in LOFO_FAMILIES)  # the pre-registered families all have held-out rows
     assert set(d.split) == {"train"}
+
+
+def test_markdown_report_of_the_scores():
+    from screening.training.lofo import markdown
+
+    per = {"garnet": {"rows": 5, "mae": 1.0, "spearman": 0.5, "mae_train_median": 2.0}}
+    s = {n: {"cv_mae": c, "cv_mae_per_repeat": [c] * 3,
+             "lofo": {"mae_weighted": c, "coverage80": 0.8, "spearman_mean": 0.5, "per_family": per}}
+         for n, c in (("composition", 1.3), ("stack_mono", 1.2))}
+    winner, rule = choose(s)
+    text = markdown({"scores": s, "rule": rule, "winner": winner, "families": ["garnet"]})
+    assert "winner **stack_mono**" in text and "| garnet (5) |" in text and "| training median | 2.00 |" in text

@@ -171,5 +171,29 @@ def main(out: str | Path = "benchmarks/results/conductivity_round6_train.json", 
     return result
 
 
+def markdown(result: dict) -> str:
+    """The round-6 scores and the rule's outcome as markdown tables (for benchmarks/results/models.md)."""
+    sc, rule = result["scores"], result["rule"]["candidates"]
+    lines = ["| candidate | CV MAE (a) | per repeat | LOFO MAE (b) | score | LOFO coverage80 | mean Spearman | CV <= comp + 0.05 "
+             "| coverage >= 0.70 | eligible |", "|---|---:|---|---:|---:|---:|---:|---|---|---|"]  # fmt: skip
+    for name in sorted(sc, key=lambda n: rule[n]["score"]):
+        v, r = sc[name], rule[name]
+        lines.append(f"| {name} | {v['cv_mae']:.4f} | {', '.join(f'{x:.4f}' for x in v['cv_mae_per_repeat'])} | "
+                     f"{v['lofo']['mae_weighted']:.4f} | {r['score']:.4f} | {v['lofo']['coverage80']:.3f} | "
+                     f"{v['lofo']['spearman_mean']:.3f} | {r['cv_ok']} | {r['coverage_ok']} | {r['eligible']} |")  # fmt: skip
+    fams = list(result["families"])
+    lines += ["", "| LOFO MAE / Spearman per family | " + " | ".join(f"{f} ({sc['composition']['lofo']['per_family'][f]['rows']})" for f in fams) + " |",
+              "|---|" + "---:|" * len(fams)]  # fmt: skip
+    lines.append("| training median | " + " | ".join(f"{sc['composition']['lofo']['per_family'][f]['mae_train_median']:.2f}" for f in fams) + " |")
+    for name in sorted(sc, key=lambda n: rule[n]["score"]):
+        per = sc[name]["lofo"]["per_family"]
+        lines.append(f"| {name} | " + " | ".join(f"{per[f]['mae']:.2f} / {per[f]['spearman']:.2f}" for f in fams) + " |")
+    lines += ["", f"Rule (conditions applied: {result['rule']['conditions']}): winner **{result['winner']}**."]
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--report"]:
+        print(markdown(json.loads(Path("benchmarks/results/conductivity_round6_train.json").read_text())), end="")
+    else:
+        main()
