@@ -122,7 +122,8 @@ def coarse_family(fractions: np.ndarray) -> np.ndarray:
 
 
 def _parse_all(formulas: Sequence[Any]) -> tuple[list[Composition | None], list[str | None]]:
-    comps, errors = [], []
+    comps: list[Composition | None] = []
+    errors: list[str | None] = []
     for f in formulas:
         try:
             comp = as_composition(f)
@@ -140,15 +141,15 @@ def _parse_all(formulas: Sequence[Any]) -> tuple[list[Composition | None], list[
 def _magpie_rows(comps: Sequence[Composition | None], errors: list[str | None]) -> np.ndarray:
     """Magpie matrix (NaN rows for bad items); a formula without Magpie data gets an error."""
     out = np.full((len(comps), len(magpie_labels())), np.nan)
-    ok = [i for i, c in enumerate(comps) if c is not None]
-    if not ok:
+    good = [(i, c) for i, c in enumerate(comps) if c is not None]
+    if not good:
         return out
     try:
-        out[ok] = magpie_table([comps[i] for i in ok]).to_numpy(float)
+        out[[i for i, _ in good]] = magpie_table([c for _, c in good]).to_numpy(float)
     except InvalidCompositionError:
-        for i in ok:
+        for i, c in good:
             try:
-                out[i] = magpie_table([comps[i]]).to_numpy(float)[0]
+                out[i] = magpie_table([c]).to_numpy(float)[0]
             except InvalidCompositionError as exc:
                 errors[i] = f"{type(exc).__name__}: {exc}"
     return out

@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from screening.columns import SIGMA
 from screening.datasets import (
     load_obelix,
 )
@@ -71,7 +73,7 @@ class ConductivityData:
 
     @property
     def y(self) -> np.ndarray:
-        return self.table["log10_sigma_S_cm"].to_numpy(float)[self.ok]
+        return self.table[SIGMA].to_numpy(float)[self.ok]
 
     @cached_property
     def groups(self) -> np.ndarray:
@@ -87,11 +89,11 @@ class ConductivityData:
         return self.table["censored"].to_numpy(bool)[self.ok]
 
 
-def conductivity_data(split: str) -> ConductivityData:
+def conductivity_data(split: Literal["train", "test"]) -> ConductivityData:
     """The ``"train"`` or ``"test"`` OBELiX split with its conductivity features."""
     table = load_obelix(split)
     features, _, strata = feature_table(table["formula"].tolist(), "conductivity")
-    ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table["log10_sigma_S_cm"].to_numpy(float))
+    ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table[SIGMA].to_numpy(float))
     return ConductivityData(table, features, strata, ok)
 
 
@@ -137,7 +139,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
     tr, te = conductivity_data("train"), conductivity_data("test")
     train, test = tr.table, te.table
     Xtr, Xte, ok_tr, ok_te, strata_te = tr.features, te.features, tr.ok, te.ok, te.strata
-    ytr, yte = train["log10_sigma_S_cm"].to_numpy(float), test["log10_sigma_S_cm"].to_numpy(float)
+    ytr, yte = train[SIGMA].to_numpy(float), test[SIGMA].to_numpy(float)
     X, y, strata, groups, fractions = tr.X, tr.y, tr.strata[ok_tr], tr.groups, tr.fractions
     frac_cols = [c for c in Xtr.columns if c.startswith("frac_")]
     best, cv_scores = select_conductivity(X, y, groups, fractions, tr.censored, NOVEL_L1, candidates=candidates)
@@ -165,7 +167,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
     card = {
         "name": "conductivity",
         "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition alone, with an 80 % conformal interval.",
-        "target": "log10_sigma_S_cm",
+        "target": SIGMA,
         "model": f"{best}: {type(reg.estimator_).__name__} {reg.estimator_.get_params()}",
         "features": f"{X.shape[1]} composition features in: Magpie (132) + element fractions (94) + Li chemistry (10) "
         "+ coarse family one-hot (6) + composition-derived prototype one-hot (16, screening.surrogates.prototype_of); "
@@ -207,7 +209,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
             "bias); the test metrics, computed once after the choice, are the estimate to quote",
         ],
     }
-    return finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir,
+    return finish_model("conductivity", SIGMA, "conductivity", reg, card, t0, save, models_dir,
                         fractions.astype(np.float32))  # fmt: skip
 
 
@@ -295,7 +297,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
         "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition + crystal structure (BVSE barriers, "
         "Li-sublattice geometry), built to extrapolate to unseen structure families, with an 80 % conformal interval "
         "calibrated on held-out families. Used by predict() for structures when better_than_composition_in_cv is true.",
-        "target": "log10_sigma_S_cm",
+        "target": SIGMA,
         "model": f"{STRUCTURE_CANDIDATE}: StructureConductivityModel (screening.surrogates.physics); composition stage "
         f"{type(reg.composition_).__name__ if reg.composition_ is not None else None}, structure stage "
         f"{type(reg.estimator_).__name__ if reg.estimator_ is not None else None} "
@@ -342,4 +344,4 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
             "leave-one-family-out numbers are in benchmarks/results/conductivity_lofo.md",
         ],
     }
-    return finish_model("conductivity_structure", "log10_sigma_S_cm", "conductivity_structure", reg, card, t0, save, models_dir)
+    return finish_model("conductivity_structure", SIGMA, "conductivity_structure", reg, card, t0, save, models_dir)
