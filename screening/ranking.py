@@ -437,7 +437,7 @@ def rank(
     passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
     out[PASSES] = passes & checked
-    for deprecated, name in DEPRECATED_COLUMNS.items():  # passes_filters: RankedFrame warns when it is read
+    for deprecated, name in DEPRECATED_COLUMNS.items():  # passes_filters: RankedFrame warns when it is read; not stored
         out[deprecated] = out[name]
     out["gate_failed"] = _joined_names(fail.to_numpy(bool), list(fail.columns))
     miss_cols = [list(unchecked.columns), used]
