@@ -53,8 +53,8 @@ def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = 
     store = ResultStore(tmp / "bench.duckdb")
     row = store.query("SELECT n_candidates, n_errors, timings FROM runs").iloc[0]
     n_rows = store.query("SELECT count(*) AS n FROM candidates")["n"].item()
-    n_pareto = store.query("SELECT count(*) FILTER (WHERE passes_filters) AS passed, "
-                           "count(*) FILTER (WHERE passes_filters AND pareto_rank > 0) AS with_front FROM scores")  # fmt: skip
+    n_pareto = store.query("SELECT count(*) FILTER (WHERE passes_gates) AS passed, "
+                           "count(*) FILTER (WHERE passes_gates AND pareto_rank > 0) AS with_front FROM scores")  # fmt: skip
     size_mb = (tmp / "bench.duckdb").stat().st_size / 1e6
     return {"n": n, "stored": int(n_rows), "errors": int(row["n_errors"]), "wall_s": wall, "ms_per_candidate": 1000 * wall / n,
             "peak_rss_MiB_so_far": rss, "tree_peak_MiB": tree_peak, "timings": row["timings"], "store_MB": size_mb,

@@ -50,6 +50,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from screening import display, pipeline, run_scope
+from screening.columns import PASSES
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP, premise_note
@@ -311,7 +312,7 @@ def _tiers_and_ranking(
         if gate["applied"]:
             bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
             funnel[f"gate {gate['gate']} in [{bounds}]"] = {k: gate[k] for k in ("in", "failed", "unchecked")} | {"out": gate["remaining"]}
-    funnel["ranking"] = {"in": len(ranked), "out": int(ranked["passes_gates"].sum()) if len(ranked) else 0, "failed": 0}
+    funnel["ranking"] = {"in": len(ranked), "out": int(ranked[PASSES].sum()) if len(ranked) else 0, "failed": 0}
     timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
 
@@ -350,7 +351,7 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataF
 def _with_report_details(params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame) -> pd.DataFrame:
     """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
     shown = max(params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
-    best = ranked.loc[ranked["passes_gates"].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
+    best = ranked.loc[ranked[PASSES].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
     details = store.run_table(run_id, columns=pipeline.report_columns(), ids=best["candidate_id"].tolist())
     return pipeline.with_details(ranked, details)
 
@@ -481,7 +482,7 @@ def _artifacts(
     params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict, note: str
 ) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
-    best = ranked[ranked["passes_gates"].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
+    best = ranked[ranked[PASSES].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
     label = store.run_info(run_id).label()
     note = " ".join(t for t in (note, premise_note(ranked, params.preset)) if t)  # e.g. none is stable against Li metal
     rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from screening.columns import SIGMA
 from screening.config import get_settings
 from screening.errors import DatasetError, StructureReadError
 
@@ -183,7 +184,7 @@ def load_obelix(split: Literal["all", "train", "test"] = "all", structures: bool
     df = raw.rename(columns=_OBELIX_COLUMNS)[list(_OBELIX_COLUMNS.values())].copy()
     df["sigma_S_cm"] = [p[0] for p in parsed]
     df["censored"] = [p[1] for p in parsed]
-    df["log10_sigma_S_cm"] = np.log10(df["sigma_S_cm"])
+    df[SIGMA] = np.log10(df["sigma_S_cm"])
     df["has_cif"] = raw["Cif ID"].eq("done").to_numpy()
     df["split"] = split
     if structures:

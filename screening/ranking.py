@@ -63,6 +63,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from screening import columns as registry
+from screening.columns import E_HULL, PASSES, SIGMA, SIGMA_HI80, SIGMA_STD
 from screening.errors import ScreeningError
 from screening.pareto import pareto_ranks, pareto_ranks_reference
 
@@ -90,7 +92,7 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {
     o.column: o
     for o in (
-        Objective("log10_sigma_S_cm", +1, "ionic conductivity (log10)", "log10(S/cm)", "conductivity"),
+        Objective(SIGMA, +1, "ionic conductivity (log10)", "log10(S/cm)", "conductivity"),
         Objective("window_low_V", -1, "reduction limit", "V vs Li/Li+", "reduction"),
         Objective("window_high_V", +1, "oxidation limit", "V vs Li/Li+", "oxidation"),
         Objective("K_IC_MPa_m05", +1, "fracture toughness", "MPa m^0.5", "mechanics"),
@@ -105,16 +107,16 @@ OBJECTIVES: dict[str, Objective] = {
 #: the six default terms, one per failure mode: column -> direction
 DEFAULT_OBJECTIVES: dict[str, int] = {
     c: OBJECTIVES[c].direction
-    for c in ("log10_sigma_S_cm", "window_low_V", "window_high_V", "K_IC_MPa_m05", "e_rxn_h2o_eV_atom", "cost_usd_per_kg")
+    for c in (SIGMA, "window_low_V", "window_high_V", "K_IC_MPa_m05", "e_rxn_h2o_eV_atom", "cost_usd_per_kg")
 }
 
 #: objective -> column holding its standard deviation (used by the UCB score, ``kappa > 0``)
-UNCERTAINTY_COLUMNS: dict[str, str] = {"log10_sigma_S_cm": "log10_sigma_S_cm_std"}
+UNCERTAINTY_COLUMNS: dict[str, str] = {SIGMA: SIGMA_STD}
 
 #: default gates, column -> (min, max) inclusive, None = unbounded
 DEFAULT_GATES: dict[str, tuple[float | None, float | None]] = {
-    "e_hull_eV_atom": (None, 0.1),
-    "log10_sigma_S_cm_hi80": (-5.0, None),
+    E_HULL: (None, 0.1),
+    SIGMA_HI80: (-5.0, None),
     "window_width_V": (0.001, None),
 }
 
@@ -133,16 +135,16 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("balanced", "conductivity first, every failure mode counted",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.4, "window_high_V": 0.4, "K_IC_MPa_m05": 0.2,
+               {SIGMA: 1.0, "window_low_V": 0.4, "window_high_V": 0.4, "K_IC_MPa_m05": 0.2,
                 "e_rxn_h2o_eV_atom": 0.2, "cost_usd_per_kg": 0.2}),
         Preset("conductivity-first", "conductivity, the rest as tie-breakers",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.1, "window_high_V": 0.1, "K_IC_MPa_m05": 0.1,
+               {SIGMA: 1.0, "window_low_V": 0.1, "window_high_V": 0.1, "K_IC_MPa_m05": 0.1,
                 "e_rxn_h2o_eV_atom": 0.05, "cost_usd_per_kg": 0.05}),
         Preset("li-metal-anode", "against Li metal: reduction stability and toughness weighted up",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 1.0, "window_high_V": 0.1, "K_IC_MPa_m05": 0.5,
+               {SIGMA: 1.0, "window_low_V": 1.0, "window_high_V": 0.1, "K_IC_MPa_m05": 0.5,
                 "e_rxn_h2o_eV_atom": 0.1, "cost_usd_per_kg": 0.1}),
         Preset("high-voltage-cathode", "against a 4 V cathode: oxidation weighted up and gated at 4.0 V",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.1, "window_high_V": 1.0, "K_IC_MPa_m05": 0.2,
+               {SIGMA: 1.0, "window_low_V": 0.1, "window_high_V": 1.0, "K_IC_MPa_m05": 0.2,
                 "e_rxn_h2o_eV_atom": 0.1, "cost_usd_per_kg": 0.1},
                {**DEFAULT_GATES, "window_high_V": (4.0, None)}),
     )
@@ -151,15 +153,8 @@ PRESETS: dict[str, Preset] = {
 #: default weights of the score (the ``balanced`` preset)
 DEFAULT_WEIGHTS: dict[str, float] = dict(PRESETS["balanced"].weights)
 
-#: columns a filter may name besides the objectives (what a screen produces)
-KNOWN_COLUMNS: frozenset[str] = frozenset(
-    {
-        *OBJECTIVES, *DEFAULT_GATES, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "measured_log10_sigma_S_cm",
-        "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80",
-        "formation_energy_eV_atom_hi80", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "G_VRH_GPa", "K_VRH_GPa", "G_over_G_Li", "pugh_ratio",
-        "volume_per_atom_A3", "monroe_newman_pass",
-    }
-)  # fmt: skip
+#: columns a filter may name besides the objectives: the registry's filterable ones (:func:`screening.columns.filterable`)
+KNOWN_COLUMNS: frozenset[str] = frozenset({*OBJECTIVES, *DEFAULT_GATES, *registry.filterable()})
 
 
 def _is_number(x) -> bool:
@@ -224,7 +219,7 @@ def validate_filters(
 
 def _gate_values(table: pd.DataFrame, column: str, e_hull_z: float) -> pd.Series:
     values = pd.to_numeric(table[column], errors="coerce").astype(float)
-    if column == "e_hull_eV_atom" and e_hull_z > 0 and "e_hull_eV_atom_std" in table:
+    if column == E_HULL and e_hull_z > 0 and f"{E_HULL}_std" in table:
         values = values + e_hull_z * pd.to_numeric(table["e_hull_eV_atom_std"], errors="coerce").fillna(0.0)
     return values
 
@@ -383,7 +378,8 @@ def rank(
     -------
     DataFrame
         A :class:`RankedFrame`, sorted best first, with ``passes_gates`` (every gate checked
-        and passed; ``passes_filters`` is its deprecated alias and warns when read), ``gate_failed``
+        and passed; ``passes_filters`` is its deprecated alias: it warns when read here, and the
+        store's view keeps it as a column), ``gate_failed``
         (comma-separated gate columns the row fails, "" if none), ``complete`` (every gate
         and objective column has a value), ``missing`` (those that do not),
         ``monroe_newman_pass`` (G > 2 G_Li; NA without G_over_G_Li), ``score`` (weighted
@@ -438,8 +434,8 @@ def rank(
     fail["no_objective"] = np.asarray(missing_obj.all(axis=1))
     passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
-    out["passes_gates"] = passes & checked
-    out["passes_filters"] = out["passes_gates"]
+    out[PASSES] = passes & checked
+    out["passes_filters"] = out[PASSES]  # deprecated alias (RankedFrame warns when it is read); not stored
     out["gate_failed"] = _joined_names(fail.to_numpy(bool), list(fail.columns))
     miss_cols = [list(unchecked.columns), used]
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])

@@ -300,5 +300,5 @@ def test_unsorted_ranking_gives_the_same_ranks_in_the_input_order():
     unsorted = rank(t, sort=False)
     assert list(unsorted["candidate_id"]) == list(t["candidate_id"])
     merged = unsorted.merge(ranked, on="candidate_id", suffixes=("", "_sorted"))
-    for c in ("rank", "score", "pareto_rank", "passes_filters", "gate_failed"):
+    for c in ("rank", "score", "pareto_rank", "passes_gates", "gate_failed"):
         pd.testing.assert_series_equal(merged[c], merged[f"{c}_sorted"], check_names=False)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from screening.columns import MEASURED_SIGMA, SIGMA
 from screening.pareto import pareto_ranks
 from screening.ranking import OBJECTIVES, PRESETS, passed_gates
 
@@ -31,7 +32,7 @@ LABEL_TOP = 8
 
 AXIS_LABELS = {
     "window_width_V": "electrochemical window width (V)",
-    "log10_sigma_S_cm": "log10 conductivity (S/cm), the one the ranking used",
+    SIGMA: "log10 conductivity (S/cm), the one the ranking used",
     "window_low_V": "reduction limit (V vs Li/Li+)",
     "window_high_V": "oxidation limit (V vs Li/Li+)",
     "K_IC_MPa_m05": "fracture toughness K_IC (MPa m^0.5)",
@@ -43,7 +44,7 @@ AXIS_LABELS = {
 }
 
 
-def plot_axes(preset: str = "balanced", weights: Mapping[str, float] | None = None, y: str = "log10_sigma_S_cm") -> tuple[str, str]:
+def plot_axes(preset: str = "balanced", weights: Mapping[str, float] | None = None, y: str = SIGMA) -> tuple[str, str]:
     """``(x, y)``: ``y`` and the most weighted other objective of ``weights`` (default: the preset's); ties in
     :data:`~screening.ranking.OBJECTIVES` order."""
     weights = dict(weights or PRESETS[preset].weights if preset in PRESETS else weights or {})
@@ -61,7 +62,7 @@ def _front_2d(data: pd.DataFrame, x: str, y: str) -> pd.Series:
 
 def _gate_lines(ax, preset: str, x: str, y: str) -> None:
     gates = PRESETS[preset].gates if preset in PRESETS else {}
-    if y == "log10_sigma_S_cm":
+    if y == SIGMA:
         ax.axhline(-3.0, color="C2", lw=1, ls="--", label="1 mS/cm")
         low = gates.get("log10_sigma_S_cm_hi80", (None, None))[0]
         if low is not None:
@@ -78,7 +79,7 @@ def pareto_plot(
     ranked: pd.DataFrame,
     path: str | Path,
     x: str | None = None,
-    y: str = "log10_sigma_S_cm",
+    y: str = SIGMA,
     label_top: int = LABEL_TOP,
     max_points: int = 20_000,
     *,
@@ -162,8 +163,8 @@ def _draw_references(ax, x: str, references: pd.DataFrame | None) -> list:
             return []
     if references.empty or x not in references:
         return []
-    shown = references[np.isfinite(pd.to_numeric(references[x], errors="coerce")) & references["measured_log10_sigma_S_cm"].notna()]
+    shown = references[np.isfinite(pd.to_numeric(references[x], errors="coerce")) & references[MEASURED_SIGMA].notna()]
     if shown.empty:
         return []
-    ax.plot(shown[x], shown["measured_log10_sigma_S_cm"], "*", color="k", ms=10, label="known electrolytes (measured, OBELiX)")
-    return [ax.text(r[x], r["measured_log10_sigma_S_cm"], r["label"], fontsize=8, style="italic") for _, r in shown.iterrows()]
+    ax.plot(shown[x], shown[MEASURED_SIGMA], "*", color="k", ms=10, label="known electrolytes (measured, OBELiX)")
+    return [ax.text(r[x], r[MEASURED_SIGMA], r["label"], fontsize=8, style="italic") for _, r in shown.iterrows()]

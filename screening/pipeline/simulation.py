@@ -16,12 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
 from screening.simulation.diffusion_fit import QUALITY
 
 __all__ = ["MEASURED_SCATTER_LOG10", "SIMULATION_COLUMNS", "simulation_tier", "use_measured", "use_simulated"]
 
 #: simulated columns the ranking uses, and where their value goes
-SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": "log10_sigma_S_cm"}
+SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": SIGMA}
 _Z80 = 1.2816  # two-sided 80 % normal interval half-width in standard deviations
 
 
@@ -43,7 +45,7 @@ def simulation_tier(
         parts.append(pd.DataFrame({"candidate_id": frame.loc[bad, "candidate_id"], "error": frame.loc[bad, "structure"]}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["candidate_id", "error"])
     out = out.drop(columns=[c for c in ("formula", "structure", "relaxed_structure", "id") if c in out])
-    return out.rename(columns={"error": "simulation_error"})
+    return columns.tier_errors(out, "simulation")
 
 
 #: the simulated conductivity replaces the surrogate's in the ranking only from MD at least this long
@@ -54,7 +56,7 @@ MIN_MD_PS = QUALITY["min_ps"]
 
 
 #: the conductivity columns the ranking reads, which use_simulated and use_measured may overwrite in part
-_CONDUCTIVITY = ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
+_CONDUCTIVITY = (SIGMA, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
 #: the columns use_simulated may overwrite in part
 _REPLACED = (*_CONDUCTIVITY, "e_hull_eV_atom")
 
@@ -94,7 +96,7 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
 def _replace_conductivity(table: pd.DataFrame, rows: pd.Series, value: pd.Series, std: pd.Series | float, source: str) -> None:
     """In place, on ``rows``: the conductivity the ranking reads, its std and 80 % bounds, and its source."""
     std = std[rows] if isinstance(std, pd.Series) else std
-    table.loc[rows, "log10_sigma_S_cm"] = value[rows]
+    table.loc[rows, SIGMA] = value[rows]
     table.loc[rows, "log10_sigma_S_cm_std"] = std
     table.loc[rows, "log10_sigma_S_cm_lo80"] = value[rows] - _Z80 * std
     table.loc[rows, "log10_sigma_S_cm_hi80"] = value[rows] + _Z80 * std

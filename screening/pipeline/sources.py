@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Element, Structure
 
+from screening import columns
 from screening.chemistry import as_composition, family_of
 from screening.datasets import load_obelix
 from screening.errors import ScreeningError, StructureReadError
@@ -36,9 +37,8 @@ __all__ = ["CANDIDATE_COLUMNS", "CandidateSource", "EnumeratedSource", "FileSour
            "candidate_structures", "obelix_candidates", "cif_candidates", "check_path", "file_error", "glob_paths",
            "iter_candidate_frames"]  # fmt: skip
 
-#: columns of the ``candidates`` table
-CANDIDATE_COLUMNS = ["candidate_id", "formula", "family", "source", "prototype", "parent", "substitutions",
-                     "measured_log10_sigma_S_cm", "error"]  # fmt: skip
+#: columns of the ``candidates`` table (the registry's candidates tier)
+CANDIDATE_COLUMNS = columns.names("candidates")
 
 
 def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
             "source": "obelix",
             "prototype": df["obelix_family"],
             "parent": df["id"],
-            "measured_log10_sigma_S_cm": df["log10_sigma_S_cm"],
+            columns.MEASURED_SIGMA: df[columns.SIGMA],
             "error": df["structure_error"] if with_structures else None,
         }
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from screening import columns
 from screening.descriptors.stability import ReferenceHull
 from screening.pipeline.report import TOP_TABLE
 from screening.pipeline.sources import CANDIDATE_COLUMNS
@@ -24,25 +25,23 @@ from screening.ranking import DEFAULT_GATES, KNOWN_COLUMNS, OBJECTIVES, PRESETS,
 
 __all__ = ["composition_tier", "stability_tier", "rank_funnel", "ranking_columns", "report_columns", "with_details", "score_table", "SCORE_COLUMNS"]
 
-#: columns of the ``scores`` table (besides ``candidate_id``)
-SCORE_COLUMNS = ["passes_filters", "pareto_rank", "score", "rank"]
+#: columns of the ``scores`` table (besides ``candidate_id``): the registry's ranking tier
+SCORE_COLUMNS = list(columns.SCORE_COLUMNS)
 
 
 def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
-    """The ``scores`` rows of a ranked run: the score columns and the numbers the ranking used.
+    """The ``scores`` rows of a ranked run: the ranking tier's registered columns that ``ranked`` has.
 
-    ``ranked_log10_sigma_S_cm`` and ``ranked_e_hull_eV_atom`` are the conductivity and
-    e_hull the ranking read (simulated where the simulation tier replaced the surrogate's,
-    see :func:`screening.pipeline.use_simulated`), next to their sources; the ``ranked``
-    view shows them beside the tiers' own numbers.
+    Besides the verdict (``passes_gates``, ``gate_failed``, ``missing``, ``complete``,
+    ``monroe_newman_pass``, ``score``, ``pareto_rank``, ``rank``), ``ranked_log10_sigma_S_cm``
+    and ``ranked_e_hull_eV_atom`` are the conductivity and e_hull the ranking read (simulated
+    where the simulation tier replaced the surrogate's, see :func:`screening.pipeline.use_simulated`),
+    next to their sources; the ``ranked`` view shows them beside the tiers' own numbers.
     """
-    out = ranked[["candidate_id", *SCORE_COLUMNS]].copy()
-    for column, name in (("log10_sigma_S_cm", "ranked_log10_sigma_S_cm"), ("e_hull_eV_atom", "ranked_e_hull_eV_atom")):
+    out = ranked[["candidate_id", *(c for c in SCORE_COLUMNS if c in ranked)]].copy()
+    for column, name in ((columns.SIGMA, columns.RANKED_SIGMA), (columns.E_HULL, columns.RANKED_E_HULL)):
         if column in ranked:
             out[name] = pd.to_numeric(ranked[column], errors="coerce").to_numpy(float)
-    for column in ("conductivity_source", "e_hull_ranked_source"):
-        if column in ranked:
-            out[column] = ranked[column].to_numpy()
     return out
 
 
@@ -59,17 +58,17 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     """
     names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
     if measured:
-        names.add("measured_log10_sigma_S_cm")
+        names.add(columns.MEASURED_SIGMA)
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
-    names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
+    names.update({"e_hull_source", "window_source", "e_hull_clipped", columns.MLIP_SIGMA, f"{columns.MLIP_SIGMA}_std",
                   "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
     return sorted(names)
 
 
 def report_columns() -> list[str]:
     """Stored columns the run's report shows (top table, printout, plot labels) that :func:`ranking_columns` leaves out."""
-    computed = {*SCORE_COLUMNS, "conductivity_source", "e_hull_ranked_source"}  # made by the ranking, not stored
+    computed = set(SCORE_COLUMNS)  # made by the ranking
     wanted = {*CANDIDATE_COLUMNS, *TOP_TABLE, *KNOWN_COLUMNS} - {"substitutions"} - computed
     return sorted(wanted - set(ranking_columns()))
 
@@ -102,7 +101,7 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
     comp = describe_compositions(candidates)
     pred = conductivity_from(model, candidates) if model is not None else predict_properties(candidates, descriptors=comp)
     base = candidates[[c for c in CANDIDATE_COLUMNS if c in candidates]].copy().reset_index(drop=True)
-    base["error"] = merge_errors(base, comp.reset_index(drop=True), pred.rename(columns={"prediction_error": "error"}))
+    base["error"] = merge_errors(base, comp.reset_index(drop=True), pred)
     if "family" not in base:
         base["family"] = None
     base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())  # type: ignore[call-overload]  # pandas-stubs: `other` as an array
@@ -112,9 +111,9 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
 
 def stability_tier(candidates: pd.DataFrame, hull: ReferenceHull | None = None) -> pd.DataFrame:
     """The stability tier of a chunk: :func:`describe_stability`, errors in ``stability_error``."""
-    columns = [c for c in ("candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std") if c in candidates]
-    out = describe_stability(candidates[columns].reset_index(drop=True), hull=hull)
-    return out.rename(columns={"error": "stability_error"})
+    wanted = [c for c in ("candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std") if c in candidates]
+    out = describe_stability(candidates[wanted].reset_index(drop=True), hull=hull)
+    return columns.tier_errors(out, "stability")
 
 
 def rank_funnel(
@@ -141,8 +140,8 @@ def rank_funnel(
     the table's order, ``rank`` giving the order (no copy of the table's data).
     """
     if table.empty:
-        empty = table.assign(**{c: pd.Series(dtype=float) for c in ("passes_gates", *SCORE_COLUMNS)})
-        return empty.astype({"passes_gates": bool, "passes_filters": bool})
+        empty = {c: pd.Series(dtype=columns.pandas_dtype(c)) for c in SCORE_COLUMNS}
+        return table.assign(**empty)
     chosen = dict(weights) if weights else dict(resolve_preset(preset).weights)
     wanted = {c: OBJECTIVES[c].direction for c, w in chosen.items() if w > 0}
     numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in wanted if c in table}
@@ -158,14 +157,14 @@ def rank_funnel(
     if pool is None or pool >= len(table):  # every row ranked: no pre-sort
         head, tail = table, table.iloc[:0]
     else:
-        key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
+        key = pd.to_numeric(table[columns.SIGMA], errors="coerce") if columns.SIGMA in table else np.nan
         complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
         order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
         head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
     ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset,
                   e_hull_z=e_hull_z, sort=sort or len(tail) > 0)  # fmt: skip
     if len(tail):
-        tail = tail.assign(passes_gates=False, passes_filters=False, pareto_rank=0, score=np.nan)
+        tail = tail.assign(**{columns.PASSES: False}, pareto_rank=0, score=np.nan)
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
         ranked = pd.concat([ranked, tail], ignore_index=True)
     return ranked

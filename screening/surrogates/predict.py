@@ -13,6 +13,7 @@ import pandas as pd
 from pymatgen.core import Composition, Element
 from threadpoolctl import threadpool_limits
 
+from screening import columns
 from screening.chemistry import ELEMENTS, as_composition, check_charge_balance
 from screening.descriptors.composition import magpie_labels
 from screening.descriptors.stability import STABILITY_COLUMNS, reference_elements
@@ -27,19 +28,8 @@ from screening.surrogates.features import (
 )
 from screening.surrogates.persistence import STRUCTURE_MODEL_NAME, Surrogate, load_model, load_models
 
-#: columns of :func:`predict` (besides the input's own columns)
-PREDICT_COLUMNS = (
-    "formula", "family", "prototype",
-    "log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_train_distance",
-    "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80",
-    "formation_energy_train_distance",
-    "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "e_hull_clipped", "e_hull_source",
-    "G_VRH_GPa", "G_VRH_GPa_lo80", "G_VRH_GPa_hi80", "log10_G_VRH_GPa_std",
-    "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80", "log10_K_VRH_GPa_std", "moduli_train_distance",
-    "volume_per_atom_A3", "K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li",
-    "window_low_V", "window_high_V", "window_width_V", "window_source", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
-    "error",
-)  # fmt: skip
+#: columns of :func:`predict` (besides the input's own columns): :data:`screening.columns.PREDICT_COLUMNS`
+PREDICT_COLUMNS = columns.PREDICT_COLUMNS
 
 
 
@@ -206,7 +196,7 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
             mean[ok], lo[ok], hi[ok] = m.regressor.predict_interval(X.to_numpy(float)[ok], strata[ok])
         return mean, lo, hi
 
-    for name, col in (("conductivity", "log10_sigma_S_cm"), ("formation_energy", "formation_energy_eV_atom")):
+    for name, col in (("conductivity", columns.SIGMA), ("formation_energy", "formation_energy_eV_atom")):
         mean, lo, hi = run(name, Xc if name == "conductivity" else Xb)
         out[col], out[f"{col}_std"], out[f"{col}_lo80"], out[f"{col}_hi80"] = mean, (hi - lo) / (2 * Z80), lo, hi
     fractions = Xc[[f"frac_{s}" for s in ELEMENTS]].to_numpy(float)
@@ -215,7 +205,7 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
                       ("shear_modulus", "moduli_train_distance")):  # fmt: skip
         out[col] = models[name].train_distance(known)
     conductivity_model = np.full(n, None, dtype=object)
-    conductivity_model[np.isfinite(out["log10_sigma_S_cm"].to_numpy(float))] = "composition"
+    conductivity_model[np.isfinite(out[columns.SIGMA].to_numpy(float))] = "composition"
     if struct_model is not None:
         _structure_conductivity(out, Xc, strata, ok, structs, struct_model, conductivity_model)
     for name, sym in (("shear_modulus", "G"), ("bulk_modulus", "K")):
@@ -229,8 +219,9 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
         out[key] = mech[key]
     for key in ("e_hull_eV_atom", "e_hull_eV_atom_std", *STABILITY_COLUMNS):
         out[key] = np.nan
-    for key in ("e_hull_source", "window_source", "e_hull_clipped"):
+    for key in ("e_hull_source", "window_source"):
         out[key] = None
+    out["e_hull_clipped"] = pd.array([None] * len(out), dtype="boolean")
     if stability:
         from screening.descriptors.stability import stability_table
 
@@ -246,11 +237,11 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
             if err:
                 errors[i] = _join(errors[i], err)
     out["error"] = errors
-    columns = list(PREDICT_COLUMNS)
+    order = list(PREDICT_COLUMNS)
     if structs is not None and any(x is not None for x in structs):
         out["conductivity_model"] = conductivity_model
-        columns.insert(columns.index("log10_sigma_S_cm_hi80") + 1, "conductivity_model")
-    out = out[columns]
+        order.insert(order.index(columns.SIGMA_HI80) + 1, "conductivity_model")
+    out = out[order]
     extra = base.drop(columns=[c for c in ("formula",) if c in base])
     return pd.concat([extra.reset_index(drop=True), out], axis=1)
 
@@ -274,8 +265,7 @@ def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, cond
     idx = np.asarray(rows)
     est = estimate(model, Xc.to_numpy(float)[idx][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(strata)[idx], pd.DataFrame(feats))
     done = est[STRUCTURE_CONDUCTIVITY_COLUMNS[0]].notna().to_numpy()
-    for src, dst in zip(STRUCTURE_CONDUCTIVITY_COLUMNS, ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80",
-                                                         "log10_sigma_S_cm_hi80")):  # fmt: skip
+    for src, dst in zip(STRUCTURE_CONDUCTIVITY_COLUMNS, (columns.SIGMA, columns.SIGMA_STD, columns.SIGMA_LO80, columns.SIGMA_HI80)):
         out.loc[idx[done], dst] = est[src].to_numpy()[done]
     conductivity_model[idx[done]] = "structure"
 

@@ -27,6 +27,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from screening.chemistry import ELEMENTS
+from screening.columns import SIGMA
 from screening.surrogates.conformal import fit_weighted
 from screening.surrogates.domain import NOVEL_L1, nearest_l1
 from screening.surrogates.features import CONDUCTIVITY_FEATURES
@@ -263,7 +264,7 @@ def structure_vs_composition_cv(train: pd.DataFrame, ok_tr: np.ndarray, X: np.nd
 
     full = load_obelix("train")
     Xf, _, _ = feature_table(full["formula"].tolist(), "conductivity")
-    yf = full["log10_sigma_S_cm"].to_numpy(float)
+    yf = full[SIGMA].to_numpy(float)
     okf = np.isfinite(Xf.to_numpy(float)).all(axis=1) & np.isfinite(yf)
     try:
         comp_name = load_model("conductivity").card["model"].split(":", 1)[0]

@@ -237,6 +237,7 @@ def stability_table(
             table[col] = np.nan
     for col in ("e_hull_source", "window_source"):
         table[col] = table[col].astype(object).where(table[col].notna(), None) if col in table else None  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
-    table["e_hull_clipped"] = table["e_hull_clipped"].astype(object).where(table["e_hull_clipped"].notna(), None)  # type: ignore[call-overload]  # as above
-    table.loc[table["window_source"] == "reference", "e_hull_clipped"] = False
+    clipped = table["e_hull_clipped"].astype(object).where(table["e_hull_clipped"].notna(), None)  # type: ignore[call-overload]  # as above
+    clipped[table["window_source"] == "reference"] = False
+    table["e_hull_clipped"] = pd.array(clipped.tolist(), dtype="boolean")  # a boolean column (NA without a hull), never text
     return table
