@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    create .venv, install, run the default screening flow, print the top candidates
 #   make test   create .venv, install, run the test suite (every test, the slow integration tests too)
-#   make test-fast   the suite without the tests marked slow (browser, Dask cluster, notebooks, whole-space enumeration, flows)
+#   make test-fast   the suite without the tests marked slow (browser, Dask cluster, notebooks, whole-space enumeration, flows, MLIP potentials on CPU)
 #   make lint   ruff on the tree and mypy on screening/ (configured in pyproject.toml)
 SHELL := /bin/bash
 PYTHON ?= python3

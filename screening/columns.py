@@ -116,7 +116,7 @@ _CANDIDATES = _tier(
     ("candidate_id", _S, "", "stable id of the candidate (same input, same id on any machine)"),
     ("formula", _S, "", "reduced formula", {"header": "formula"}),
     ("family", _S, "", "`sulfide`, `oxide`, `halide`, `nitride` or `mixed-anion`", {"header": "family"}),
-    ("source", _S, "", "where the candidate came from: `obelix`, `enumerated` or `file` (a structure file, `--source cif`)"),
+    ("source", _S, "", "where the candidate came from: `obelix`, `enumerated` or `file` (a structure file, `--source file`)"),
     ("prototype", _S, "", "structure type of the parent (enumerated candidates)", {"header": "prototype"}),
     ("parent", _S, "", "the parent compound (enumerated) or the file name (`file`)", {"header": "parent"}),
     ("substitutions", _S, "", "the substitutions made on the parent, e.g. `Cl->Br`"),
