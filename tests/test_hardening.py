@@ -209,10 +209,25 @@ def test_cli_query_says_when_it_cut_the_output(small_store):
     assert len(out.stdout.strip().splitlines()) == 6 and "cut at 5 rows" in out.stderr
 
 
+def _wait_until_open(pid: int, path, timeout: float = 120) -> None:
+    """Wait until process ``pid`` has ``path`` open (Linux /proc), i.e. it has imported everything and connected."""
+    target = str(Path(path).resolve())
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"process {pid} did not open {target} within {timeout} s")
+
+
 def test_cli_ctrl_c_during_a_query_is_one_line(small_store):
     proc = subprocess.Popen([sys.executable, "-m", "screening.cli", "--store", str(small_store.path), "query", ENDLESS[0]],
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(4)  # imported and running
+    _wait_until_open(proc.pid, small_store.path)  # imported and querying (a fixed 4 s was too short on a loaded machine)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
