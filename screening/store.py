@@ -502,7 +502,7 @@ class ResultStore:
     def run_table(
         self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True, ids: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """Candidates, predictions, stability, structure and simulation of one run joined by ``candidate_id``
+        """Candidates, composition descriptors, predictions, stability, structure and simulation of one run joined by ``candidate_id``
         (no ``run_id`` column), ordered by ``candidate_id`` (``ordered=False``: in no particular
         order, which spares DuckDB the sort of every row; the ranking does not need it).
         ``ids``: only these candidates.
@@ -512,7 +512,8 @@ class ResultStore:
         ``source``, ``prototype``, ``parent``) as categoricals: a run of 10^6 rows then costs
         its needed columns, not every column of every table.
         """
-        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("r", "structure"), ("m", "simulation"))
+        tables = (("c", "candidates"), ("d", "descriptors"), ("p", "predictions"), ("s", "stability"), ("r", "structure"),
+                  ("m", "simulation"))  # fmt: skip
         select = "* EXCLUDE (run_id)"
         if columns is not None:
             wanted = list(dict.fromkeys(["candidate_id", *columns]))
@@ -523,8 +524,8 @@ class ResultStore:
                         where.setdefault(name, alias)
             select = ", ".join("candidate_id" if c == "candidate_id" else f"{where[c]}.{_quote(c)}" for c in wanted if c in where)
         return self.query(
-            f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
+            f"SELECT {select} FROM candidates c LEFT JOIN descriptors d USING (run_id, candidate_id) "
+            "JOIN predictions p USING (run_id, candidate_id) LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
             "LEFT JOIN simulation m USING (run_id, candidate_id) "
             "WHERE run_id = ?" + ("" if ids is None else " AND list_contains(?, candidate_id)")
             + (" ORDER BY candidate_id" if ordered else ""),
