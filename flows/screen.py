@@ -55,7 +55,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from screening import display, pipeline, run_scope
-from screening.columns import PASSES
+from screening.columns import PASSES, error_column
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP, premise_note
@@ -188,7 +188,7 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     for future in futures:
         table = future.result()
         store.write("simulation", run_id, table)
-        n_failed += int(table["simulation_error"].notna().sum())
+        n_failed += int(table[error_column("simulation")].notna().sum())
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
@@ -290,7 +290,7 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
         for future in futures:
             table = future.result()
             store.write("stability", run_id, table)
-            n_failed += int(table["stability_error"].notna().sum())
+            n_failed += int(table[error_column("stability")].notna().sum())
             n_cached += _is_cached(future)
         funnel["stability"] = {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
         timings["stability_s"] = round(time.perf_counter() - t, 3)

@@ -274,6 +274,8 @@ _SIMULATION = _tier(
     ("mlip_sigma_S_cm", _D, "S/cm", "conductivity extrapolated to 300 K"),
     ("mlip_log10_sigma_S_cm", _D, _LOG_S, "log10 of the MD conductivity at 300 K", _F),
     ("mlip_log10_sigma_S_cm_std", _D, _LOG_S, "its uncertainty (from the Arrhenius fit)"),
+    ("mlip_transport_ok", _B, "", "the MD transport fit passed its quality checks (the ranking uses the MD conductivity only then)"),
+    ("mlip_transport_quality", _S, "", "why the fit passed or failed its quality checks"),
     ("md_wall_s", _D, "s", "wall time of the MD"),
     ("md_atom_steps", _D, "", "atoms x MD steps simulated"),
     ("wall_s", _D, "s", "wall time of the candidate's whole simulation"),

@@ -129,9 +129,10 @@ class ResultStore:
             if not self.path.is_file():
                 raise StoreError(f"no store at {self.path}: run `screening screen` first, or check --store / SCREENING_RESULTS_PATH")
             with self.connect(read_only=True) as con:
-                current = store_schema.is_current(con, self.path)  # a store newer than the code: StoreError
+                older = _schema_version(con, self.path) < SCHEMA_VERSION  # a store newer than the code: StoreError
+                current = not older and store_schema.is_current(con, self.path)
             if not current:
-                self._upgrade_for_reading()
+                self._upgrade_for_reading(required=older)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,12 +144,15 @@ class ResultStore:
                 if old:
                     logger.info("%s: store upgraded from schema version %s to %s", self.path, old, SCHEMA_VERSION)
 
-    def _upgrade_for_reading(self) -> None:
+    def _upgrade_for_reading(self, required: bool) -> None:
         """A read of a store an older version wrote: upgrade it once (its columns renamed, the registered ones created)
-        when the file may be written, else a StoreError saying so; reads of a current store never write."""
+        when the file may be written; else a StoreError saying so when its schema version is older (``required``), or
+        nothing when it only lacks columns registered since. Reads of a current store never write."""
         import os
 
         if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            if not required:
+                return
             raise StoreError(f"{self.path}: written by an older version of screening and read-only here: open it once "
                              "where it may be written (e.g. `screening runs` as its owner) to upgrade it")  # fmt: skip
         ResultStore(self.path, retries=self.retries)  # opened for writing: migrated
