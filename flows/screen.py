@@ -60,6 +60,7 @@ from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP, premise_note
 from screening.ranking import resolve_preset
+from screening.shortlist import held_back_text, shortlist
 from screening.store import ResultStore
 
 __all__ = [
@@ -375,6 +376,11 @@ def _tiers_and_ranking(
             bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
             funnel[f"gate {gate['gate']} in [{bounds}]"] = {k: gate[k] for k in ("in", "failed", "unchecked")} | {"out": gate["remaining"]}
     funnel["ranking"] = {"in": len(ranked), "out": int(ranked[PASSES].sum()) if len(ranked) else 0, "failed": 0}
+    if params.run.per_prototype and len(ranked):  # the table's diversity cap: how many passing rows it holds back
+        held = shortlist(ranked, params.top_n, params.run.per_prototype)[1]
+        passing = funnel["ranking"]["out"]
+        funnel[f"table: at most {params.run.per_prototype} per prototype"] = {
+            "in": passing, "out": passing - held["beyond_cap"], "failed": held["beyond_cap"]}
     timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
 
@@ -427,6 +433,8 @@ def _with_report_details(params: ScreenParameters, store: ResultStore, run_id: s
     """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
     shown = max(params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
     best = ranked.loc[ranked[PASSES].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
+    capped, _ = shortlist(ranked, params.top_n, params.run.per_prototype)  # the table's rows under the per-prototype cap
+    best = pd.concat([best, capped[["candidate_id", "rank"]]]).drop_duplicates("candidate_id")
     details = store.run_table(run_id, columns=pipeline.report_columns(), ids=best["candidate_id"].tolist())
     return pipeline.with_details(ranked, details)
 
@@ -485,6 +493,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """
     logger = get_run_logger()
     t_start = time.perf_counter()
+    params = _confined(params)
     store = ResultStore(params.run.store_path)
     check_resume(store, params)
     from screening.surrogates import MODEL_NAMES
@@ -522,6 +531,15 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     return run_id
 
 
+def _confined(params: ScreenParameters) -> ScreenParameters:
+    """A run of the deployment (the UI's form, the API) writes only inside SCREENING_RESULTS_ROOT; others are not confined."""
+    from prefect.runtime import deployment
+
+    if not params.run.store_path or not deployment.id:
+        return params
+    return params.with_run(store_path=str(pipeline.confined_store_path(params.run.store_path)))
+
+
 def _identical_run(store: ResultStore, params: ScreenParameters, digest: str) -> run_scope.RunInfo | None:
     """The finished run a new run would copy (same screening parameters, code, models, data), unless a run id is given."""
     if params.run.run_id is not None or not params.run.reuse_identical:
@@ -536,7 +554,7 @@ def _reused_artifacts(params: ScreenParameters, store: ResultStore, earlier: run
             f"data, so this run shows its rows instead of writing a copy (run options: reuse_identical=false for a copy).")  # fmt: skip
     logger.info(text)
     columns = [c for c in display.compact_source_columns(params.preset) if c in store.query("SELECT * FROM ranked LIMIT 0")]
-    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns)
+    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns, per_prototype=params.run.per_prototype)
     create_table_artifact(key="top-candidates", table=display.artifact_rows(best, params.preset),
                           description=f"best {len(best)} of {earlier.label()} (passed every gate; reused)")  # fmt: skip
     create_markdown_artifact(key="screen-summary", markdown=f"# Screen `{earlier.run_id}` (reused)\n\n{text}\n",
@@ -557,10 +575,10 @@ def _artifacts(
     params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict, note: str
 ) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
-    best = ranked[ranked[PASSES].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
+    best, held = shortlist(ranked, params.top_n, params.run.per_prototype) if len(ranked) else (ranked, {})
     label = store.run_info(run_id).label()
-    note = " ".join(t for t in (note, premise_note(ranked, params.preset)) if t)  # e.g. none is stable against Li metal
-    rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN
+    note = " ".join(t for t in (note, premise_note(ranked, params.preset), held_back_text(held, len(best))) if t)
+    rows = pipeline.top_table(ranked, params.top_n, params.preset, params.run.per_prototype) if len(ranked) else []  # no NaN
     create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of {label} (passed every gate)")
     png = None
     if len(ranked):
