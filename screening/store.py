@@ -18,7 +18,7 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
     the ranking's columns (:data:`screening.columns.SCORE_COLUMNS`): ``passes_gates``,
     ``gate_failed``, ``missing``, ``complete``, ``monroe_newman_pass``, ``pareto_rank``,
     ``score``, ``rank``, and the numbers the ranking used where a tier may replace another's: ``ranked_log10_sigma_S_cm`` with
-    ``conductivity_source`` (``composition`` or ``simulation``), ``ranked_e_hull_eV_atom``
+    ``conductivity_source`` (``composition``, ``structure``, ``simulation`` or ``measured``), ``ranked_e_hull_eV_atom``
     with ``e_hull_ranked_source`` (``reference``, ``predicted`` or ``simulation``). The
     tiers' own numbers keep their names (``log10_sigma_S_cm``, ``e_hull_eV_atom``, ``mlip_*``).
 ``ranked`` (view)
