@@ -55,7 +55,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from screening import display, pipeline, run_scope
-from screening.columns import PASSES, error_column
+from screening.columns import PASSES, SIGMA, error_column
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP, premise_note
@@ -444,7 +444,7 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str, pool: bool 
     filters = dict(params.filters)
     if pool:
         gates = {**resolve_preset(params.preset).gates, **filters}
-        filters.update({c: (None, None) for c in gates if c.startswith("log10_sigma_S_cm")})
+        filters.update({c: (None, None) for c in gates if c.startswith(SIGMA)})
     # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
     return pipeline.rank_funnel(
         table, weights=params.weights.chosen(), filters=filters, preset=params.preset, kappa=params.kappa,
