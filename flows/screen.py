@@ -17,11 +17,16 @@ How a run is organised:
    fingerprint of code, models and datasets), persisted under ``$PREFECT_HOME/storage``;
    the flow writes each finished chunk to the store at once;
 3. the stability tier (``.map`` over chunks) on the best ``stability_top_k`` candidates;
-4. the flow reads the run back from the store, ranks it and writes the scores;
-5. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot (a failure
+4. the structure tier (``.map`` over chunks of 25) on the best ``structure_top_k`` of the run ranked
+   after the stability tier (conductivity gates off: :func:`screening.pipeline.structure_pool`),
+   their structures from the run's candidate source, cached under the chunk's ids;
+5. the flow reads the run back from the store, ranks it (the structure-aware conductivity in place
+   of the composition model's where the structure tier gave one) and writes the scores; the
+   simulation tier, when asked for, then simulates the best and the run is ranked again;
+6. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot (a failure
    to write them is logged, it does not fail a finished run).
 
-Steps 2 and 3 run in the subflow ``screen tiers``, started with
+Steps 2 to 4 run in the subflow ``screen tiers``, started with
 ``screen_tiers.with_options(task_runner=...)`` for the runner the run options ask for
 (threads, or Dask). Every run ends ``completed`` (a run with no candidate too, with a
 note saying why) or ``failed`` with the error text in ``runs.error``.
@@ -50,10 +55,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from screening import display, pipeline, run_scope
-from screening.columns import PASSES
+from screening.columns import PASSES, error_column
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP, premise_note
+from screening.ranking import resolve_preset
 from screening.store import ResultStore
 
 __all__ = [
@@ -64,6 +70,7 @@ __all__ = [
     "run_screen",
     "composition_chunk",
     "stability_chunk",
+    "structure_chunk",
     "on_chunk_stored",
     "task_runner_for",
     "check_resume",
@@ -73,6 +80,11 @@ __all__ = [
 _COMPOSITION_KEY_COLUMNS = list(pipeline.CANDIDATE_COLUMNS)
 #: columns of a stability chunk that its results depend on
 _STABILITY_KEY_COLUMNS = ["candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std"]
+#: columns of a structure chunk that its results depend on (a candidate id names its structure within a source:
+#: the enumerated parent and substitutions, the OBELiX entry, or the file's structure hash and path)
+_STRUCTURE_KEY_COLUMNS = ["candidate_id", "formula", "source"]
+#: candidates per structure-tier task (about 0.5-1 s each): small enough to spread over the workers
+STRUCTURE_CHUNK = 25
 
 ChunkCallback = Callable[[int, int], None]
 _chunk_callbacks: list[ChunkCallback] = []
@@ -108,6 +120,11 @@ def _stability_key(context, parameters: dict) -> str:
     return pipeline.chunk_key("stability", digest, parameters["candidates"], _STABILITY_KEY_COLUMNS)
 
 
+def _structure_key(context, parameters: dict) -> str:
+    digest = _tier_digest("structure", parameters["digest"])
+    return pipeline.chunk_key("structure", digest, parameters["candidates"], _STRUCTURE_KEY_COLUMNS)
+
+
 _TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)
 
 
@@ -133,6 +150,12 @@ def composition_chunk(index: int, candidates: pd.DataFrame, digest: str) -> dict
 def stability_chunk(index: int, candidates: pd.DataFrame, digest: str) -> pd.DataFrame:
     """The stability tier of one chunk of (candidate_id, formula, predicted formation energy)."""
     return pipeline.stability_tier(candidates)
+
+
+@task(name="structure tier", task_run_name="structure tier: chunk {index}", cache_key_fn=_structure_key, **_TASK_OPTIONS)
+def structure_chunk(index: int, candidates: pd.DataFrame, structures: list, digest: str) -> pd.DataFrame:
+    """The structure tier of one chunk (candidate_id, formula, source) with its structures (or their error texts)."""
+    return pipeline.structure_tier(candidates, structures)
 
 
 def _simulation_key(context, parameters: dict) -> str:
@@ -165,7 +188,7 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     for future in futures:
         table = future.result()
         store.write("simulation", run_id, table)
-        n_failed += int(table["simulation_error"].notna().sum())
+        n_failed += int(table[error_column("simulation")].notna().sum())
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
@@ -267,13 +290,52 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
         for future in futures:
             table = future.result()
             store.write("stability", run_id, table)
-            n_failed += int(table["stability_error"].notna().sum())
+            n_failed += int(table[error_column("stability")].notna().sum())
             n_cached += _is_cached(future)
         funnel["stability"] = {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
         timings["stability_s"] = round(time.perf_counter() - t, 3)
         timings["stability_chunks"] = len(pieces)
         timings["stability_cached_chunks"] = n_cached
+    if "structure" in params.tiers and n_in:
+        funnel["structure"] = _structure_tier(params, store, run_id, digest, timings)
     return {"funnel": funnel, "timings": timings}
+
+
+def _structure_tier(params: ScreenParameters, store: ResultStore, run_id: str, digest: str, timings: dict) -> dict:
+    """The structure tier on the best ``structure_top_k`` candidates, written to the store's ``structure`` table chunk by chunk.
+
+    The pool is the run ranked after the stability tier with the conductivity gates off
+    (:func:`screening.pipeline.structure_pool`); its structures come from the run's source in one
+    pass (an enumerated source is walked once), a structure that cannot be had being its row's error.
+    """
+    t = time.perf_counter()
+    pool = pipeline.structure_pool(_rank(params, store, run_id, pool=True), params.structure_top_k)
+    rows = store.run_table(run_id, columns=["formula", "source"], ids=pool["candidate_id"].tolist())
+    rows = pool[["candidate_id"]].merge(rows, on="candidate_id", how="left")
+    rows["source"] = rows["source"].astype(object)
+    if rows.empty:  # no candidate passed the stability gates
+        return {"in": 0, "out": 0, "failed": 0}
+    try:
+        structures = pipeline.candidate_source(params).structures(rows["candidate_id"].tolist())
+    except Exception as exc:  # the source itself failed: every row says so, the run goes on
+        structures = [f"{i}: structures of source {params.source!r} could not be read ({type(exc).__name__}: {exc})"
+                      for i in rows["candidate_id"]]  # fmt: skip
+    timings["structure_fetch_s"] = round(time.perf_counter() - t, 3)
+    starts = range(0, len(rows), STRUCTURE_CHUNK)
+    pieces = [rows.iloc[i : i + STRUCTURE_CHUNK].reset_index(drop=True) for i in starts]
+    parts = [structures[i : i + STRUCTURE_CHUNK] for i in starts]
+    task = structure_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
+    futures = task.map(index=range(len(pieces)), candidates=pieces, structures=parts, digest=unmapped(digest))
+    n_failed = n_cached = 0
+    for future in futures:
+        table = future.result()
+        store.write("structure", run_id, table)
+        n_failed += int(table["structure_log10_sigma_S_cm"].isna().sum())
+        n_cached += _is_cached(future)
+    timings["structure_s"] = round(time.perf_counter() - t, 3)
+    timings["structure_chunks"] = len(pieces)
+    timings["structure_cached_chunks"] = n_cached
+    return {"in": len(rows), "out": len(rows) - n_failed, "failed": n_failed}
 
 
 def _empty_note(params: ScreenParameters) -> str:
@@ -333,17 +395,30 @@ def _release_freed_memory() -> None:
         pass
 
 
-def _rank(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
-    """The run's table ranked under its preset, with simulated numbers in place of predicted ones where they exist
-    (and measured conductivities, with ``use_measured``)."""
+def _rank(params: ScreenParameters, store: ResultStore, run_id: str, pool: bool = False) -> pd.DataFrame:
+    """The run's table ranked under its preset, with the structure-aware and simulated conductivities in place of
+    the composition model's where they exist (and measured conductivities, with ``use_measured``).
+
+    ``pool``: the ranking that chooses the structure tier's candidates: on the tiers before it only (a resumed
+    run, whose structure and simulation rows are stored already, chooses the same candidates, so its chunks
+    come from the cache), every gate on the conductivity off (the structure estimate may lift a candidate
+    over the floor the composition model put it under).
+    """
     _release_freed_memory()
     columns = pipeline.ranking_columns(params.filters, measured=params.use_measured)
-    table = pipeline.use_simulated(store.run_table(run_id, columns=columns, ordered=False))
+    table = store.run_table(run_id, columns=columns, ordered=False)
+    if pool:
+        table = table.drop(columns=[c for c in table.columns if c.startswith(("structure_", "mlip_"))])
+    table = pipeline.use_simulated(pipeline.use_structure(table))
     if params.use_measured:
         table = pipeline.use_measured(table)
+    filters = dict(params.filters)
+    if pool:
+        gates = {**resolve_preset(params.preset).gates, **filters}
+        filters.update({c: (None, None) for c in gates if c.startswith("log10_sigma_S_cm")})
     # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
     return pipeline.rank_funnel(
-        table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset, kappa=params.kappa,
+        table, weights=params.weights.chosen(), filters=filters, preset=params.preset, kappa=params.kappa,
         e_hull_z=params.e_hull_z, sort=False,
     )
 

@@ -117,10 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", action="append", dest="families", help="a family to keep (repeat for several)")
     s.add_argument("--element", action="append", dest="elements", help="an element of the pool (repeat for several)")
     s.add_argument("--limit", type=int, help="candidate budget")
-    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "simulation"],
-                   help="tier to run (repeat)")
+    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "structure", "simulation"],
+                   help="tier to run (repeat; default composition, stability, structure)")
     s.add_argument("--stability-top-k", type=int)
-    s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2", help="tiers as one comma-separated list, e.g. composition,stability,simulation")
+    s.add_argument("--structure-top-k", type=int, help="tier structure: describe the best K candidates from their own structure")
+    s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2",
+                   help="tiers as one comma-separated list, e.g. composition,stability,structure,simulation")
     s.add_argument("--simulation-top-k", type=int, help="tier simulation: simulate the best K ranked candidates")
     s.add_argument("--potential", choices=["chgnet", "sevenn"], help="tier simulation: the interatomic potential")
     s.add_argument("--md-steps", type=int, help="tier simulation: MD steps per temperature")
@@ -150,7 +152,7 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = _params_object(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "structure_top_k", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value

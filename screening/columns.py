@@ -203,14 +203,20 @@ _STABILITY = _tier(
 # volume_per_atom_A3 is tier 0's column), the BVSE barriers and the structure-aware conductivity
 _STRUCTURE = _tier(
     "structure",
-    ("structure_source", _S, "", "where the candidate's structure came from (the enumerator's substituted parent, or a file)"),
+    ("structure_source", _S, "", "where the candidate's structure came from: `enumerated` (the enumerator's substituted "
+     "parent), `obelix-cif` (the OBELiX CIF) or `file` (the structure file)"),
+    ("structure_disorder", _S, "", "how partial occupancies were treated: `ordered` (none) or `mean-field` (descriptors "
+     "over the partial occupancies and a BVSE energy of the occupancy-weighted species; no ordered approximant)"),
+    ("structure_n_sites", _I, "", "sites in the structure described (partially occupied sites count once)"),
+    ("structure_volume_per_atom_A3", _D, "A^3", "volume per atom of the structure (tier 0's `volume_per_atom_A3` is the "
+     "Magpie estimate from the formula)", _F),
     ("volume_per_anion_A3", _D, "A^3", "volume per anion", _F),
     ("packing_fraction", _D, "", "fraction of the cell filled by ionic spheres", _F),
     ("density_g_cm3", _D, "g/cm^3", "density of the structure", _F),
     ("li_li_min_dist_A", _D, "A", "shortest Li-Li distance", _F),
     ("li_li_mean_nn_dist_A", _D, "A", "mean nearest Li-Li distance", _F),
     ("li_cn_mean", _D, "", "mean Li coordination number", _F),
-    ("li_percolation_dim", _I, "", "dimension of the Li network at 3.5 A (0-3)", _F),
+    ("li_percolation_dim", _I, "", "dimension of the Li network at 4.0 A Li-Li hops (0-3)", _F),
     ("li_percolation_3d_dist_A", _D, "A", "smallest Li-Li cutoff giving a 3D network", _F),
     ("li_bottleneck_radius_1d_A", _D, "A", "widest window radius along Li paths that percolate in 1D", _F),
     ("li_bottleneck_radius_3d_A", _D, "A", "widest window radius along Li paths that percolate in 3D", _F),
@@ -222,14 +228,17 @@ _STRUCTURE = _tier(
     ("anion_bcc_rmsd", _D, "", "RMS distance of the anions to an ideal bcc lattice (normalised)", _F),
     ("anion_fcc_rmsd", _D, "", "RMS distance of the anions to an ideal fcc lattice (normalised)", _F),
     ("anion_hcp_rmsd", _D, "", "RMS distance of the anions to an ideal hcp lattice (normalised)", _F),
-    ("bvse_barrier_1d_eV", _D, "eV", "bond-valence site-energy migration barrier for 1D Li percolation (softBV)", _F),
+    ("bvse_barrier_1d_eV", _D, "eV", "bond-valence site-energy migration barrier for 1D Li percolation (softBV); "
+     "empty when Li+ does not percolate below 5 eV", _F),
     ("bvse_barrier_2d_eV", _D, "eV", "BVSE migration barrier for 2D percolation", _F),
-    ("bvse_barrier_3d_eV", _D, "eV", "BVSE migration barrier for 3D percolation", _F),
-    ("structure_log10_sigma_S_cm", _D, _LOG_S, "conductivity predicted by the structure-aware model", _F),
+    ("bvse_barrier_3d_eV", _D, "eV", "BVSE migration barrier for 3D percolation", {**_F, "header": "BVSE 3D barrier (eV)", "decimals": 2}),
+    ("structure_log10_sigma_S_cm", _D, _LOG_S, "conductivity predicted by the structure-aware model from the structure "
+     "tier's descriptors; the ranking uses it where there is one", {**_F, "header": "structure log10 sigma (S/cm)", "decimals": 2}),
     ("structure_log10_sigma_S_cm_std", _D, _LOG_S, "its standard uncertainty", _F),
     ("structure_log10_sigma_S_cm_lo80", _D, _LOG_S, "lower end of its 80% interval", _F),
     ("structure_log10_sigma_S_cm_hi80", _D, _LOG_S, "upper end of its 80% interval", _F),
-    ("structure_error", _S, "", "why the structure tier gave no number for the row"),
+    ("structure_wall_s", _D, "s", "seconds the structure tier spent on the row (descriptors, BVSE, its share of the model)"),
+    ("structure_error", _S, "", "why the structure tier gave no number (or only some: a failed BVSE) for the row"),
 )
 
 _T = "MD temperature's"
@@ -265,6 +274,8 @@ _SIMULATION = _tier(
     ("mlip_sigma_S_cm", _D, "S/cm", "conductivity extrapolated to 300 K"),
     ("mlip_log10_sigma_S_cm", _D, _LOG_S, "log10 of the MD conductivity at 300 K", _F),
     ("mlip_log10_sigma_S_cm_std", _D, _LOG_S, "its uncertainty (from the Arrhenius fit)"),
+    ("mlip_transport_ok", _B, "", "the MD transport fit passed its quality checks (the ranking uses the MD conductivity only then)"),
+    ("mlip_transport_quality", _S, "", "why the fit passed or failed its quality checks"),
     ("md_wall_s", _D, "s", "wall time of the MD"),
     ("md_atom_steps", _D, "", "atoms x MD steps simulated"),
     ("wall_s", _D, "s", "wall time of the candidate's whole simulation"),
@@ -283,8 +294,9 @@ _RANKING = _tier(
     ("complete", _B, "", "the row has every objective the ranking uses"),
     ("monroe_newman_pass", _B, "", "G > 2 G_Li (Monroe-Newman dendrite criterion); empty without G", _F),
     ("ranked_log10_sigma_S_cm", _D, _LOG_S, "the conductivity the ranking used: measured with `--use-measured`, "
-     "else the MD one where the simulation tier replaced the surrogate's, else the surrogate's"),
-    ("conductivity_source", _S, "", "where it came from: `measured`, `simulation` or `composition`", {"header": "sigma from"}),
+     "else the MD one where the simulation tier replaced the surrogate's, else the structure-aware one where the "
+     "structure tier ran, else the composition model's"),
+    ("conductivity_source", _S, "", "where it came from: `measured`, `simulation`, `structure` or `composition`", {"header": "sigma from"}),
     ("ranked_e_hull_eV_atom", _D, _EV, "the e_hull the ranking used: the relaxed MLIP one where the simulation tier ran, "
      "else the stability tier's"),
     ("e_hull_ranked_source", _S, "", "where it came from: `simulation`, `reference` or `predicted`", {"header": "e_hull ranked from"}),

@@ -435,6 +435,8 @@ def rank(
     passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
     out[PASSES] = passes & checked
+    for deprecated, name in DEPRECATED_COLUMNS.items():  # passes_filters: RankedFrame warns when it is read
+        out[deprecated] = out[name]
     out["gate_failed"] = _joined_names(fail.to_numpy(bool), list(fail.columns))
     miss_cols = [list(unchecked.columns), used]
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])
@@ -492,8 +494,8 @@ def passed_gates(ranked: pd.DataFrame) -> pd.Series:
     return pd.Series(True, index=ranked.index)
 
 
-#: deprecated column names of :func:`rank`'s table -> their names now
-DEPRECATED_COLUMNS = {"passes_filters": "passes_gates"}
+#: deprecated column names of :func:`rank`'s table -> their names now (the registry's: :func:`screening.columns.deprecated_names`)
+DEPRECATED_COLUMNS = registry.deprecated_names()
 
 
 class RankedFrame(pd.DataFrame):

@@ -18,7 +18,7 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
     the ranking's columns (:data:`screening.columns.SCORE_COLUMNS`): ``passes_gates``,
     ``gate_failed``, ``missing``, ``complete``, ``monroe_newman_pass``, ``pareto_rank``,
     ``score``, ``rank``, and the numbers the ranking used where a tier may replace another's: ``ranked_log10_sigma_S_cm`` with
-    ``conductivity_source`` (``composition`` or ``simulation``), ``ranked_e_hull_eV_atom``
+    ``conductivity_source`` (``composition``, ``structure``, ``simulation`` or ``measured``), ``ranked_e_hull_eV_atom``
     with ``e_hull_ranked_source`` (``reference``, ``predicted`` or ``simulation``). The
     tiers' own numbers keep their names (``log10_sigma_S_cm``, ``e_hull_eV_atom``, ``mlip_*``).
 ``ranked`` (view)
@@ -129,9 +129,10 @@ class ResultStore:
             if not self.path.is_file():
                 raise StoreError(f"no store at {self.path}: run `screening screen` first, or check --store / SCREENING_RESULTS_PATH")
             with self.connect(read_only=True) as con:
-                current = store_schema.is_current(con, self.path)  # a store newer than the code: StoreError
+                older = _schema_version(con, self.path) < SCHEMA_VERSION  # a store newer than the code: StoreError
+                current = not older and store_schema.is_current(con, self.path)
             if not current:
-                self._upgrade_for_reading()
+                self._upgrade_for_reading(required=older)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,12 +144,15 @@ class ResultStore:
                 if old:
                     logger.info("%s: store upgraded from schema version %s to %s", self.path, old, SCHEMA_VERSION)
 
-    def _upgrade_for_reading(self) -> None:
+    def _upgrade_for_reading(self, required: bool) -> None:
         """A read of a store an older version wrote: upgrade it once (its columns renamed, the registered ones created)
-        when the file may be written, else a StoreError saying so; reads of a current store never write."""
+        when the file may be written; else a StoreError saying so when its schema version is older (``required``), or
+        nothing when it only lacks columns registered since. Reads of a current store never write."""
         import os
 
         if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            if not required:
+                return
             raise StoreError(f"{self.path}: written by an older version of screening and read-only here: open it once "
                              "where it may be written (e.g. `screening runs` as its owner) to upgrade it")  # fmt: skip
         ResultStore(self.path, retries=self.retries)  # opened for writing: migrated
@@ -489,7 +493,7 @@ class ResultStore:
     def run_table(
         self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True, ids: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """Candidates, predictions, stability and simulation of one run joined by ``candidate_id``
+        """Candidates, predictions, stability, structure and simulation of one run joined by ``candidate_id``
         (no ``run_id`` column), ordered by ``candidate_id`` (``ordered=False``: in no particular
         order, which spares DuckDB the sort of every row; the ranking does not need it).
         ``ids``: only these candidates.
@@ -499,7 +503,7 @@ class ResultStore:
         ``source``, ``prototype``, ``parent``) as categoricals: a run of 10^6 rows then costs
         its needed columns, not every column of every table.
         """
-        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("m", "simulation"))
+        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("r", "structure"), ("m", "simulation"))
         select = "* EXCLUDE (run_id)"
         if columns is not None:
             wanted = list(dict.fromkeys(["candidate_id", *columns]))
@@ -511,7 +515,8 @@ class ResultStore:
             select = ", ".join("candidate_id" if c == "candidate_id" else f"{where[c]}.{_quote(c)}" for c in wanted if c in where)
         return self.query(
             f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN simulation m USING (run_id, candidate_id) "
+            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
+            "LEFT JOIN simulation m USING (run_id, candidate_id) "
             "WHERE run_id = ?" + ("" if ids is None else " AND list_contains(?, candidate_id)")
             + (" ORDER BY candidate_id" if ordered else ""),
             [run_id] if ids is None else [run_id, [str(i) for i in ids]],

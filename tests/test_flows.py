@@ -160,7 +160,7 @@ def test_enumerated_screen_ranks_on_every_objective(tmp_path):
     """Enumerated halides through both tiers: the ranking sees windows, hull and mechanics."""
     path = str(tmp_path / "enum.duckdb")
     params = ScreenParameters(source="enumerated", families=["halide"], limit=30, chunk_size=15, stability_top_k=10,
-                              run_id="enum", store_path=path)  # fmt: skip
+                              tiers=["composition", "stability"], run_id="enum", store_path=path)  # fmt: skip
     screen(params)
     store = ResultStore(path)
     ranked = store.query("SELECT * FROM ranked WHERE run_id = 'enum' ORDER BY rank")
@@ -190,7 +190,7 @@ def test_broken_cif_among_the_inputs(tmp_path):
     (tmp_path / "good.cif").write_text(obelix_cif_text("w87"))  # Li6PS5Br
     (tmp_path / "good_copy.cif").write_text(obelix_cif_text("w87"))  # the same structure again: a row of its own
     (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a 5\nloop_\n_atom_site_label\n")
-    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), run_id="files",
+    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), tiers=["composition", "stability"], run_id="files",
                               store_path=str(tmp_path / "files.duckdb"))  # fmt: skip
     assert screen(params, return_state=True).is_completed()
     rows = ResultStore(params.store_path).query("SELECT parent, formula, error, passes_gates FROM ranked ORDER BY parent")

@@ -6,6 +6,7 @@ Modules, in the order of a run:
 ``sources``  :class:`CandidateSource`: a run's candidates in chunks and their structures (OBELiX, files, enumerated)
 ``steps``    descriptor and prediction steps; the trained models a screen needs
 ``tiers``    the composition and stability tiers of a chunk, the ranking of a run
+``structure`` the structure tier of a chunk (descriptors, BVSE, structure-aware conductivity) and its use in the ranking
 ``cache``    cache keys: the code/model/data fingerprint and canonical chunk keys
 ``report``   the funnel summary (markdown) and the Pareto plot
 
@@ -44,6 +45,7 @@ from screening.pipeline.steps import (
     predict_properties,
     require_models,
 )
+from screening.pipeline.structure import STRUCTURE_COLUMNS, structure_pool, structure_tier, use_structure
 from screening.pipeline.tiers import (
     SCORE_COLUMNS,
     composition_tier,
@@ -63,6 +65,10 @@ __all__ = [
     "simulation_tier",
     "use_measured",
     "use_simulated",
+    "STRUCTURE_COLUMNS",
+    "structure_pool",
+    "structure_tier",
+    "use_structure",
     "obelix_candidates",
     "cif_candidates",
     "describe_compositions",

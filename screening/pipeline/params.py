@@ -35,7 +35,7 @@ ANIONS = frozenset(ANION_CHARGES)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]  # a Literal built at run time (pydantic reads it)
 Family = Literal[FAMILIES]  # type: ignore[valid-type]  # as above
-Tier = Literal["composition", "stability", "simulation"]
+Tier = Literal["composition", "stability", "structure", "simulation"]
 if TYPE_CHECKING:  # the presets are known at run time only: a str to the type checker
     Preset = str
 else:
@@ -152,17 +152,29 @@ class ScreenParameters(BaseModel):
     )
     limit: int | None = Field(None, ge=1, title='Candidate budget', description="candidate budget: screen at most this many candidates (empty: all)")
     tiers: list[Tier] = Field(
-        default_factory=lambda: list[Tier](["composition", "stability"]),
+        default_factory=lambda: list[Tier](["composition", "stability", "structure"]),
         title='Tiers to run',
         min_length=1,
-        description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
-        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula)",
+        description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run), "
+        "'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula), "
+        "'structure' (the candidate's own structure: Li sublattice, bottlenecks, BVSE barriers and a structure-aware "
+        "conductivity the ranking uses, about 0.5-1 s a structure, on the best structure_top_k) and 'simulation' "
+        "(MLIP relaxation and MD, minutes a candidate)",
     )
     stability_top_k: int | None = Field(
         2000,
         title='Stability tier on the best K',
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
+    )
+    structure_top_k: int = Field(
+        300,
+        title='Structure tier on the best K',
+        ge=1,
+        le=100_000,
+        description="tier 'structure': describe the best K candidates of the ranking after the stability tier (of those "
+        "that pass its gates) from their own structure, BVSE barriers included (about 0.5-1 s a structure on one "
+        "core), and rank them on the structure-aware conductivity",
     )
     simulation_top_k: int = Field(
         5,

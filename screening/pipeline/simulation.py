@@ -65,7 +65,9 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
 
     The conductivity is replaced only where the MD ran at least :data:`MIN_MD_PS` per
-    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source`` (``composition`` or ``simulation``) and
+    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source``
+    (``simulation`` where it replaced the conductivity; elsewhere the source :func:`~screening.pipeline.use_structure`
+    set, or ``composition``) and
     ``e_hull_ranked_source`` (the stability tier's ``e_hull_source``, or ``simulation``);
     the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
     uncertainty) where one replaced it.
@@ -74,7 +76,10 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     for column in _REPLACED:
         if column in table:
             table[column] = table[column].copy()
-    table["conductivity_source"] = "composition"
+    if "conductivity_source" in table:  # set by use_structure: kept where no simulated number replaces it
+        table["conductivity_source"] = table["conductivity_source"].astype(object).copy()
+    else:
+        table["conductivity_source"] = "composition"
     base = table["e_hull_source"].astype(object) if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
     table["e_hull_ranked_source"] = base
     if "mlip_log10_sigma_S_cm" in table:

@@ -46,7 +46,7 @@ def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_columns(filters: dict | None = None, measured: bool = False) -> list[str]:
-    """The columns of a run that its ranking and its simulated-number swap read.
+    """The columns of a run that its ranking and its structure and simulated-number swaps read.
 
     Every objective and gate any preset names with its uncertainty columns, every column a
     filter may name, and the simulation tier's: the ranking of a 10^6-row run reads these
@@ -63,6 +63,7 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", columns.MLIP_SIGMA, f"{columns.MLIP_SIGMA}_std",
                   "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
+    names.update(c for c in columns.names("structure") if c.startswith("structure_log10_sigma_S_cm"))  # use_structure's
     return sorted(names)
 
 

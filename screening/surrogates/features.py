@@ -258,25 +258,41 @@ def structure_descriptor_row(structure: Any, bvse: bool = False) -> dict[str, fl
     structure, ...). A failed BVSE barrier gives NaN (the tree models take it); an infinite
     value (no percolating path) becomes +-1e6.
     """
-    from screening.descriptors.structural import FEATURE_LABELS, structural_descriptors
+    from screening.descriptors.structural import structural_descriptors
 
     if not hasattr(structure, "lattice") and hasattr(structure, "get_cell"):  # ase Atoms
         from pymatgen.io.ase import AseAtomsAdaptor
 
         structure = AseAtomsAdaptor.get_structure(structure)
     d = structural_descriptors(structure)
-    row = {f"struct_{k}": _finite(d[k]) for k in FEATURE_LABELS if k != "anion_framework"}
-    for a in ANION_FRAMEWORKS:
-        row[f"struct_anion_framework_{a}"] = float(d.get("anion_framework") == a)
+    barriers = None
     if bvse:
-        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS
         from screening.descriptors.bondvalence import bondvalence_descriptors
 
         try:
-            b = bondvalence_descriptors(structure)
-            row.update({k: _finite(b[k]) for k in BVSE_LABELS})
+            barriers = bondvalence_descriptors(structure)
         except Exception:
-            row.update({k: float("nan") for k in BVSE_LABELS})
+            barriers = {}
+    return structure_feature_row(d, barriers)
+
+
+def structure_feature_row(descriptors: dict[str, Any], barriers: dict[str, float] | None = None) -> dict[str, float]:
+    """The model features of :func:`structure_descriptor_row` from descriptors already computed.
+
+    ``descriptors``: :func:`screening.descriptors.structural.structural_descriptors` of the
+    structure; ``barriers``: its :func:`screening.descriptors.bondvalence.bondvalence_descriptors`
+    (None: no BVSE features; a dict without them, e.g. ``{}`` after a failed BVSE: NaN). For
+    a caller that keeps the descriptors too (the structure tier of a screen) and so computes them once.
+    """
+    from screening.descriptors.structural import FEATURE_LABELS
+
+    row = {f"struct_{k}": _finite(descriptors[k]) for k in FEATURE_LABELS if k != "anion_framework"}
+    for a in ANION_FRAMEWORKS:
+        row[f"struct_anion_framework_{a}"] = float(descriptors.get("anion_framework") == a)
+    if barriers is not None:
+        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS
+
+        row.update({k: _finite(barriers[k]) if k in barriers else float("nan") for k in BVSE_LABELS})
     return row
 
 
