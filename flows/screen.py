@@ -55,11 +55,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from screening import display, pipeline, run_scope
-from screening.columns import PASSES, error_column
+from screening.columns import PASSES, SIGMA, error_column
 from screening.errors import RunConflictError
 from screening.pipeline import RunOptions, ScreenParameters
 from screening.pipeline.report import LABEL_TOP, premise_note
 from screening.ranking import resolve_preset
+from screening.shortlist import held_back_text, shortlist
 from screening.store import ResultStore
 
 __all__ = [
@@ -189,6 +190,22 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
         table = future.result()
         store.write("simulation", run_id, table)
         n_failed += int(table[error_column("simulation")].notna().sum())
+    return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
+
+
+@flow(name="screen relax", log_prints=True)
+def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) -> dict:
+    """Tier 'relax': MLIP e_hull (relaxation only, batched where the potential allows) of the best ``mlip_relax_top_k``.
+
+    Rows go to the store's ``simulation`` table (the simulation tier, run after it, replaces
+    the rows of its own candidates); the re-ranking then gates and ranks on the MLIP e_hull.
+    """
+    store = ResultStore(params.run.store_path)
+    best = ranked.sort_values("rank").head(params.mlip_relax_top_k)
+    structures = pipeline.candidate_source(params).structures(list(best["candidate_id"]))
+    table = pipeline.relax_tier(best, structures, params.potential)
+    store.write("simulation", run_id, table)
+    n_failed = int(table["simulation_error"].notna().sum())
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
@@ -358,8 +375,15 @@ def _tiers_and_ranking(
     timings.update(tiers["timings"])
     t = time.perf_counter()
     ranked = _rank(params, store, run_id)
-    if "simulation" in params.tiers and len(ranked):
+    if "relax" in params.tiers and len(ranked):
         timings["rank_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        funnel["relax"] = screen_relax(params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]])
+        timings["relax_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        ranked = _rank(params, store, run_id)  # again, gated and ranked on the MLIP e_hull where it exists
+    if "simulation" in params.tiers and len(ranked):
+        timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
         t = time.perf_counter()
         funnel["simulation"] = screen_simulation.with_options(task_runner=task_runner_for(params.run))(
             params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]]
@@ -375,6 +399,11 @@ def _tiers_and_ranking(
             bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
             funnel[f"gate {gate['gate']} in [{bounds}]"] = {k: gate[k] for k in ("in", "failed", "unchecked")} | {"out": gate["remaining"]}
     funnel["ranking"] = {"in": len(ranked), "out": int(ranked[PASSES].sum()) if len(ranked) else 0, "failed": 0}
+    if params.run.per_prototype and len(ranked):  # the table's diversity cap: how many passing rows it holds back
+        held = shortlist(ranked, params.top_n, params.run.per_prototype)[1]
+        passing = funnel["ranking"]["out"]
+        funnel[f"table: at most {params.run.per_prototype} per prototype"] = {
+            "in": passing, "out": passing - held["beyond_cap"], "failed": held["beyond_cap"]}
     timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
     return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
 
@@ -415,7 +444,7 @@ def _rank(params: ScreenParameters, store: ResultStore, run_id: str, pool: bool 
     filters = dict(params.filters)
     if pool:
         gates = {**resolve_preset(params.preset).gates, **filters}
-        filters.update({c: (None, None) for c in gates if c.startswith("log10_sigma_S_cm")})
+        filters.update({c: (None, None) for c in gates if c.startswith(SIGMA)})
     # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
     return pipeline.rank_funnel(
         table, weights=params.weights.chosen(), filters=filters, preset=params.preset, kappa=params.kappa,
@@ -427,6 +456,8 @@ def _with_report_details(params: ScreenParameters, store: ResultStore, run_id: s
     """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
     shown = max(params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
     best = ranked.loc[ranked[PASSES].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
+    capped, _ = shortlist(ranked, params.top_n, params.run.per_prototype)  # the table's rows under the per-prototype cap
+    best = pd.concat([best, capped[["candidate_id", "rank"]]]).drop_duplicates("candidate_id")
     details = store.run_table(run_id, columns=pipeline.report_columns(), ids=best["candidate_id"].tolist())
     return pipeline.with_details(ranked, details)
 
@@ -485,6 +516,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """
     logger = get_run_logger()
     t_start = time.perf_counter()
+    params = _confined(params)
     store = ResultStore(params.run.store_path)
     check_resume(store, params)
     from screening.surrogates import MODEL_NAMES
@@ -522,6 +554,15 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     return run_id
 
 
+def _confined(params: ScreenParameters) -> ScreenParameters:
+    """A run of the deployment (the UI's form, the API) writes only inside SCREENING_RESULTS_ROOT; others are not confined."""
+    from prefect.runtime import deployment
+
+    if not params.run.store_path or not deployment.id:
+        return params
+    return params.with_run(store_path=str(pipeline.confined_store_path(params.run.store_path)))
+
+
 def _identical_run(store: ResultStore, params: ScreenParameters, digest: str) -> run_scope.RunInfo | None:
     """The finished run a new run would copy (same screening parameters, code, models, data), unless a run id is given."""
     if params.run.run_id is not None or not params.run.reuse_identical:
@@ -536,7 +577,7 @@ def _reused_artifacts(params: ScreenParameters, store: ResultStore, earlier: run
             f"data, so this run shows its rows instead of writing a copy (run options: reuse_identical=false for a copy).")  # fmt: skip
     logger.info(text)
     columns = [c for c in display.compact_source_columns(params.preset) if c in store.query("SELECT * FROM ranked LIMIT 0")]
-    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns)
+    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns, per_prototype=params.run.per_prototype)
     create_table_artifact(key="top-candidates", table=display.artifact_rows(best, params.preset),
                           description=f"best {len(best)} of {earlier.label()} (passed every gate; reused)")  # fmt: skip
     create_markdown_artifact(key="screen-summary", markdown=f"# Screen `{earlier.run_id}` (reused)\n\n{text}\n",
@@ -557,10 +598,10 @@ def _artifacts(
     params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict, note: str
 ) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout."""
-    best = ranked[ranked[PASSES].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
+    best, held = shortlist(ranked, params.top_n, params.run.per_prototype) if len(ranked) else (ranked, {})
     label = store.run_info(run_id).label()
-    note = " ".join(t for t in (note, premise_note(ranked, params.preset)) if t)  # e.g. none is stable against Li metal
-    rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN
+    note = " ".join(t for t in (note, premise_note(ranked, params.preset), held_back_text(held, len(best))) if t)
+    rows = pipeline.top_table(ranked, params.top_n, params.preset, params.run.per_prototype) if len(ranked) else []  # no NaN
     create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of {label} (passed every gate)")
     png = None
     if len(ranked):

@@ -18,10 +18,19 @@ from __future__ import annotations
 
 from screening.chemistry import FAMILIES
 from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest, tier_digest
-from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
+from screening.pipeline.params import (
+    ANIONS,
+    ELEMENT_SYMBOLS,
+    RUN_OPTION_FIELDS,
+    RunOptions,
+    ScreenParameters,
+    confined_store_path,
+    screen_spec,
+)
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.simulation import (
     MEASURED_SCATTER_LOG10,
+    relax_tier,
     simulation_tier,
     use_measured,
     use_simulated,
@@ -59,9 +68,11 @@ from screening.pipeline.tiers import (
 
 __all__ = [
     "MEASURED_SCATTER_LOG10",
+    "confined_store_path",
     "CandidateSource",
     "candidate_source",
     "candidate_structures",
+    "relax_tier",
     "simulation_tier",
     "use_measured",
     "use_simulated",
