@@ -37,7 +37,7 @@ from screening.surrogates.domain import NOVEL_L1, nearest_l1
 from screening.surrogates.physics import N_COMP, StructureConductivityModel, composition_estimator
 from screening.training.common import COVERAGE, SEED
 from screening.training.conductivity import STRUCTURE_CANDIDATE
-from screening.training.lofo import FamilyData, spearman, family_data
+from screening.training.lofo import FamilyData, family_data, spearman
 
 MIN_ROWS = 9
 
