@@ -459,9 +459,10 @@ def rank(
         score = np.nanmean(np.where(np.isnan(terms), np.nan, terms), axis=1) if terms.size else score
     score[~passes] = np.nan
     out["score"] = score
-    from screening.shortlist import why_text  # (the shortlist module reads OBJECTIVES from here)
+    from screening.shortlist import why_text
 
-    out["why"] = why_text(terms, used, w if (w > 0).any() else np.ones(len(used)), normalise=normalise,
+    labels = [OBJECTIVES[c].failure_mode if c in OBJECTIVES else c for c in used]  # "conductivity", "reduction", ...
+    out["why"] = why_text(terms, labels, w if (w > 0).any() else np.ones(len(used)), normalise=normalise,
                           gate_failed=out["gate_failed"].to_numpy(), missing=out["missing"].to_numpy())  # fmt: skip
 
     pr = np.zeros(len(out), dtype=int)

@@ -96,12 +96,6 @@ def held_back_text(held: dict, n_shown: int) -> str:
             f"above its last row were held back ({parts}); per_prototype=0 shows the plain ranking.")  # fmt: skip
 
 
-def _labels(names: Sequence[str]) -> list[str]:
-    from screening.ranking import OBJECTIVES
-
-    return [OBJECTIVES[c].failure_mode if c in OBJECTIVES else c for c in names]
-
-
 def why_text(
     terms: np.ndarray,
     names: Sequence[str],
@@ -119,7 +113,8 @@ def why_text(
         ``rows x objectives`` normalised terms of :func:`screening.ranking.rank` (percentile
         in [0, 1] for ``normalise="rank"``, a clipped robust z otherwise; NaN: no value).
     names, weights
-        The objective columns and their weights (terms with weight 0 are left out).
+        The names the line shows for the objectives (the ranking passes their failure modes:
+        ``conductivity``, ``reduction`` ...) and their weights (terms with weight 0 are left out).
     gate_failed, missing
         Per row, the comma-joined gates it fails and the columns it has no value for
         (the ranking's columns of those names); a row that fails a gate reads ``fails ...``.
@@ -133,7 +128,7 @@ def why_text(
     terms = np.asarray(terms, dtype=float).reshape(len(terms), len(names))
     weights = np.asarray(weights, dtype=float)
     keep = np.flatnonzero(weights > 0)
-    labels = _labels([names[int(j)] for j in keep])
+    labels = [str(names[int(j)]) for j in keep]
     n = len(terms)
     if not len(keep) or not n:
         out = np.full(n, "", dtype=object)

@@ -208,9 +208,9 @@ def test_why_line_gives_each_weighted_percentile_largest_contribution_first():
 
 def test_why_text_vectorised_and_robust_z():
     terms = np.array([[0.2, 0.9], [np.nan, 0.5]])
-    out = why_text(terms, ["log10_sigma_S_cm", "cost_usd_per_kg"], np.array([1.0, 0.2]))
+    out = why_text(terms, ["conductivity", "cost"], np.array([1.0, 0.2]))
     assert list(out) == ["conductivity p20 x1, cost p90 x0.2", "cost p50 x0.2"]
-    z = why_text(np.array([[1.23, -0.5]]), ["log10_sigma_S_cm", "window_low_V"], np.array([1.0, 1.0]), normalise="robust_z")
+    z = why_text(np.array([[1.23, -0.5]]), ["conductivity", "reduction"], np.array([1.0, 1.0]), normalise="robust_z")
     assert list(z) == ["conductivity z+1.2 x1, reduction z-0.5 x1"]
 
 
