@@ -43,11 +43,11 @@ if not os.path.exists(path):
     print("written", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, flush=True)
     sys.exit()
 store = ResultStore(path)
-from flows.screen import _rank
+from screening.pipeline import ScreenRun
 
 t = time.perf_counter()
 r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
-ranked = _rank(ScreenParameters(), store, "big")
+ranked = ScreenRun(ScreenParameters(), store, "big").rank()
 print("rank s", time.perf_counter()-t, "maxrss MiB before", r0, "after", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, "passed", int(ranked.passes_filters.sum()), (ranked.pareto_rank>0).sum())
 t = time.perf_counter()
 store.write("scores", "big", pipeline.score_table(ranked))

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from screening import __version__
+from screening._version import __version__
 from screening.errors import StoreError, UnknownValueError
 
 #: version of the store's tables and view; bump it when they change (the ``meta`` table records it)

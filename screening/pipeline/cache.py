@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from screening import __version__
+from screening._version import __version__
 
 __all__ = ["fingerprint", "fingerprint_digest", "chunk_key", "source_digest", "data_digest", "KEY_DECIMALS"]
 
