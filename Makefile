@@ -32,7 +32,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 train: install
-	$(PY) -m screening.train
+	$(PY) -m screening.training
 
 # Prefect server on 127.0.0.1:4200 plus the served deployments screen, train, evaluate
 ui: install

@@ -1,11 +1,9 @@
 """Cross-validation of the conductivity candidates on the OBELiX train split (never the test split).
 
     .venv/bin/python benchmarks/bench_conductivity_selection.py                 # DEFAULT_CANDIDATES, repeated CV (as `make train`)
-    .venv/bin/python benchmarks/bench_conductivity_selection.py --all --single  # all 23 candidates, one unshuffled split
+    .venv/bin/python benchmarks/bench_conductivity_selection.py --single        # one unshuffled split
     .venv/bin/python benchmarks/bench_conductivity_selection.py --repeats 1 2 3 --test hgb_grouped_compw_iter600
         # other shuffles, and the test metrics of one candidate trained as `make train` would (after a choice, never for it)
-    .venv/bin/python benchmarks/bench_conductivity_selection.py --round4 --repeats 0 1 2 3 4
-        # the fourth round's candidates (ROUND4_CANDIDATES) and its pre-registered decision rule against the shipped model
 
 Prints one markdown row per candidate: the out-of-fold MAE over all train rows and over the
 novel-like rows (further than 0.05 L1 in atomic fractions from every row of the other folds),
@@ -24,10 +22,8 @@ import argparse
 import numpy as np
 
 from screening.surrogates.selection import (
-    CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
     NOVEL_L1,
-    ROUND4_CANDIDATES,
     select_conductivity,
 )  # fmt: skip
 from screening.training.conductivity import conductivity_data
@@ -35,20 +31,13 @@ from screening.training.conductivity import conductivity_data
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--all", action="store_true", help="every candidate of CONDUCTIVITY_CANDIDATES")
     parser.add_argument("--single", action="store_true", help="one unshuffled GroupKFold split instead of the repeats")
     parser.add_argument("--repeats", type=int, nargs="+", help="shuffle seeds of the grouped folds (default CV_REPEATS)")
     parser.add_argument("--candidates", nargs="+", help="these names of CONDUCTIVITY_CANDIDATES")
-    parser.add_argument("--round4", action="store_true", help="the fourth round's candidates (ROUND4_CANDIDATES)")
     parser.add_argument("--reference", default="hgb_lr0.05_leaves15", help="the shipped candidate of the paired comparison")
     parser.add_argument("--test", metavar="CANDIDATE", help="train this candidate on train and print its test metrics")
     args = parser.parse_args()
-    if args.all:
-        names = list(CONDUCTIVITY_CANDIDATES)
-    elif args.round4:
-        names = list(ROUND4_CANDIDATES)
-    else:
-        names = args.candidates
+    names = args.candidates
     repeats = (None,) if args.single else tuple(args.repeats or CV_REPEATS)
     train = conductivity_data("train")
     best, scores = select_conductivity(train.X, train.y, train.groups, train.fractions, train.censored, NOVEL_L1,
@@ -83,7 +72,7 @@ def main() -> None:
             print(f"\nRule: winner {best}, mean gain {d.mean():.4f} {'>' if clear else '<='} 2 SE = {2 * se:.4f}, "
                   f"wins {wins}/{len(d)} (needs {len(d) - 1}): {'REPLACES' if replace else 'does not replace'} {args.reference}.")
     if args.test:
-        from screening.train import train_conductivity
+        from screening.training.retrain import train_conductivity
 
         card = train_conductivity(save=False, candidates=[args.test]).card
         print(f"\n{args.test} on the test split: MAE {card['metrics_test']['mae']:.4f}, novel "

@@ -8,7 +8,7 @@ Run from the repository root::
 
 What it measures (one process pinned to one core, BLAS threads 1):
 
-1. the whole default space of :func:`screening.candidates.enumerate_candidates`
+1. the whole default space of :func:`screening.enumeration.enumerate_candidates`
    (no arguments): the dry run (:func:`enumeration_plan`, the index pass that finds the
    compositions several prototypes reach), then the stream: wall and CPU time,
    candidates per family, peak resident memory (``resource.getrusage``); a budget of
@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from screening.candidates import (  # noqa: E402
+from screening.enumeration import (  # noqa: E402
     PRESETS,
     EnumerationReport,
     enumerate_candidates,

@@ -39,7 +39,7 @@ def main() -> None:
     retrained = {}
     times = {}
     if not args.no_retrain:
-        from screening import train
+        from screening.training import retrain as train
 
         with tempfile.TemporaryDirectory() as tmp:
             for name, fn in (("conductivity", train.train_conductivity), ("formation_energy", train.train_formation_energy)):

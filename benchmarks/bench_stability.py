@@ -27,9 +27,9 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from screening.candidates import enumerate_candidates  # noqa: E402
 from screening.datasets import load_obelix  # noqa: E402
 from screening.descriptors.stability import ReferenceHull, as_composition, stability_descriptors  # noqa: E402
+from screening.enumeration import enumerate_candidates  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "stability.md"
 METHODS = ("lp", "pymatgen")

@@ -38,6 +38,7 @@ and goes on where it stopped, in the same process or a new one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -89,12 +90,20 @@ def on_chunk_stored(callback: ChunkCallback) -> Iterator[None]:
         _chunk_callbacks.remove(callback)
 
 
+@functools.lru_cache(maxsize=16)
+def _tier_digest(tier: str, run_digest: str) -> str:
+    """The fingerprint of the code one tier runs (its modules only), models and data; once per run and process."""
+    return pipeline.tier_digest(tier)
+
+
 def _composition_key(context, parameters: dict) -> str:
-    return pipeline.chunk_key("composition", parameters["digest"], parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
+    digest = _tier_digest("composition", parameters["digest"])
+    return pipeline.chunk_key("composition", digest, parameters["candidates"], _COMPOSITION_KEY_COLUMNS)
 
 
 def _stability_key(context, parameters: dict) -> str:
-    return pipeline.chunk_key("stability", parameters["digest"], parameters["candidates"], _STABILITY_KEY_COLUMNS)
+    digest = _tier_digest("stability", parameters["digest"])
+    return pipeline.chunk_key("stability", digest, parameters["candidates"], _STABILITY_KEY_COLUMNS)
 
 
 _TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)

@@ -1,6 +1,6 @@
 """The ``train`` flow: retrain the surrogate models and record their model cards.
 
-Calls :func:`screening.train.train_all` (what ``make train`` runs) with the models and
+Calls :func:`screening.training.retrain.train_all` (what ``make train`` runs) with the models and
 ``save`` of :class:`TrainParameters`. The model cards it writes
 (``models/<name>/card.json``) are shown as a markdown artifact.
 """
@@ -24,17 +24,17 @@ class TrainParameters(BaseModel):
     models: list[str] = Field(
         default_factory=lambda: ["all"],
         min_length=1,
-        description="models to retrain ('all', or names understood by screening.train.train_all)",
+        description="models to retrain ('all', or names understood by screening.training.retrain.train_all)",
     )
     save: bool = Field(True, description="save the trained models and their cards under models/")
 
 
 def run_training(params: TrainParameters) -> list[str]:
-    """Train the models of ``params`` with :func:`screening.train.train_all`, passing ``save`` through.
+    """Train the models of ``params`` with :func:`screening.training.retrain.train_all`, passing ``save`` through.
 
     Returns the names of the models that have a card under ``settings.models_dir``.
     """
-    from screening.train import train_all
+    from screening.training.retrain import train_all
 
     names = None if params.models == ["all"] else params.models
     train_all(names, save=params.save)
@@ -44,7 +44,7 @@ def run_training(params: TrainParameters) -> list[str]:
 @task(name="train surrogates", retries=1, retry_delay_seconds=2)
 def train_models(params: TrainParameters) -> list[str]:
     names = run_training(params)
-    get_run_logger().info("trained %s with screening.train (save=%s)", params.models, params.save)
+    get_run_logger().info("trained %s with screening.training (save=%s)", params.models, params.save)
     return names
 
 

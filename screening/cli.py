@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("directory")
 
     s = sub.add_parser("screen", help="launch a screening run (the `screen` flow) with validated parameters")
-    s.add_argument("--source", choices=["obelix", "enumerated", "cif"])
+    s.add_argument("--source", choices=["obelix", "enumerated", "file", "cif"], help="'cif': deprecated name of 'file'")
     s.add_argument("--family", action="append", dest="families", help="a family to keep (repeat for several)")
     s.add_argument("--element", action="append", dest="elements", help="an element of the pool (repeat for several)")
     s.add_argument("--limit", type=int, help="candidate budget")

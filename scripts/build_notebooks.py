@@ -2,7 +2,8 @@
 
 The notebooks are the documentation a battery scientist copies from; keeping their source
 here keeps them reviewable as code. ``python scripts/build_notebooks.py`` rewrites them;
-``tests/test_notebooks.py`` executes every notebook and checks it draws a plot.
+``tests/test_notebooks.py`` checks that notebooks/ holds exactly these cells, executes every
+notebook and checks it draws a plot.
 """
 
 from __future__ import annotations
@@ -311,13 +312,17 @@ def write(name: str, cells) -> Path:
     return path
 
 
+#: every notebook this script writes and its cells (``tests/test_notebooks.py`` checks notebooks/ agrees)
+NOTEBOOK_CELLS = {
+    "descriptors.ipynb": DESCRIPTORS,
+    "explore_screen.ipynb": EXPLORE,
+    "predict_your_composition.ipynb": PREDICT,
+}
+
+
 def main() -> None:
     NOTEBOOKS.mkdir(exist_ok=True)
-    for name, cells in [
-        ("descriptors.ipynb", DESCRIPTORS),
-        ("explore_screen.ipynb", EXPLORE),
-        ("predict_your_composition.ipynb", PREDICT),
-    ]:
+    for name, cells in NOTEBOOK_CELLS.items():
         print("wrote", write(name, cells))
 
 

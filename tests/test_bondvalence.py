@@ -157,17 +157,12 @@ def test_default_grid_is_converged():
         assert default[k] == pytest.approx(fine[k], abs=0.03), k
 
 
-def test_shared_site_policies_on_llto():
-    """LLTO's A sites hold La 0.32 / Li 0.5 (z = 1/2) and La 0.784 / Li 0.16 (z = 0)."""
+def test_shared_sites_are_mean_field_on_llto():
+    """LLTO's A sites hold La 0.32 / Li 0.5 (z = 1/2) and La 0.784 / Li 0.16 (z = 0): La counts with its occupancy."""
     from screening.descriptors.bondvalence import _scatterers
 
     s = read_structure(Path(__file__).resolve().parents[1] / "seeds" / "LLTO_Li0.35La0.55TiO3.cif")
-    weights = {}
-    for policy in ("mean-field", "majority"):
-        _, (c_frac, c_par), _ = _scatterers(s, "LLTO", policy)
-        # the cations at z = 0 and 1/2 are the A-site La (Ti sits at z = 0.265 and 0.735)
-        weights[policy] = {round(float(z), 3): float(w) for (_, _, z), w in zip(c_frac, c_par[:, 0]) if min(abs(z), abs(z - 0.5)) < 1e-6}
-    assert weights["mean-field"] == pytest.approx({0.0: 0.784, 0.5: 0.32})
-    assert weights["majority"] == {0.0: 1.0}  # the La-rich site counts fully, the La-poor one is a Li site
-    with pytest.raises(ValueError, match="shared_sites"):
-        bvse_barriers(s, shared_sites="occupied")
+    _, (c_frac, c_par), _ = _scatterers(s, "LLTO")
+    # the cations at z = 0 and 1/2 are the A-site La (Ti sits at z = 0.265 and 0.735)
+    weights = {round(float(z), 3): float(w) for (_, _, z), w in zip(c_frac, c_par[:, 0]) if min(abs(z), abs(z - 0.5)) < 1e-6}
+    assert weights == pytest.approx({0.0: 0.784, 0.5: 0.32})

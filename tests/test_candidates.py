@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from pymatgen.core import Composition, Species
 
-from screening.candidates import (
+from screening.enumeration import (
     DEFAULT_EXCLUDED,
     FILTERS,
     Candidate,
@@ -437,7 +437,7 @@ def test_budget_is_stratified_and_reproducible():
 
 
 def test_preset_and_options_object():
-    from screening.candidates import PRESETS, EnumerationOptions
+    from screening.enumeration import PRESETS, EnumerationOptions
 
     small = EnumerationOptions(max_substitutions=1, codoping="none")
     a = [c.id for c in enumerate_candidates(seeds=["Li3OCl"], options=small)]

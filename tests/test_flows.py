@@ -152,7 +152,7 @@ def test_evaluate_flow_reports_the_cards():
     from flows.evaluate import EvaluateParameters, evaluate
 
     result = evaluate(EvaluateParameters(rerun=True, tolerance=0.05))
-    assert "conductivity_baseline" in result["models"]
+    assert {"conductivity", "conductivity_structure"} <= set(result["models"])
     assert result["rerun"]["rows"] > 0 and result["rerun"]["matches_card"]
 
 
@@ -190,7 +190,7 @@ def test_broken_cif_among_the_inputs(tmp_path):
     (tmp_path / "good.cif").write_text(obelix_cif_text("w87"))  # Li6PS5Br
     (tmp_path / "good_copy.cif").write_text(obelix_cif_text("w87"))  # the same structure again: a row of its own
     (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a 5\nloop_\n_atom_site_label\n")
-    params = ScreenParameters(source="cif", cif_glob=str(tmp_path / "*.cif"), run_id="files",
+    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), run_id="files",
                               store_path=str(tmp_path / "files.duckdb"))  # fmt: skip
     assert screen(params, return_state=True).is_completed()
     rows = ResultStore(params.store_path).query("SELECT parent, formula, error, passes_filters FROM ranked ORDER BY parent")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import screening.train as train_module
+import screening.training.retrain as train_module
 from flows.train import TrainParameters, run_training
 
 

@@ -208,12 +208,18 @@ def test_rank_keeps_every_row_for_valid_weights_and_filters(weights, filters, ka
     filters=st.dictionaries(st.one_of(st.sampled_from(OBJECTIVES), st.text(max_size=8)), st.tuples(st.floats(), st.floats()), max_size=3),
 )
 def test_rank_raises_only_screening_errors(weights, filters):
+    """Any weights and filters: a ranking of every row, or a ScreeningError that names the offending key."""
     from screening.ranking import rank
 
+    table = _table()
     try:
-        rank(_table(), weights=weights, filters=filters)
-    except ScreeningError:
-        pass
+        ranked = rank(table, weights=weights, filters=filters)
+    except ScreeningError as exc:
+        assert any(repr(k) in str(exc) for k in [*weights, *filters]), str(exc)
+    else:
+        assert sorted(ranked["candidate_id"]) == sorted(table["candidate_id"])
+        assert ranked["rank"].tolist() == sorted(ranked["rank"])
+        assert ranked.loc[ranked["passes_gates"], "score"].notna().all()
 
 
 # ------------------------------------------------------------------------ SQL

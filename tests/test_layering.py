@@ -166,6 +166,7 @@ print(len([m for m in sys.modules if m.startswith("screening")]), "screening mod
 def test_importing_every_screening_module_imports_no_flows_module():
     """The check anyone can run: import every submodule of ``screening``; ``sys.modules`` has no ``flows`` (nor Prefect)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", _IMPORT_ALL], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    # the timeout bounds a hang (a loaded 2-core machine took minutes to import torch), it is no performance claim
+    done = subprocess.run([sys.executable, "-c", _IMPORT_ALL], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.split()[0]) > 50, done.stdout

@@ -1,5 +1,6 @@
 """The example notebooks run from top to bottom, draw a plot, and are stored without outputs."""
 
+import importlib.util
 from pathlib import Path
 
 import nbformat
@@ -9,8 +10,23 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_the_three_notebooks_exist():
-    assert {p.name for p in NOTEBOOKS} >= {"descriptors.ipynb", "explore_screen.ipynb", "predict_your_composition.ipynb"}
+def _build_script():
+    spec = importlib.util.spec_from_file_location("build_notebooks", Path(__file__).parents[1] / "scripts" / "build_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_are_what_build_notebooks_writes():
+    """notebooks/*.ipynb hold exactly the cells of scripts/build_notebooks.py (edit the script, then run it)."""
+    built = _build_script().NOTEBOOK_CELLS
+    assert {p.name for p in NOTEBOOKS} == set(built)
+    for path in NOTEBOOKS:
+        stored = nbformat.read(path, as_version=4).cells
+        expected = built[path.name]
+        assert [(c.cell_type, c.source) for c in stored] == [(c.cell_type, c.source) for c in expected], (
+            f"{path.name} differs from scripts/build_notebooks.py: run `python scripts/build_notebooks.py`"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -99,13 +100,33 @@ def test_library_imports_neither_prefect_nor_flows():
 def test_missing_model_is_an_error_naming_the_file_and_nothing_is_trained(models_dir):
     with pytest.raises(ModelNotFoundError, match=r"conductivity.*model\.skops.*make train"):
         pipeline.composition_tier(CHUNK)
-    with pytest.raises(ModelNotFoundError, match=r"conductivity_baseline.*make train"):
+    with pytest.warns(DeprecationWarning, match="predict_properties"), \
+            pytest.raises(ModelNotFoundError, match=r"conductivity.*model\.skops.*make train"):
         pipeline.predict_conductivity(CHUNK)
     assert list(models_dir.rglob("*")) == []  # no model was trained or written by a screen
 
 
+def test_predict_conductivity_is_deprecated_and_predicts_with_the_shipped_model():
+    import warnings
+
+    import screening.surrogates as surrogates
+
+    with pytest.warns(DeprecationWarning, match="predict_conductivity is deprecated"):
+        old = pipeline.predict_conductivity(CHUNK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the replacement warns nothing
+        new = pipeline.predict_properties(CHUNK)
+    assert old["model_conductivity"].eq("conductivity").all()
+    assert np.allclose(old["log10_sigma_S_cm"], new["log10_sigma_S_cm"]) and np.isfinite(old["log10_sigma_S_cm_std"]).all()
+    with pytest.warns(DeprecationWarning, match="baseline"):
+        baseline = surrogates.ConductivityBaseline
+    assert baseline.name == "conductivity_baseline"
+    with pytest.raises(AttributeError, match="no longer shipped"):
+        surrogates.load_conductivity_baseline  # noqa: B018
+
+
 def test_broken_model_is_an_error_naming_the_file(real_models, models_dir):
-    for name in ("conductivity", "formation_energy", "shear_modulus", "bulk_modulus", "conductivity_baseline"):
+    for name in ("conductivity", "formation_energy", "shear_modulus", "bulk_modulus"):
         shutil.copytree(real_models / name, models_dir / name)
     (models_dir / "conductivity" / "model.skops").write_bytes(b"not a zip file")
     with pytest.raises(ModelNotFoundError, match=r"models/conductivity/model\.skops.*make train"):
@@ -140,11 +161,20 @@ def test_every_cif_gives_a_row_and_bad_ones_an_error_naming_the_file(tmp_path):
 
 def test_cif_run_keeps_every_file_through_the_family_filter(tmp_path):
     folder = _cif_dir(tmp_path)
-    params = ScreenParameters(source="cif", cif_glob=str(folder / "*.cif"), families=["halide"])
+    params = ScreenParameters(source="file", cif_glob=str(folder / "*.cif"), families=["halide"])
     frames = list(pipeline.iter_candidate_frames(params))
     table = pd.concat(frames, ignore_index=True)
     assert sorted(table["parent"]) == sorted(p.name for p in folder.glob("*.cif"))
     assert table["error"].notna().sum() == 3
+    assert set(table["source"]) == {"file"}  # the parameter's value is the table's value
+
+
+def test_source_cif_is_the_deprecated_name_of_file(tmp_path):
+    folder = _cif_dir(tmp_path)
+    with pytest.warns(DeprecationWarning, match="source='file'"):
+        params = ScreenParameters(source="cif", cif_glob=str(folder / "*.cif"))
+    assert params.source == "file"
+    assert ScreenParameters.model_json_schema()["properties"]["source"]["enum"] == ["obelix", "enumerated", "file"]
 
 
 # ------------------------------------------------------------------ cache keys
@@ -159,6 +189,38 @@ def test_chunk_key_ignores_last_bit_float_noise_but_not_values_or_fingerprint():
     assert key != pipeline.chunk_key("composition", "d2", frame)
     assert key != pipeline.chunk_key("composition", "d1", frame.assign(formula=["LiBr", "Li2S"]))
     assert key != pipeline.chunk_key("stability", "d1", frame)
+
+
+def test_a_tier_key_covers_the_modules_the_tier_runs_and_no_other(tmp_path, monkeypatch, request):
+    """Editing the store leaves a composition chunk's key unchanged; editing a descriptor it computes changes it."""
+    import screening
+    from screening.pipeline import cache
+
+    package = tmp_path / "screening"
+    shutil.copytree(Path(screening.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "_PACKAGE", package)
+    request.addfinalizer(cache.source_digest.cache_clear)  # after monkeypatch's undo: later tests hash the real package
+    request.addfinalizer(cache.module_closure.cache_clear)
+    frame = pd.DataFrame({"candidate_id": ["x"], "formula": ["LiCl"]})
+
+    def keys():
+        for fn in (cache.module_closure, cache.source_digest):
+            fn.cache_clear()
+        return (pipeline.chunk_key("composition", cache.tier_digest("composition"), frame),
+                cache.source_digest("stability"), cache.source_digest())  # fmt: skip
+
+    modules = cache.module_closure(cache.TIER_MODULES["composition"])
+    assert {"screening.descriptors.composition", "screening.surrogates.predict"} <= set(modules)
+    assert not {"screening.store", "screening.cli", "screening.training.conductivity"} & set(modules)
+    before = keys()
+    with (package / "store.py").open("a") as f:
+        f.write("\n# an edit the composition tier never runs\n")
+    unrelated = keys()
+    assert unrelated[:2] == before[:2] and unrelated[2] != before[2]  # the whole-library digest (a run's identity) moves
+    with (package / "descriptors" / "composition.py").open("a") as f:
+        f.write("\n# an edit the composition tier runs\n")
+    used = keys()
+    assert used[0] != before[0] and used[1] != before[1]
 
 
 def test_fingerprint_follows_models_and_data(tmp_path, monkeypatch, models_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 
 from screening.pipeline import ScreenParameters, candidate_structures, rank_funnel, simulation_tier, use_simulated
 
@@ -95,7 +95,9 @@ def test_structures_come_from_the_source_and_missing_ones_are_error_texts():
     params = ScreenParameters(source="obelix")
     frame = pd.DataFrame({"candidate_id": ["obelix-122", "obelix-nonexistent"]})
     got = candidate_structures(params, frame)
+    # OBELiX 122 is Li6PS5Cl with a CIF (S/Cl sharing the 4a/4c sites): its own structure, not an error text
     assert isinstance(got[0], Structure), got[0]
+    assert got[0].composition.fractional_composition.almost_equals(Composition("Li6PS5Cl").fractional_composition, rtol=0.01)
     assert isinstance(got[1], str) and "nonexistent" in got[1]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Composition
 
-from screening.candidates import DEFAULT_EXCLUDED, element_notes, load_seeds
+from screening.enumeration import DEFAULT_EXCLUDED, element_notes, load_seeds
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -119,9 +119,11 @@ def other_seeds_dir(tmp_path, monkeypatch):
 def test_seeds_dir_setting_is_honoured(other_seeds_dir):
     """SCREENING_SEEDS_DIR moves the manifest, the seeds and the element notes (issue 9)."""
     import screening.candidates as candidates
-    from screening.candidates import enumerate_candidates
+    from screening.enumeration import default_manifest, enumerate_candidates
 
-    assert candidates.DEFAULT_MANIFEST == other_seeds_dir / "manifest.yaml"
+    assert default_manifest() == other_seeds_dir / "manifest.yaml"
+    with pytest.warns(DeprecationWarning, match="import DEFAULT_MANIFEST from screening.enumeration"):
+        assert candidates.DEFAULT_MANIFEST == other_seeds_dir / "manifest.yaml"  # the deprecated alias follows the setting too
     assert [s.name for s in load_seeds()] == ["only-seed"]
     cands = list(enumerate_candidates())
     assert {c.parent for c in cands} == {"only-seed"}
@@ -136,7 +138,7 @@ def test_default_manifest_is_the_bundled_one_without_the_setting(monkeypatch):
 
     monkeypatch.delenv("SCREENING_SEEDS_DIR", raising=False)
     get_settings.cache_clear()
-    import screening.candidates as candidates
+    from screening.enumeration import default_manifest
 
-    assert candidates.DEFAULT_MANIFEST.is_file()
+    assert default_manifest().is_file()
     assert {s.name for s in load_seeds()} >= set(REQUIRED)

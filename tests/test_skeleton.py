@@ -29,7 +29,7 @@ def test_pipeline_end_to_end(cif_dir, tmp_path):
     cands = pipeline.cif_candidates(sorted(cif_dir.glob("*.cif")))
     comp = pipeline.describe_compositions(cands)
     stab = pipeline.describe_stability(cands)
-    pred = pipeline.predict_conductivity(cands)
+    pred = pipeline.predict_properties(cands)
     errors = pipeline.merge_errors(cands, comp, stab)
     table = cands.drop(columns=["structure"]).assign(error=errors).merge(stab.drop(columns="error"), on="candidate_id")
     table = table.merge(pred, on="candidate_id")

@@ -54,11 +54,11 @@ Disorder policy: every Li site is removed (Li is the mobile species); every othe
 species contributes with its site occupancy as weight (mean-field average over the
 disorder), so a site half occupied by S counts as half an S2- ion. This overestimates
 barriers where Li shares sites with another cation: in LLTO every A site carries La (0.32
-or 0.784) and the 3D barrier is above 2 eV (no ordered approximant is built here). The
-alternative ``shared_sites="majority"`` (a cation on a site Li also occupies counts fully at
-occupancy >= 0.5, not at all below) was measured on the 67 OBELiX CIFs with such sites
-(``benchmarks/bench_bvse_shared_sites.py``): it orders their measured conductivities worse
-(Spearman 0.02 -> -0.16) and closes LLTO's 3D path altogether, so mean-field stays the default.
+or 0.784) and the 3D barrier is above 2 eV (no ordered approximant is built here). A
+"majority" rule (a cation on a site Li also occupies counts fully at occupancy >= 0.5, not at
+all below) was measured on the 67 OBELiX CIFs with such sites and rejected: it orders their
+measured conductivities worse (Spearman 0.02 -> -0.16) and closes LLTO's 3D path altogether
+(benchmarks/results/structural.md).
 
 Charges: anions (:func:`screening.descriptors.structural.anion_elements`) get their
 nominal charge (O2-, S2-, Cl-...); every other cation gets its highest common oxidation
@@ -110,10 +110,6 @@ DEFAULT_MAX_POINTS = 1_000_000
 DEFAULT_CONNECTIVITY = 26
 PRIMITIVE_MAX_SITES = 2000
 _MORSE_SCALE = 0.5
-#: how a cation counts on a site it shares with Li: ``mean-field`` (weighted by its occupancy) or
-#: ``majority`` (fully where its occupancy is at least 0.5, not at all below: the site is then a Li
-#: site with vacancies, as the La-poor A sites of LLTO)
-SHARED_SITE_POLICIES = ("mean-field", "majority")
 FEATURE_LABELS = ("bvse_barrier_1d_eV", "bvse_barrier_2d_eV", "bvse_barrier_3d_eV")
 
 
@@ -135,15 +131,12 @@ def _name(structure: Structure, name: str | None) -> str:
     return name or structure.composition.reduced_formula
 
 
-def _scatterers(structure: Structure, name: str, shared_sites: str = "mean-field"):
+def _scatterers(structure: Structure, name: str):
     """Framework ions as arrays: fractional coords, weights and interaction parameters.
 
     Returns the Morse set (anions: frac, weight, D0, R_min, alpha) and the Coulomb set
-    (cations: frac, weight, q, n, r_cov). ``shared_sites``: how a cation on a site that Li
-    also occupies counts (:data:`SHARED_SITE_POLICIES`).
+    (cations: frac, weight, q, n, r_cov); every ion weighted by its site occupancy (mean field).
     """
-    if shared_sites not in SHARED_SITE_POLICIES:
-        raise ValueError(f"shared_sites={shared_sites!r}: expected one of {', '.join(SHARED_SITE_POLICIES)}")
     prep = _prepare(structure, radius=3.0)
     _require_li(prep)
     params = _params()
@@ -189,10 +182,6 @@ def _scatterers(structure: Structure, name: str, shared_sites: str = "mean-field
             continue
         sites = np.flatnonzero(prep.occ[:, col] > 0)
         w = prep.occ[sites, col]
-        if shared_sites == "majority" and not anion[sym]:
-            with_li = prep.occ[sites, prep.symbols.index("Li")] > 0
-            w = np.where(with_li, np.where(w >= 0.5, 1.0, 0.0), w)
-            sites, w = sites[w > 0], w[w > 0]
         if anion[sym]:
             key = f"{sym}{abs(round(charges[sym]))}-"
             if key not in morse_table:
@@ -231,7 +220,6 @@ def bvse_energy_grid(
     r_cut_A: float = 6.0,
     timeout_s: float = 30.0,
     name: str | None = None,
-    shared_sites: str = "mean-field",
     _start: float | None = None,
 ) -> np.ndarray:
     """BVSE energy of a Li+ test ion on a periodic grid over the cell (eV).
@@ -258,7 +246,7 @@ def bvse_energy_grid(
     """
     start = time.perf_counter() if _start is None else _start
     name = _name(structure, name)
-    (m_frac, m_par), (c_frac, c_par), prep = _scatterers(structure, name, shared_sites)
+    (m_frac, m_par), (c_frac, c_par), prep = _scatterers(structure, name)
     lattice = prep.lattice
     shape = _grid_shape(lattice, resolution_A, max_points)
     axes = [np.arange(n) / n for n in shape]
@@ -358,7 +346,6 @@ def bvse_barriers(
     name: str | None = None,
     connectivity: int = DEFAULT_CONNECTIVITY,
     reduce_cell: bool = True,
-    shared_sites: str = "mean-field",
 ) -> dict[str, float]:
     """BVSE Li+ migration barriers for 1D, 2D and 3D percolation (eV).
 
@@ -409,7 +396,7 @@ def bvse_barriers(
     if reduce_cell:
         structure = reduced_cell(structure)
     grid = bvse_energy_grid(structure, resolution_A=resolution_A, max_points=max_points,
-                            timeout_s=timeout_s, name=name, shared_sites=shared_sites, _start=start)
+                            timeout_s=timeout_s, name=name, _start=start)
     grid = grid - grid.min()
     barriers: list[float] = []
     low = 0.0

@@ -19,7 +19,7 @@ Modules, in the order of a run:
 from __future__ import annotations
 
 from screening.chemistry import FAMILIES
-from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest
+from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest, tier_digest
 from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
 from screening.pipeline.ranked import (
     MEASURED_SCATTER_LOG10,
@@ -47,6 +47,7 @@ from screening.pipeline.sources import (
     obelix_candidates,
 )
 from screening.pipeline.steps import (
+    conductivity_from,
     describe_compositions,
     describe_stability,
     merge_errors,
@@ -72,6 +73,7 @@ __all__ = [
     "cif_candidates",
     "describe_compositions",
     "describe_stability",
+    "conductivity_from",
     "predict_conductivity",
     "merge_errors",
     "FAMILIES",
@@ -98,6 +100,7 @@ __all__ = [
     "predict_properties",
     "fingerprint",
     "fingerprint_digest",
+    "tier_digest",
     "chunk_key",
     "funnel_markdown",
     "pareto_plot",

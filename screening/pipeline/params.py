@@ -8,6 +8,7 @@ section of the same form. Bad values are refused before any work starts.
 from __future__ import annotations
 
 import glob as _glob
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -128,11 +129,12 @@ class ScreenParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["obelix", "enumerated", "cif"] = Field(
+    source: Literal["obelix", "enumerated", "file"] = Field(
         "obelix",
         title='Candidates from',
         description="where candidates come from: 'obelix' (the 321 OBELiX compositions with a CIF), "
-        "'enumerated' (substitution on the seeds of seeds/manifest.yaml) or 'cif' (files matching cif_glob)",
+        "'enumerated' (substitution on the seeds of seeds/manifest.yaml) or 'file' (CIF/POSCAR files matching cif_glob; "
+        "the table's source column says 'file' too; 'cif' is its deprecated name)",
     )
     families: list[Family] = Field(
         default_factory=lambda: ["sulfide", "halide", "oxide"],
@@ -277,11 +279,20 @@ class ScreenParameters(BaseModel):
     def _composition_first(cls, value: list[str]) -> list[str]:
         return ["composition"] + [t for t in dict.fromkeys(value) if t != "composition"]
 
+    @field_validator("source", mode="before")
+    @classmethod
+    def _file_source(cls, value: object) -> object:
+        if value == "cif":
+            warnings.warn("source='cif' is deprecated: use source='file' (the value of the candidates' source column)",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+            return "file"
+        return value
+
     @model_validator(mode="after")
     def _source_needs(self) -> ScreenParameters:
-        if self.source == "cif":
+        if self.source == "file":
             if not self.cif_glob:
-                raise ValueError("source 'cif' needs cif_glob (a glob pattern of CIF/POSCAR files)")
+                raise ValueError("source 'file' needs cif_glob (a glob pattern of CIF/POSCAR files)")
             if next(_glob.iglob(self.cif_glob), None) is None:  # the first match only: a glob may match millions
                 raise ValueError(f"cif_glob={self.cif_glob!r} matches no file")
         return self

@@ -200,6 +200,6 @@ class ScreenRun:
 
 def _empty_note(params: ScreenParameters) -> str:
     pool = f", element pool {params.elements}" if params.elements else ""
-    where = f" in {params.cif_glob!r}" if params.source == "cif" else ""
+    where = f" in {params.cif_glob!r}" if params.source == "file" else ""
     return (f"No candidates: source {params.source!r}{where} gives none of the families {params.families}{pool}. "
             "The run is complete and empty.")  # fmt: skip

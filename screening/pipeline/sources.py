@@ -234,7 +234,7 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
 
 
 def enumeration_arguments(params: ScreenParameters) -> dict:
-    """The arguments of :func:`screening.candidates.enumerate_candidates` that give a run's enumerated candidates.
+    """The arguments of :func:`screening.enumeration.enumerate_candidates` that give a run's enumerated candidates.
 
     Used by :class:`EnumeratedSource` for both its rows and its structures, so that a candidate id
     found in one is found in the other: same families, space (``default``/``large``), element pool,
@@ -347,9 +347,9 @@ class ObelixSource(CandidateSource):
 
 
 class FileSource(CandidateSource):
-    """CIF/POSCAR files matching ``params.cif_glob`` (``source = "cif"``; one row per file, ``source = "file"`` in the table)."""
+    """CIF/POSCAR files matching ``params.cif_glob`` (``source = "file"``, one row per file)."""
 
-    name = "cif"
+    name = "file"
 
     def _paths(self) -> list[str]:
         return glob_paths(self.params.cif_glob or "")

@@ -12,6 +12,7 @@ silently to another one; a missing or unreadable model raises
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from screening.errors import ModelNotFoundError
 __all__ = [
     "describe_compositions",
     "describe_stability",
+    "conductivity_from",
     "predict_conductivity",
     "predict_properties",
     "merge_errors",
@@ -71,16 +73,12 @@ def describe_stability(
     return table
 
 
-def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
-    """Baseline conductivity prediction: ``log10_sigma_S_cm`` and its spread ``log10_sigma_S_cm_std`` (log10 S/cm).
+def conductivity_from(model, candidates: pd.DataFrame) -> pd.DataFrame:
+    """``log10_sigma_S_cm`` and its spread ``log10_sigma_S_cm_std`` (log10 S/cm) from a given ``model``.
 
-    ``model`` defaults to the saved random-forest baseline (``models/conductivity_baseline``);
-    it is never trained here: a missing or unreadable file raises ModelNotFoundError.
+    ``model``: any object with ``name`` and ``predict(formulas) -> (mean, std)`` (a notebook's or
+    a test's own model; :func:`composition_tier`'s ``model``). Screens use :func:`predict_properties`.
     """
-    if model is None:
-        from screening.surrogates import load_conductivity_baseline
-
-        model = _loaded("conductivity_baseline", lambda: load_conductivity_baseline(train_if_missing=False))
     formulas = candidates["formula"].fillna("").astype(str).tolist()
     mean, std = model.predict(formulas)
     return pd.DataFrame(
@@ -91,6 +89,26 @@ def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
             "model_conductivity": model.name,
         }
     )
+
+
+def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
+    """Deprecated: it predicted with the random-forest baseline, which is no longer shipped.
+
+    With ``model``: :func:`conductivity_from`. Without: the shipped ``conductivity`` model's
+    ``log10_sigma_S_cm``, ``log10_sigma_S_cm_std`` and ``model_conductivity`` columns of
+    :func:`predict_properties` (which also gives the intervals and the other properties).
+    """
+    warnings.warn("screening.pipeline.predict_conductivity is deprecated (it used the random-forest baseline, no longer "
+                  "shipped): use predict_properties for the shipped models, or conductivity_from(model, candidates)",
+                  DeprecationWarning, stacklevel=2)  # fmt: skip
+    if model is not None:
+        return conductivity_from(model, candidates)
+    from screening.surrogates import load_model
+
+    conductivity = _loaded("conductivity", lambda: load_model("conductivity"))
+    out = predict_properties(candidates)
+    columns = ["candidate_id", "log10_sigma_S_cm", "log10_sigma_S_cm_std"]
+    return out[columns].assign(model_conductivity=conductivity.name)
 
 
 def merge_errors(*frames: pd.DataFrame) -> pd.Series:

@@ -23,10 +23,10 @@ rows use the pooled quantile. See :class:`ConformalRegressor`.
 Predictions for new formulas go through :func:`predict`, which also derives the energy
 above the reference hull, the electrochemical window and interface reaction energies
 (:mod:`screening.descriptors.stability`) and the mechanical descriptors
-(:mod:`screening.descriptors.mechanics`). Models are trained by :mod:`screening.train`.
+(:mod:`screening.descriptors.mechanics`). Models are trained by :mod:`screening.training`.
 
-The baseline random forest of the walking skeleton (:class:`ConductivityBaseline`) is kept
-for comparison and for :func:`screening.pipeline.predict_conductivity`.
+The random forest of the walking skeleton (:mod:`.baseline`) is no longer a model: the
+conductivity card reports it as a comparison (``mae_rf_magpie_baseline``).
 
 Modules: :mod:`.features` (composition and structure features), :mod:`.conformal`
 (intervals), :mod:`.persistence` (the one strict skops loader, :class:`Surrogate`),
@@ -36,7 +36,9 @@ Every public name is re-exported here.
 
 from __future__ import annotations
 
-from screening.surrogates.baseline import ConductivityBaseline, load_conductivity_baseline, train_conductivity_baseline
+import warnings
+from typing import Any
+
 from screening.surrogates.cards import CARD_SCHEMA_VERSION, ModelCard, json_default, new_card, render_card
 from screening.surrogates.conformal import Z80, ConformalRegressor
 from screening.surrogates.features import (
@@ -66,7 +68,6 @@ __all__ = [
     "PROTOTYPES",
     "STRUCTURE_MODEL_NAME",
     "Z80",
-    "ConductivityBaseline",
     "ConformalRegressor",
     "ModelCard",
     "Surrogate",
@@ -75,7 +76,6 @@ __all__ = [
     "feature_table",
     "is_structure",
     "json_default",
-    "load_conductivity_baseline",
     "load_model",
     "load_models",
     "load_skops",
@@ -85,5 +85,19 @@ __all__ = [
     "render_card",
     "structural_feature_labels",
     "structure_descriptor_row",
-    "train_conductivity_baseline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Deprecated names: ``ConductivityBaseline`` (now :mod:`screening.surrogates.baseline` only)."""
+    if name == "ConductivityBaseline":
+        warnings.warn("screening.surrogates.ConductivityBaseline is deprecated: the random-forest baseline is no longer "
+                      "a shipped model; import it from screening.surrogates.baseline", DeprecationWarning, stacklevel=2)  # fmt: skip
+        from screening.surrogates.baseline import ConductivityBaseline
+
+        return ConductivityBaseline
+    if name in ("load_conductivity_baseline", "train_conductivity_baseline"):
+        raise AttributeError(f"screening.surrogates.{name} was removed: models/conductivity_baseline is no longer shipped "
+                             "(screens use models/conductivity; screening.surrogates.baseline.ConductivityBaseline fits the "
+                             "comparison)")  # fmt: skip
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

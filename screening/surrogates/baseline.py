@@ -1,38 +1,32 @@
-"""The random-forest conductivity baseline of the walking skeleton (kept for comparison)."""
+"""The random-forest conductivity baseline of the walking skeleton: a comparison in the conductivity card.
+
+:func:`screening.training.conductivity.train_conductivity` fits it on the same train split and
+reports its test MAE (``mae_rf_magpie_baseline``). It is not shipped as a model (the saved
+``models/conductivity_baseline`` was removed in issue 26); screens use ``models/conductivity``.
+"""
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from screening.config import get_settings
-from screening.datasets import dataset_checksums, load_obelix
 from screening.descriptors.composition import LiChemistry, composition_table, magpie_labels
-from screening.errors import ModelNotFoundError
-from screening.surrogates.cards import json_default, new_card
-from screening.surrogates.persistence import load_skops
 
 
 @dataclass
 class ConductivityBaseline:
     """Random forest on composition descriptors -> log10 sigma (S/cm), spread of trees as uncertainty.
 
-    The walking-skeleton baseline, kept for comparison (``models/conductivity_baseline``)
-    and for :func:`screening.pipeline.predict_conductivity`; :func:`predict` uses the
-    ``conductivity`` model instead.
+    Fitted fresh where it is compared (the conductivity card); :func:`screening.surrogates.predict`
+    uses the ``conductivity`` model.
     """
 
     n_estimators: int = 300
     min_samples_leaf: int = 2
     random_state: int = 0
     model_: RandomForestRegressor | None = None
-    card_: dict = field(default_factory=dict)
 
     name = "conductivity_baseline"
     features = magpie_labels() + LiChemistry().feature_labels()
@@ -64,61 +58,3 @@ class ConductivityBaseline:
             mean[ok] = per_tree.mean(axis=0)
             std[ok] = per_tree.std(axis=0)
         return mean, std
-
-    def save(self, directory: str | Path | None = None) -> Path:
-        import skops.io as sio
-
-        directory = Path(directory or get_settings().models_dir / self.name)
-        directory.mkdir(parents=True, exist_ok=True)
-        sio.dump(self.model_, directory / "model.skops")
-        (directory / "card.json").write_text(json.dumps(self.card_, indent=2, default=json_default) + "\n")
-        return directory
-
-    @classmethod
-    def load(cls, directory: str | Path | None = None) -> ConductivityBaseline:
-        directory = Path(directory or get_settings().models_dir / cls.name)
-        model = cls()
-        model.model_ = load_skops(directory / "model.skops")
-        card = directory / "card.json"
-        model.card_ = json.loads(card.read_text()) if card.is_file() else {}
-        return model
-
-
-def train_conductivity_baseline(save: bool = True, models_dir: str | Path | None = None) -> ConductivityBaseline:
-    """Train the baseline on the OBELiX train split, evaluate on the official test split, and save."""
-    t0 = time.perf_counter()
-    train, test = load_obelix("train"), load_obelix("test")
-    model = ConductivityBaseline().fit(train["formula"], train["log10_sigma_S_cm"])
-    mean, _ = model.predict(test["formula"])
-    y = test["log10_sigma_S_cm"].to_numpy()
-    ok = np.isfinite(mean) & np.isfinite(y)
-    median = float(np.median(train["log10_sigma_S_cm"].dropna()))
-    model.card_ = new_card(**{
-        "name": model.name,
-        "target": "log10_sigma_S_cm",
-        "features": "Magpie statistics + Li chemistry (screening.descriptors.composition)",
-        "train": {"dataset": "obelix/train.csv", "rows": int(len(train))},
-        "test": {"dataset": "obelix/test.csv", "rows": int(ok.sum())},
-        "metrics_test": {
-            "mae": float(np.mean(np.abs(mean[ok] - y[ok]))),
-            "mae_median_baseline": float(np.mean(np.abs(median - y[ok]))),
-            "spearman": float(pd.Series(mean[ok]).corr(pd.Series(y[ok]), method="spearman")),
-        },
-        "censoring": "values '<X' read as X/10 (screening.datasets.CENSORED_FACTOR)",
-        "data_sha256": {k: v for k, v in dataset_checksums().items() if k.startswith("obelix/")},
-        "params": {"n_estimators": model.n_estimators, "min_samples_leaf": model.min_samples_leaf, "random_state": model.random_state},
-        "train_seconds": round(time.perf_counter() - t0, 2),
-    })
-    if save:
-        model.save(Path(models_dir) / model.name if models_dir else None)
-    return model
-
-
-def load_conductivity_baseline(train_if_missing: bool = False) -> ConductivityBaseline:
-    """Load the saved baseline (ModelNotFoundError when missing); ``train_if_missing``: train and save it instead."""
-    try:
-        return ConductivityBaseline.load()
-    except ModelNotFoundError:
-        if not train_if_missing:
-            raise
-        return train_conductivity_baseline(save=True)

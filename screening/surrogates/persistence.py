@@ -43,7 +43,7 @@ def load_skops(path: str | Path) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise ModelNotFoundError(f"{path}: no trained model (run `make train` / `python -m screening.train`)")
+        raise ModelNotFoundError(f"{path}: no trained model (run `make train` / `python -m screening.training`)")
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:

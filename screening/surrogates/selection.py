@@ -1,8 +1,8 @@
 """Conductivity model candidates and their selection by grouped cross-validation on train only.
 
 Every candidate works on the full :data:`~screening.surrogates.features.CONDUCTIVITY_FEATURES`
-matrix (the stored feature list is unchanged); a candidate that uses fewer features selects
-or condenses columns itself (:class:`ColumnSubset`, :class:`GroupedFractions`), so tier 0's
+matrix (the stored feature list is unchanged); a candidate that uses fewer features
+condenses columns itself (:class:`GroupedFractions`), so tier 0's
 ``feature_table(..., descriptors=...)`` path and the ``conductivity_structure`` model are
 untouched.
 
@@ -13,20 +13,20 @@ LLZO entries, count once in total) and optionally a factor on censored ('<X') ro
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from pymatgen.core import Composition
 from scipy.stats import spearmanr
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
-from sklearn.ensemble import BaggingRegressor, ExtraTreesRegressor, HistGradientBoostingRegressor
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor
 from sklearn.model_selection import GroupKFold
-from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from screening.chemistry import ANION_CHARGES, CHALCOGENS, ELEMENTS, HALOGENS
+from screening.chemistry import ELEMENTS
 from screening.surrogates.conformal import fit_weighted
 from screening.surrogates.domain import NOVEL_L1, nearest_l1
 from screening.surrogates.features import CONDUCTIVITY_FEATURES
@@ -81,19 +81,6 @@ def sample_weights(fractions: np.ndarray, censored: np.ndarray, per_composition:
     return None if np.allclose(w, 1.0) else w
 
 
-class ColumnSubset(TransformerMixin, BaseEstimator):
-    """Keep the columns ``columns`` (indices) of a matrix."""
-
-    def __init__(self, columns: Sequence[int] = ()):
-        self.columns = columns
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        return np.asarray(X, float)[:, list(self.columns)]
-
-
 class GroupedFractions(TransformerMixin, BaseEstimator):
     """Replace the 94 element-fraction columns by the sums over :data:`FRACTION_GROUPS` (17 columns)
     plus the fraction of all other elements; the other columns are kept."""
@@ -119,73 +106,6 @@ class GroupedFractions(TransformerMixin, BaseEstimator):
         return np.hstack([X[:, keep], np.column_stack(sums)])
 
 
-#: electronic polarisabilities of anions in crystals (A^3, sodium D line) from Tessman, Kahn & Shockley,
-#: "Electronic polarizabilities of ions in crystals", Phys. Rev. 92, 890 (1953): F- 0.64, Cl- 2.96,
-#: Br- 4.16, I- 6.43; O2- 0.5-3.2, S2- 4.8-5.9, Se2- 6.0-7.5, Te2- 8.3-10.2 (ions they could not treat
-#: additively: the midpoint of their range is used). N3- is not in the table (left out of the mean).
-ANION_POLARISABILITY_A3: dict[str, float] = {
-    "F": 0.64, "Cl": 2.96, "Br": 4.16, "I": 6.43,
-    "O": (0.5 + 3.2) / 2, "S": (4.8 + 5.9) / 2, "Se": (6.0 + 7.5) / 2, "Te": (8.3 + 10.2) / 2,
-}  # fmt: skip
-
-#: names of the columns :class:`AnionFeatures` appends
-ANION_FEATURES = ("anion_polarisability_mean_A3", "li_per_anion_charge", "anion_share_O", "anion_share_S_Se_Te", "anion_share_halogen")
-
-
-class AnionFeatures(TransformerMixin, BaseEstimator):
-    """Append 5 anion-sublattice columns (:data:`ANION_FEATURES`), computed from the element fractions.
-
-    Anions follow :func:`screening.chemistry.anions_of` (the elements of ``ANION_CHARGES``; S, Se, Te
-    with at least 3 O each are oxoanion cations), without its fallback for anion-free formulas:
-    those rows get -1 (as undefined descriptors in ``feature_table``). Columns: the anion-amount
-    weighted mean of :data:`ANION_POLARISABILITY_A3` (over the anions in that table; -1 when none),
-    Li / total anion charge (the share of the anion charge that Li compensates), and the shares of
-    the anion amount held by O, by S/Se/Te and by F/Cl/Br/I (N is the rest).
-    """
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X, float)
-        frac = X[:, _FRAC]
-        col = {e: frac[:, ELEMENTS.index(e)] for e in ANION_CHARGES}
-        amount = {}
-        for e, f in col.items():
-            oxo = (e in CHALCOGENS) & (col["O"] >= 3 * f)
-            amount[e] = np.where(oxo, 0.0, f)
-        total = sum(amount.values())
-        charge = sum(-ANION_CHARGES[e] * a for e, a in amount.items())
-        pol_w = sum(amount[e] for e in ANION_POLARISABILITY_A3)
-        pol = sum(ANION_POLARISABILITY_A3[e] * amount[e] for e in ANION_POLARISABILITY_A3)
-        li = frac[:, ELEMENTS.index("Li")]
-        has, has_pol = total > 0, pol_w > 0
-        safe, safe_pol = np.where(has, total, 1.0), np.where(has_pol, pol_w, 1.0)
-        out = np.column_stack([
-            np.where(has_pol, pol / safe_pol, -1.0),
-            np.where(has, li / np.where(has, charge, 1.0), -1.0),
-            np.where(has, amount["O"] / safe, -1.0),
-            np.where(has, sum(amount[e] for e in CHALCOGENS) / safe, -1.0),
-            np.where(has, sum(amount[e] for e in HALOGENS) / safe, -1.0),
-        ])  # fmt: skip
-        return np.hstack([X, out])
-
-
-class MeanEnsemble(RegressorMixin, BaseEstimator):
-    """Unweighted mean of the predictions of several regressors (each cloned and fitted on the
-    same rows; sample weights go to members that accept them, e.g. not to kNN)."""
-
-    def __init__(self, estimators: Sequence[object] = ()):
-        self.estimators = estimators
-
-    def fit(self, X, y, sample_weight=None):
-        self.estimators_ = [fit_weighted(clone(e), X, y, sample_weight) for e in self.estimators]
-        return self
-
-    def predict(self, X):
-        return np.mean([e.predict(X) for e in self.estimators_], axis=0)
-
-
 # --------------------------------------------------------------------------- candidates
 
 
@@ -196,22 +116,8 @@ def _hgb(loss: str = "squared_error", lr: float = 0.05, iters: int = 300, leaves
                                          random_state=seed)  # fmt: skip
 
 
-def _bagged_hgb(n: int = 10) -> BaggingRegressor:
-    """``n`` bootstrap copies of the default HGB (rows drawn with probability proportional to the sample weights)."""
-    return BaggingRegressor(_hgb(), n_estimators=n, bootstrap=True, random_state=SEED, n_jobs=1)
-
-
-def _seed_mean_hgb(n: int = 10, max_features: float = 0.5) -> MeanEnsemble:
-    """Mean of ``n`` default HGBs with feature subsampling per split and seeds ``0..n-1``."""
-    return MeanEnsemble([_hgb(max_features=max_features, seed=s) for s in range(n)])
-
-
 def _et(leaf: int = 1, max_features: float = 0.5) -> ExtraTreesRegressor:
     return ExtraTreesRegressor(n_estimators=300, max_features=max_features, min_samples_leaf=leaf, random_state=SEED, n_jobs=1)
-
-
-def _knn_magpie() -> Pipeline:
-    return make_pipeline(ColumnSubset(_MAGPIE), StandardScaler(), KNeighborsRegressor(n_neighbors=5, weights="distance"))
 
 
 def _grouped(est) -> Pipeline:
@@ -232,57 +138,43 @@ STRUCTURE_CANDIDATES: dict[str, Callable[[], object]] = {
 }  # fmt: skip
 
 
-#: ``name: (estimator factory, per-composition weights, censored weight)``
-Candidate = tuple[Callable[[], object], bool, float]
+class ModelSpec(NamedTuple):
+    """A conductivity model configuration compared by :func:`select_conductivity`."""
 
-CONDUCTIVITY_CANDIDATES: dict[str, Candidate] = {
-    "hgb_lr0.05_leaves15": (lambda: _hgb(), False, 1.0),
-    "hgb_lr0.03_leaves15_l2": (lambda: _hgb(lr=0.03, iters=500, l2=1.0), False, 1.0),
-    "extra_trees_300": (lambda: _et(), False, 1.0),
-    "hgb_abs": (lambda: _hgb(loss="absolute_error"), False, 1.0),
-    "hgb_compw": (lambda: _hgb(), True, 1.0),
-    "hgb_abs_compw": (lambda: _hgb(loss="absolute_error"), True, 1.0),
-    "hgb_shallow": (lambda: _hgb(leaves=8, depth=3, leaf=10, l2=1.0), False, 1.0),
-    "hgb_nofrac": (lambda: make_pipeline(ColumnSubset(_NOT_FRAC), _hgb()), False, 1.0),
-    "hgb_grouped": (lambda: _grouped(_hgb()), False, 1.0),
-    "et_grouped_leaf2": (lambda: _grouped(_et(leaf=2)), False, 1.0),
-    "knn5_magpie": (_knn_magpie, False, 1.0),
-    "mean_hgb_et_knn": (lambda: MeanEnsemble([_hgb(), _et(), _knn_magpie()]), False, 1.0),
-    "hgb_censored0.5": (lambda: _hgb(), False, 0.5),
-    # second round: combinations of the first round's helpful changes (per-composition weights, grouped fractions)
-    "hgb_grouped_compw": (lambda: _grouped(_hgb()), True, 1.0),
-    "hgb_grouped_compw_lr0.03_l2": (lambda: _grouped(_hgb(lr=0.03, iters=500, l2=1.0)), True, 1.0),
-    "hgb_grouped_compw_leaves8_leaf10": (lambda: _grouped(_hgb(leaves=8, leaf=10)), True, 1.0),
-    "hgb_grouped_compw_censored0.5": (lambda: _grouped(_hgb()), True, 0.5),
-    "et_grouped_leaf2_compw": (lambda: _grouped(_et(leaf=2)), True, 1.0),
-    "mean_hgb_et_grouped_compw": (lambda: _grouped(MeanEnsemble([_hgb(), _et(leaf=2)])), True, 1.0),
-    "mean_hgb_et_knn_grouped_compw": (lambda: MeanEnsemble([_grouped(_hgb()), _grouped(_et(leaf=2)), _knn_magpie()]), True, 1.0),
-    # third round: capacity around the best of round two
-    "hgb_grouped_compw_leaves31": (lambda: _grouped(_hgb(leaves=31)), True, 1.0),
-    "hgb_grouped_compw_iter600": (lambda: _grouped(_hgb(iters=600)), True, 1.0),
-    "hgb_grouped_compw_leaf3": (lambda: _grouped(_hgb(leaf=3)), True, 1.0),
-    # fourth round (pre-registered in benchmarks/results/models.md): variance reduction, anion features
-    "hgb_bag10": (lambda: _bagged_hgb(), False, 1.0),
-    "hgb_bag10_compw": (lambda: _bagged_hgb(), True, 1.0),
-    "hgb_seeds10_mf0.5": (lambda: _seed_mean_hgb(), False, 1.0),
-    "hgb_seeds10_mf0.5_compw": (lambda: _seed_mean_hgb(), True, 1.0),
-    "hgb_anion": (lambda: make_pipeline(AnionFeatures(), _hgb()), False, 1.0),
-    "hgb_bag10_anion": (lambda: make_pipeline(AnionFeatures(), _bagged_hgb()), False, 1.0),
-}  # fmt: skip
-
-#: the candidates of the fourth round, compared with the shipped model over 5 repeats
-ROUND4_CANDIDATES = ("hgb_lr0.05_leaves15", "hgb_bag10", "hgb_bag10_compw", "hgb_seeds10_mf0.5", "hgb_seeds10_mf0.5_compw",
-                     "hgb_anion", "hgb_bag10_anion")  # fmt: skip
+    #: a new, unfitted estimator
+    make: Callable[[], object]
+    #: weight each train row ``1/n`` for the ``n`` rows of its fractional composition (:func:`sample_weights`)
+    per_composition: bool = False
+    #: factor on the weight of censored ('<X') rows
+    censored_weight: float = 1.0
 
 
-#: the candidates compared by default: the first model and the changes that helped in a first,
-#: single-split exploration of all of :data:`CONDUCTIVITY_CANDIDATES` (benchmarks/results/models.md).
-#: Round 4's CV winner (``hgb_seeds10_mf0.5``) is not among them: it predicts 4-11x slower (0.15-0.5 ms
-#: more a candidate, 3-8 min more for a 10^6 screen) and scored worse on the test split (models.md, "Round 4")
-DEFAULT_CANDIDATES = (
-    "hgb_lr0.05_leaves15", "hgb_lr0.03_leaves15_l2", "extra_trees_300", "hgb_compw", "hgb_grouped",
-    "hgb_grouped_compw", "hgb_grouped_compw_iter600",
-)  # fmt: skip
+#: the configurations ``make train`` compares (repeated grouped CV on the OBELiX train split): the first
+#: model and the changes that helped in a first, single-split exploration. The rejected configurations of
+#: rounds 1-5 (other losses, kNN, ensembles, bagging, anion and cell features) were removed from the
+#: product; their numbers stay in benchmarks/results/models.md, which names the commit that removed them.
+CONDUCTIVITY_CANDIDATES: dict[str, ModelSpec] = {
+    "hgb_lr0.05_leaves15": ModelSpec(lambda: _hgb()),
+    "hgb_lr0.03_leaves15_l2": ModelSpec(lambda: _hgb(lr=0.03, iters=500, l2=1.0)),
+    "extra_trees_300": ModelSpec(lambda: _et()),
+    "hgb_compw": ModelSpec(lambda: _hgb(), per_composition=True),
+    "hgb_grouped": ModelSpec(lambda: _grouped(_hgb())),
+    "hgb_grouped_compw": ModelSpec(lambda: _grouped(_hgb()), per_composition=True),
+    "hgb_grouped_compw_iter600": ModelSpec(lambda: _grouped(_hgb(iters=600)), per_composition=True),
+}
+
+#: the candidates compared by default: all of :data:`CONDUCTIVITY_CANDIDATES`
+DEFAULT_CANDIDATES = tuple(CONDUCTIVITY_CANDIDATES)
+
+
+def __getattr__(name: str) -> Any:
+    """``Candidate``: the old name of :class:`ModelSpec` (deprecated: ``Candidate`` is an enumerated material)."""
+    if name == "Candidate":
+        warnings.warn("screening.surrogates.selection.Candidate is deprecated; use ModelSpec "
+                      "(screening.enumeration.Candidate is the enumerated material)", DeprecationWarning, stacklevel=2)  # fmt: skip
+        return ModelSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: grouped 5-fold CV repeated with these shuffles of the groups: one split's noise (about 0.05 log
 #: units of MAE between shuffles) is larger than the differences between candidates

@@ -18,7 +18,7 @@ COVERAGE = 0.8
 
 
 def retrain_text(name: str) -> str:
-    return f"python -m screening.train {name}  (or `make train` for every model); seeded, deterministic"
+    return f"python -m screening.training {name}  (or `make train` for every model); seeded, deterministic"
 
 
 def checksums(prefix: str) -> dict[str, str]:

@@ -23,11 +23,11 @@ from screening.datasets import (
 )
 from screening.errors import ModelNotFoundError
 from screening.surrogates import (
-    ConductivityBaseline,
     ConformalRegressor,
     Surrogate,
     feature_table,
 )
+from screening.surrogates.baseline import ConductivityBaseline
 from screening.surrogates.selection import (
     CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
@@ -175,7 +175,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
         "(screening.surrogates.selection.GroupedFractions: Li, O, S, Se+Te, F, Cl+Br+I, N, H, P+As, Si+Ge+Sn, ...)",
         "sample_weights": "candidates named *compw* weight each train row 1/n, n = train rows of the same fractional "
         "composition (atomic fractions rounded to 4 decimals), so repeated measurements count once in total; "
-        "*censored0.5* halves the weight of censored rows; the conformal calibration counts every row once",
+        "the conformal calibration counts every row once",
         "train": {"dataset": "obelix/train.csv", "rows": int(ok_tr.sum()), "unusable_formulas": int((~ok_tr).sum()),
                   "distinct_fractional_compositions": len(set(composition_keys(fractions)))},
         "test": {"dataset": "obelix/test.csv", "rows": int(ok_te.sum()), "unusable_formulas": int((~ok_te).sum())},
