@@ -1,6 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make run    create .venv, install, run the default screening flow, print the top candidates
-#   make test   create .venv, install, run the test suite
+#   make test   create .venv, install, run the test suite (every test, the slow integration tests too)
+#   make test-fast   the suite without the tests marked slow (browser, Dask cluster, notebooks, whole-space enumeration, flows)
+#   make lint   ruff on the tree and mypy on screening/ (configured in pyproject.toml)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +13,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: install run test lint train ui browser clean
+.PHONY: install run test test-fast lint train ui browser clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +30,13 @@ test: install browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
+test-fast: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -m "not slow"
+
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 train: install
 	$(PY) -m screening.training
@@ -43,4 +50,4 @@ browser:
 	@if [ -x /usr/bin/chromium ]; then echo "chromium present"; else apt-get update && apt-get install -y chromium chromium-driver; fi
 
 clean:
-	rm -rf $(VENV) results .prefect .pytest_cache
+	rm -rf $(VENV) results .prefect .pytest_cache .mypy_cache

@@ -48,7 +48,7 @@ from screening.pipeline import ScreenRun
 t = time.perf_counter()
 r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
 ranked = ScreenRun(ScreenParameters(), store, "big").rank()
-print("rank s", time.perf_counter()-t, "maxrss MiB before", r0, "after", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, "passed", int(ranked.passes_filters.sum()), (ranked.pareto_rank>0).sum())
+print("rank s", time.perf_counter()-t, "maxrss MiB before", r0, "after", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, "passed", int(ranked.passes_gates.sum()), (ranked.pareto_rank>0).sum())
 t = time.perf_counter()
 store.write("scores", "big", pipeline.score_table(ranked))
 print("scores write s", time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)

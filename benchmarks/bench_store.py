@@ -51,7 +51,7 @@ def build(path: Path, rows: int, chunk: int = 100_000) -> ResultStore:
         store.write("descriptors", run, pd.DataFrame({"candidate_id": ids, **{f"feature_{k}": rng.random(len(idx)) for k in range(20)}}))
         store.write("stability", run, pd.DataFrame({"candidate_id": ids, "window_width_V": rng.random(len(idx)) * 4}))
         store.write("predictions", run, pd.DataFrame({"candidate_id": ids, "log10_sigma_S_cm": rng.normal(-5, 2, len(idx))}))
-        store.write("scores", run, pd.DataFrame({"candidate_id": ids, "passes_filters": True, "pareto_rank": 1,
+        store.write("scores", run, pd.DataFrame({"candidate_id": ids, "passes_gates": True, "pareto_rank": 1,
                                                  "score": rng.random(len(idx)), "rank": order[idx]}))  # fmt: skip
     store.finish_run(run)
     return store

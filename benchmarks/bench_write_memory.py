@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import screening.store as store_module
 from screening.store import ResultStore
 
 
@@ -28,8 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     path = Path(tempfile.mkdtemp()) / "copy.duckdb"
     shutil.copy(args.store, path)
-    if args.no_limit:
-        store_module.WRITE_MEMORY_LIMIT = "19GB"  # (about DuckDB's own default, 80 % of this machine's 24 GiB)
+    limit = "19GB" if args.no_limit else None  # (about DuckDB's own default, 80 % of this machine's 24 GiB); None: the store's
     store = ResultStore(path)
     run = store.query("SELECT run_id FROM runs")["run_id"].iloc[0]
     tables = {t: store.query(f"SELECT * EXCLUDE (run_id) FROM {t} WHERE run_id = ? LIMIT 10000", [run])
@@ -39,7 +37,7 @@ def main() -> None:
         for t in tables.values():
             t["candidate_id"] = t["candidate_id"] + f"-w{i}"
         start = time.perf_counter()
-        store.write_many(run, tables, replace=False)
+        store.write_many(run, tables, replace=False, memory_limit=limit)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"write {i}: {time.perf_counter() - start:.2f} s, peak RSS {peak:.0f} MiB (+{peak - before:.0f} over the peak before the writes)")
 

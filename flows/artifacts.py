@@ -13,6 +13,7 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from screening import display, pipeline, run_scope
+from screening.columns import PASSES
 from screening.pipeline import ScreenParameters, ScreenRun
 from screening.pipeline.report import premise_note
 
@@ -22,7 +23,7 @@ __all__ = ["run_artifacts", "reused_artifacts"]
 def run_artifacts(run: ScreenRun, ranked: pd.DataFrame) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout of a finished run."""
     params, store, run_id, funnel, timings = run.params, run.store, run.run_id, run.funnel, run.timings
-    best = ranked[ranked["passes_filters"].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
+    best = ranked[ranked[PASSES].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
     label = run.label()
     note = " ".join(t for t in (run.note or "", premise_note(ranked, params.preset)) if t)  # e.g. none is stable against Li
     rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN

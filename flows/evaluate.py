@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.train import cards_markdown
+from screening.columns import SIGMA
 from screening.config import get_settings
 
 
@@ -34,8 +35,8 @@ def rerun_conductivity() -> dict:
 
     card = load_model("conductivity").card
     test = load_obelix("test")
-    mean = predict(test["formula"].tolist(), stability=False)["log10_sigma_S_cm"].to_numpy(float)
-    y = test["log10_sigma_S_cm"].to_numpy(float)
+    mean = predict(test["formula"].tolist(), stability=False)[SIGMA].to_numpy(float)
+    y = test[SIGMA].to_numpy(float)
     ok = np.isfinite(mean) & np.isfinite(y)
     return {
         "model": "conductivity",

@@ -20,11 +20,16 @@ How a run is organised:
    fingerprint of code, models and datasets), persisted under ``$PREFECT_HOME/storage``;
    the flow writes each finished chunk to the store at once;
 3. the stability tier (``.map`` over chunks) on the best ``stability_top_k`` candidates;
-4. the flow reads the run back from the store, ranks it and writes the scores;
-5. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot (a failure
+4. the structure tier (``.map`` over chunks of 25) on the best ``structure_top_k`` of the run ranked
+   after the stability tier (conductivity gates off: :func:`screening.pipeline.structure_pool`),
+   their structures from the run's candidate source, cached under the chunk's ids;
+5. the flow reads the run back from the store, ranks it (the structure-aware conductivity in place
+   of the composition model's where the structure tier gave one) and writes the scores; the
+   simulation tier, when asked for, then simulates the best and the run is ranked again;
+6. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot (a failure
    to write them is logged, it does not fail a finished run).
 
-Steps 2 and 3 run in the subflow ``screen tiers``, started with
+Steps 2 to 4 run in the subflow ``screen tiers``, started with
 ``screen_tiers.with_options(task_runner=...)`` for the runner the run options ask for
 (threads, or Dask). Every run ends ``completed`` (a run with no candidate too, with a
 note saying why) or ``failed`` with the error text in ``runs.error``; Ctrl-C or SIGTERM
@@ -51,6 +56,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import artifacts, runtime
 from screening import pipeline
+from screening.columns import error_column
 from screening.pipeline import RunOptions, ScreenParameters, ScreenRun
 from screening.pipeline.run import check_resume
 
@@ -62,6 +68,7 @@ __all__ = [
     "run_screen",
     "composition_chunk",
     "stability_chunk",
+    "structure_chunk",
     "on_chunk_stored",
     "task_runner_for",
     "check_resume",
@@ -71,6 +78,11 @@ __all__ = [
 _COMPOSITION_KEY_COLUMNS = list(pipeline.CANDIDATE_COLUMNS)
 #: columns of a stability chunk that its results depend on
 _STABILITY_KEY_COLUMNS = ["candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std"]
+#: columns of a structure chunk that its results depend on (a candidate id names its structure within a source:
+#: the enumerated parent and substitutions, the OBELiX entry, or the file's structure hash and path)
+_STRUCTURE_KEY_COLUMNS = ["candidate_id", "formula", "source"]
+#: candidates per structure-tier task (about 0.5-1 s each): small enough to spread over the workers
+STRUCTURE_CHUNK = 25
 
 ChunkCallback = Callable[[int, int], None]
 _chunk_callbacks: list[ChunkCallback] = []
@@ -106,6 +118,11 @@ def _stability_key(context, parameters: dict) -> str:
     return pipeline.chunk_key("stability", digest, parameters["candidates"], _STABILITY_KEY_COLUMNS)
 
 
+def _structure_key(context, parameters: dict) -> str:
+    digest = _tier_digest("structure", parameters["digest"])
+    return pipeline.chunk_key("structure", digest, parameters["candidates"], _STRUCTURE_KEY_COLUMNS)
+
+
 _TASK_OPTIONS = dict(persist_result=True, retries=2, retry_delay_seconds=1)
 
 
@@ -131,6 +148,12 @@ def composition_chunk(index: int, candidates: pd.DataFrame, digest: str) -> dict
 def stability_chunk(index: int, candidates: pd.DataFrame, digest: str) -> pd.DataFrame:
     """The stability tier of one chunk of (candidate_id, formula, predicted formation energy)."""
     return pipeline.stability_tier(candidates)
+
+
+@task(name="structure tier", task_run_name="structure tier: chunk {index}", cache_key_fn=_structure_key, **_TASK_OPTIONS)
+def structure_chunk(index: int, candidates: pd.DataFrame, structures: list, digest: str) -> pd.DataFrame:
+    """The structure tier of one chunk (candidate_id, formula, source) with its structures (or their error texts)."""
+    return pipeline.structure_tier(candidates, structures)
 
 
 def _simulation_key(context, parameters: dict) -> str:
@@ -163,7 +186,7 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     for future in futures:
         table = future.result()
         run.write("simulation", table)
-        n_failed += int(table["simulation_error"].notna().sum())
+        n_failed += int(table[error_column("simulation")].notna().sum())
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
@@ -245,13 +268,53 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
         for future in futures:
             table = future.result()
             run.write("stability", table)
-            n_failed += int(table["stability_error"].notna().sum())
+            n_failed += int(table[error_column("stability")].notna().sum())
             n_cached += _is_cached(future)
         funnel["stability"] = {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
         timings["stability_s"] = round(time.perf_counter() - t, 3)
         timings["stability_chunks"] = len(pieces)
         timings["stability_cached_chunks"] = n_cached
+    if "structure" in params.tiers and n_in:
+        funnel["structure"] = _structure_tier(run, digest, timings)
     return {"funnel": funnel, "timings": timings}
+
+
+def _structure_tier(run: ScreenRun, digest: str, timings: dict) -> dict:
+    """The structure tier on the best ``structure_top_k`` candidates, written to the store's ``structure`` table chunk by chunk.
+
+    The pool is the run ranked after the stability tier with the conductivity gates off
+    (:func:`screening.pipeline.structure_pool`); its structures come from the run's source in one
+    pass (an enumerated source is walked once), a structure that cannot be had being its row's error.
+    """
+    params = run.params
+    t = time.perf_counter()
+    pool = pipeline.structure_pool(run.rank(pool=True), params.structure_top_k)
+    rows = run.run_table(["formula", "source"], pool["candidate_id"].tolist())
+    rows = pool[["candidate_id"]].merge(rows, on="candidate_id", how="left")
+    rows["source"] = rows["source"].astype(object)
+    if rows.empty:  # no candidate passed the stability gates
+        return {"in": 0, "out": 0, "failed": 0}
+    try:
+        structures = run.source.structures(rows["candidate_id"].tolist())
+    except Exception as exc:  # the source itself failed: every row says so, the run goes on
+        structures = [f"{i}: structures of source {params.source!r} could not be read ({type(exc).__name__}: {exc})"
+                      for i in rows["candidate_id"]]  # fmt: skip
+    timings["structure_fetch_s"] = round(time.perf_counter() - t, 3)
+    starts = range(0, len(rows), STRUCTURE_CHUNK)
+    pieces = [rows.iloc[i : i + STRUCTURE_CHUNK].reset_index(drop=True) for i in starts]
+    parts = [structures[i : i + STRUCTURE_CHUNK] for i in starts]
+    task = structure_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
+    futures = task.map(index=range(len(pieces)), candidates=pieces, structures=parts, digest=unmapped(digest))
+    n_failed = n_cached = 0
+    for future in futures:
+        table = future.result()
+        run.write("structure", table)
+        n_failed += int(table["structure_log10_sigma_S_cm"].isna().sum())
+        n_cached += _is_cached(future)
+    timings["structure_s"] = round(time.perf_counter() - t, 3)
+    timings["structure_chunks"] = len(pieces)
+    timings["structure_cached_chunks"] = n_cached
+    return {"in": len(rows), "out": len(rows) - n_failed, "failed": n_failed}
 
 
 def _tiers_and_ranking(run: ScreenRun, digest: str) -> pd.DataFrame:

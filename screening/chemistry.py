@@ -32,6 +32,7 @@ __all__ = [
     "amounts_of",
     "anions_of",
     "as_composition",
+    "clear_formula_cache",
     "check_charge_balance",
     "family_from_anions",
     "family_of",
@@ -78,6 +79,11 @@ def as_composition(formula: str | Composition) -> Composition:
     return _parse_formula(str(formula))
 
 
+def clear_formula_cache() -> None:
+    """Forget the formulas :func:`as_composition` has parsed (a benchmark's cold start, a long-lived process)."""
+    _parse_formula.cache_clear()
+
+
 @lru_cache(maxsize=2**17)
 def _parse_formula(text: str) -> Composition:
     try:
@@ -92,7 +98,7 @@ def _checked(comp: Composition, label: object) -> Composition:
         raise InvalidCompositionError(f"{label!r}: empty composition")
     if all(type(el) is Element for el in comp) and all(amt >= 0 for amt in comp.values()):
         return comp  # already plain elements: no rebuild (tier 0 passes parsed Compositions around)
-    plain = {}
+    plain: dict[Element, float] = {}
     for el, amt in comp.items():
         element = getattr(el, "element", el)
         if not isinstance(element, Element):

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from screening.columns import SIGMA
 from screening.errors import ScreeningError
 
 __all__ = ["main", "build_parser", "ScreenRunner"]
@@ -55,7 +56,7 @@ NO_RUNS = "no runs yet: run `screening screen` or `make run`"
 
 # columns of `screening predict` in the table format: (header, value column, interval low, interval high)
 _PREDICT_SHOW = [
-    ("log10 sigma (S/cm)", "log10_sigma_S_cm", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80"),
+    ("log10 sigma (S/cm)", SIGMA, "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80"),
     ("E_f (eV/atom)", "formation_energy_eV_atom", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80"),
     ("e_hull (eV/atom)", "e_hull_eV_atom", None, None),
     ("e_hull source", "e_hull_source", None, None),
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--family", help="only this family (sulfide, halide, oxide, ...)")
     t.add_argument("--min-window-V", type=float, dest="min_window_V", help="only candidates with window_width_V at least this")
     t.add_argument("--run-id", help="a run id (default: the latest completed run)")
-    t.add_argument("--columns", help="more columns of the ranked view after the compact ones, comma-separated (e.g. G_over_G_Li,e_rxn_h2o_eV_atom)")
+    t.add_argument("--columns", help="more columns after the compact ones, comma-separated: any column of the README's glossary "
+                   "(screening.columns), e.g. G_over_G_Li,e_rxn_h2o_eV_atom,gate_failed")
     t.add_argument("--wide", action="store_true", help="the longer list of columns (ids, sources, window width, cost ...)")
     t.add_argument("--all-columns", action="store_true", help="every column of the ranked view, not the usual few")
     fmt(t)
@@ -116,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", action="append", dest="families", help="a family to keep (repeat for several)")
     s.add_argument("--element", action="append", dest="elements", help="an element of the pool (repeat for several)")
     s.add_argument("--limit", type=int, help="candidate budget")
-    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "simulation"],
-                   help="tier to run (repeat)")
+    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "structure", "simulation"],
+                   help="tier to run (repeat; default composition, stability, structure)")
     s.add_argument("--stability-top-k", type=int)
-    s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2", help="tiers as one comma-separated list, e.g. composition,stability,simulation")
+    s.add_argument("--structure-top-k", type=int, help="tier structure: describe the best K candidates from their own structure")
+    s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2",
+                   help="tiers as one comma-separated list, e.g. composition,stability,structure,simulation")
     s.add_argument("--simulation-top-k", type=int, help="tier simulation: simulate the best K ranked candidates")
     s.add_argument("--potential", choices=["chgnet", "sevenn"], help="tier simulation: the interatomic potential")
     s.add_argument("--md-steps", type=int, help="tier simulation: MD steps per temperature")
@@ -149,7 +153,7 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = _params_object(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "structure_top_k", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value
@@ -309,6 +313,30 @@ def _fmt_cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
+def _check_columns(names: list[str], available: list[str]) -> None:
+    """``top --columns``: each name a registered column (or a pattern column the run wrote), else an UnknownValueError
+    naming it, the nearest registered names, and where the list is (exit status 2)."""
+    from screening import columns
+    from screening.errors import UnknownValueError
+
+    unknown = [c for c in names if c not in available]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        try:
+            columns.get(name)
+        except KeyError as exc:
+            hints.append(str(exc.args[0]).removeprefix(f"column {name!r} is not registered in screening.columns").strip(" ()"))
+    near = "; ".join(h for h in hints if h)
+    raise UnknownValueError(
+        f"--columns: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+        + (f" ({near})" if near else "") + ": the columns are those of the README's glossary (python -c 'import screening.columns "
+        "as c; print(c.names())')",
+        valid=columns.names(deprecated=False),
+    )
+
+
 def _top(store, args: argparse.Namespace) -> None:
     """``screening top``: the run shown named on the first line, then the compact table (or csv/json rows)."""
     from screening import display
@@ -317,6 +345,8 @@ def _top(store, args: argparse.Namespace) -> None:
     info = store.run_info(args.run_id)  # an unknown run id: UnknownValueError listing the runs
     extra = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
     available = list(store.query("SELECT * FROM ranked LIMIT 0").columns)
+    _check_columns(extra, available)
+    columns: str | list[str]
     if args.all_columns:
         columns = "all"
     elif args.format != "table" or args.wide:

@@ -1,19 +1,20 @@
 """The one registry of the columns a screen produces: name, SQL type, unit, tier, description.
 
-Status: a draft of issue 26, not wired in yet. Nothing in the store, the CLI, ``predict`` or
-the reports reads it so far; ``tests/test_columns.py`` checks that its lists agree with the
-ones those modules use today. The design, once wired in: everything that names a stored
-column takes it from here: the store's schema (every
+Everything that names a stored column takes it from here: the store's schema (every
 registered column exists, with its type, in the table of its tier from a store's creation,
-so the ``ranked`` view has it before any run wrote it), :meth:`ResultStore.top`'s default
-columns, the command line's ``top --columns`` choices, :data:`PREDICT_COLUMNS`
-(:func:`screening.predict`), the run report's top table, the columns a ranking filter may
-name, and the README's glossary (``python -m screening.columns`` rewrites it between its
-markers; a test fails when it is stale).
+so the ``ranked`` view has it before any run wrote it: :mod:`screening.store_schema`),
+:meth:`ResultStore.top`'s default columns (:data:`TOP_COLUMNS`), the command line's
+``top --columns`` choices, :data:`PREDICT_COLUMNS` (:func:`screening.predict`), the run
+report's top table (:data:`REPORT_COLUMNS` with each column's ``header`` and ``decimals``),
+the columns a ranking filter may name (:func:`filterable`), the ``scores`` table the
+ranking writes (:data:`SCORE_COLUMNS`), and the README's glossary
+(``python -m screening.columns`` rewrites it between its markers; ``tests/test_columns.py``
+fails when it is stale).
 
 A column belongs to one tier, and a tier writes one store table (:data:`TIER_TABLES`). To
 add a column: add a :class:`Column` to its tier's list below, run
-``python -m screening.columns`` and commit the README with it. A name registered twice, a
+``python -m screening.columns`` and commit the README with it (a store created before
+gets the column the next time it is opened for writing). A name registered twice, a
 type DuckDB does not know or an empty description fails at import.
 
 Row errors, one convention
@@ -43,9 +44,10 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = [
-    "Column", "COLUMNS", "TIER_TABLES", "TOP_COLUMNS", "PREDICT_COLUMNS", "REPORT_COLUMNS", "SIGMA", "SIGMA_STD",
-    "SIGMA_LO80", "SIGMA_HI80", "E_HULL", "get", "names", "table_columns", "sql_types", "filterable", "error_column",
-    "tier_errors", "deprecated_names", "glossary_markdown", "write_glossary",
+    "Column", "COLUMNS", "TIER_TABLES", "TOP_COLUMNS", "PREDICT_COLUMNS", "REPORT_COLUMNS", "SCORE_COLUMNS", "SIGMA",
+    "SIGMA_STD", "SIGMA_LO80", "SIGMA_HI80", "E_HULL", "MEASURED_SIGMA", "RANKED_SIGMA", "RANKED_E_HULL", "MLIP_SIGMA", "PASSES",
+    "report_headers", "get", "names", "table_columns", "sql_types", "filterable", "error_column",
+    "tier_errors", "deprecated_names", "pandas_dtype", "glossary_markdown", "write_glossary",
 ]  # fmt: skip
 
 #: the SQL types a column may have (DuckDB names)
@@ -61,6 +63,12 @@ TIER_TABLES = {
 SIGMA, SIGMA_STD, SIGMA_LO80, SIGMA_HI80 = "log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80"
 #: the energy above the reference hull (eV/atom)
 E_HULL = "e_hull_eV_atom"
+#: the OBELiX measurement, and the numbers the ranking used (measured, simulated or predicted)
+MEASURED_SIGMA, RANKED_SIGMA, RANKED_E_HULL = "measured_log10_sigma_S_cm", "ranked_log10_sigma_S_cm", "ranked_e_hull_eV_atom"
+#: the MD conductivity at 300 K (the simulation tier)
+MLIP_SIGMA = "mlip_log10_sigma_S_cm"
+#: the ranking's verdict: every gate checked and passed (``passes_filters`` before schema 7)
+PASSES = "passes_gates"
 
 
 @dataclass(frozen=True)
@@ -195,14 +203,20 @@ _STABILITY = _tier(
 # volume_per_atom_A3 is tier 0's column), the BVSE barriers and the structure-aware conductivity
 _STRUCTURE = _tier(
     "structure",
-    ("structure_source", _S, "", "where the candidate's structure came from (the enumerator's substituted parent, or a file)"),
+    ("structure_source", _S, "", "where the candidate's structure came from: `enumerated` (the enumerator's substituted "
+     "parent), `obelix-cif` (the OBELiX CIF) or `file` (the structure file)"),
+    ("structure_disorder", _S, "", "how partial occupancies were treated: `ordered` (none) or `mean-field` (descriptors "
+     "over the partial occupancies and a BVSE energy of the occupancy-weighted species; no ordered approximant)"),
+    ("structure_n_sites", _I, "", "sites in the structure described (partially occupied sites count once)"),
+    ("structure_volume_per_atom_A3", _D, "A^3", "volume per atom of the structure (tier 0's `volume_per_atom_A3` is the "
+     "Magpie estimate from the formula)", _F),
     ("volume_per_anion_A3", _D, "A^3", "volume per anion", _F),
     ("packing_fraction", _D, "", "fraction of the cell filled by ionic spheres", _F),
     ("density_g_cm3", _D, "g/cm^3", "density of the structure", _F),
     ("li_li_min_dist_A", _D, "A", "shortest Li-Li distance", _F),
     ("li_li_mean_nn_dist_A", _D, "A", "mean nearest Li-Li distance", _F),
     ("li_cn_mean", _D, "", "mean Li coordination number", _F),
-    ("li_percolation_dim", _I, "", "dimension of the Li network at 3.5 A (0-3)", _F),
+    ("li_percolation_dim", _I, "", "dimension of the Li network at 4.0 A Li-Li hops (0-3)", _F),
     ("li_percolation_3d_dist_A", _D, "A", "smallest Li-Li cutoff giving a 3D network", _F),
     ("li_bottleneck_radius_1d_A", _D, "A", "widest window radius along Li paths that percolate in 1D", _F),
     ("li_bottleneck_radius_3d_A", _D, "A", "widest window radius along Li paths that percolate in 3D", _F),
@@ -214,14 +228,17 @@ _STRUCTURE = _tier(
     ("anion_bcc_rmsd", _D, "", "RMS distance of the anions to an ideal bcc lattice (normalised)", _F),
     ("anion_fcc_rmsd", _D, "", "RMS distance of the anions to an ideal fcc lattice (normalised)", _F),
     ("anion_hcp_rmsd", _D, "", "RMS distance of the anions to an ideal hcp lattice (normalised)", _F),
-    ("bvse_barrier_1d_eV", _D, "eV", "bond-valence site-energy migration barrier for 1D Li percolation (softBV)", _F),
+    ("bvse_barrier_1d_eV", _D, "eV", "bond-valence site-energy migration barrier for 1D Li percolation (softBV); "
+     "empty when Li+ does not percolate below 5 eV", _F),
     ("bvse_barrier_2d_eV", _D, "eV", "BVSE migration barrier for 2D percolation", _F),
-    ("bvse_barrier_3d_eV", _D, "eV", "BVSE migration barrier for 3D percolation", _F),
-    ("structure_log10_sigma_S_cm", _D, _LOG_S, "conductivity predicted by the structure-aware model", _F),
+    ("bvse_barrier_3d_eV", _D, "eV", "BVSE migration barrier for 3D percolation", {**_F, "header": "BVSE 3D barrier (eV)", "decimals": 2}),
+    ("structure_log10_sigma_S_cm", _D, _LOG_S, "conductivity predicted by the structure-aware model from the structure "
+     "tier's descriptors; the ranking uses it where there is one", {**_F, "header": "structure log10 sigma (S/cm)", "decimals": 2}),
     ("structure_log10_sigma_S_cm_std", _D, _LOG_S, "its standard uncertainty", _F),
     ("structure_log10_sigma_S_cm_lo80", _D, _LOG_S, "lower end of its 80% interval", _F),
     ("structure_log10_sigma_S_cm_hi80", _D, _LOG_S, "upper end of its 80% interval", _F),
-    ("structure_error", _S, "", "why the structure tier gave no number for the row"),
+    ("structure_wall_s", _D, "s", "seconds the structure tier spent on the row (descriptors, BVSE, its share of the model)"),
+    ("structure_error", _S, "", "why the structure tier gave no number (or only some: a failed BVSE) for the row"),
 )
 
 _T = "MD temperature's"
@@ -257,6 +274,8 @@ _SIMULATION = _tier(
     ("mlip_sigma_S_cm", _D, "S/cm", "conductivity extrapolated to 300 K"),
     ("mlip_log10_sigma_S_cm", _D, _LOG_S, "log10 of the MD conductivity at 300 K", _F),
     ("mlip_log10_sigma_S_cm_std", _D, _LOG_S, "its uncertainty (from the Arrhenius fit)"),
+    ("mlip_transport_ok", _B, "", "the MD transport fit passed its quality checks (the ranking uses the MD conductivity only then)"),
+    ("mlip_transport_quality", _S, "", "why the fit passed or failed its quality checks"),
     ("md_wall_s", _D, "s", "wall time of the MD"),
     ("md_atom_steps", _D, "", "atoms x MD steps simulated"),
     ("wall_s", _D, "s", "wall time of the candidate's whole simulation"),
@@ -275,14 +294,16 @@ _RANKING = _tier(
     ("complete", _B, "", "the row has every objective the ranking uses"),
     ("monroe_newman_pass", _B, "", "G > 2 G_Li (Monroe-Newman dendrite criterion); empty without G", _F),
     ("ranked_log10_sigma_S_cm", _D, _LOG_S, "the conductivity the ranking used: measured with `--use-measured`, "
-     "else the MD one where the simulation tier replaced the surrogate's, else the surrogate's"),
-    ("conductivity_source", _S, "", "where it came from: `measured`, `simulation` or `composition`", {"header": "sigma from"}),
+     "else the MD one where the simulation tier replaced the surrogate's, else the structure-aware one where the "
+     "structure tier ran, else the composition model's"),
+    ("conductivity_source", _S, "", "where it came from: `measured`, `simulation`, `structure` or `composition`", {"header": "sigma from"}),
     ("ranked_e_hull_eV_atom", _D, _EV, "the e_hull the ranking used: the relaxed MLIP one where the simulation tier ran, "
      "else the stability tier's"),
     ("e_hull_ranked_source", _S, "", "where it came from: `simulation`, `reference` or `predicted`", {"header": "e_hull ranked from"}),
     ("why", _S, "", "the terms that put the candidate where it ranks"),
     ("prototype_rank", _I, "", "rank within its prototype (for a shortlist diverse across prototypes)"),
-    ("passes_filters", _B, "", "deprecated name of `passes_gates` (the view keeps it for old SQL)", {"replaced_by": "passes_gates"}),
+    ("passes_filters", _B, "", "old name of `passes_gates`: a column of the `ranked` view only, for SQL written before "
+     "schema 7 (not stored)", {"replaced_by": "passes_gates"}),
 )
 
 #: every registered column, by tier in the order of a screen
@@ -316,6 +337,9 @@ REPORT_COLUMNS = ("rank", "formula", "family", "prototype", "parent", SIGMA, SIG
                   "conductivity_source", "measured_log10_sigma_S_cm", "window_low_V", "window_high_V", "window_source", E_HULL,
                   "e_hull_source", "e_hull_ranked_source", "K_IC_MPa_m05", "G_over_G_Li", "score", "pareto_rank")  # fmt: skip
 
+#: the columns of the ``scores`` table the ranking writes (besides ``run_id`` and ``candidate_id``), in order
+SCORE_COLUMNS = tuple(c.name for c in _RANKING if not c.replaced_by)
+
 for _name in (*TOP_COLUMNS, *PREDICT_COLUMNS, *REPORT_COLUMNS):
     if _name not in COLUMNS:
         raise ValueError(f"column {_name!r} is listed but not registered")
@@ -333,6 +357,11 @@ def get(name: str) -> Column:
         raise KeyError(f"column {name!r} is not registered in screening.columns" + (f" (did you mean {near}?)" if near else "")) from None
 
 
+def report_headers() -> dict[str, tuple[str, int | None]]:
+    """The run report's top table: column -> (header with its unit, decimals), in :data:`REPORT_COLUMNS` order."""
+    return {name: (COLUMNS[name].header or name, COLUMNS[name].decimals) for name in REPORT_COLUMNS}
+
+
 def names(tier: str | None = None, *, patterns: bool = False, deprecated: bool = True) -> list[str]:
     """Registered column names (of one ``tier``), in registry order; pattern names only with ``patterns``."""
     return [c.name for c in COLUMNS.values() if (tier is None or c.tier == tier) and (patterns or not c.pattern)
@@ -347,6 +376,15 @@ def table_columns(table: str) -> dict[str, str]:
 def sql_types() -> dict[str, str]:
     """Name -> SQL type of every column the ``ranked`` view guarantees (registered, non-pattern, not deprecated)."""
     return {c.name: c.dtype for c in COLUMNS.values() if not c.pattern and not c.replaced_by}
+
+
+#: the pandas dtype of an empty column of each SQL type
+_PANDAS_DTYPES = {"VARCHAR": object, "DOUBLE": float, "BOOLEAN": bool, "INTEGER": "int64", "BIGINT": "int64"}
+
+
+def pandas_dtype(name: str):
+    """The pandas dtype of an empty column of the registered column ``name`` (object, float, bool or int64)."""
+    return _PANDAS_DTYPES[get(name).dtype]
 
 
 def filterable() -> frozenset[str]:

@@ -21,13 +21,17 @@ import warnings
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
+from screening.columns import SIGMA
 from screening.config import get_settings
 from screening.errors import DatasetError, StructureReadError
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
 
 __all__ = [
     "dataset_path",
@@ -180,17 +184,17 @@ def load_obelix(split: Literal["all", "train", "test"] = "all", structures: bool
     df = raw.rename(columns=_OBELIX_COLUMNS)[list(_OBELIX_COLUMNS.values())].copy()
     df["sigma_S_cm"] = [p[0] for p in parsed]
     df["censored"] = [p[1] for p in parsed]
-    df["log10_sigma_S_cm"] = np.log10(df["sigma_S_cm"])
+    df[SIGMA] = np.log10(df["sigma_S_cm"])
     df["has_cif"] = raw["Cif ID"].eq("done").to_numpy()
     df["split"] = split
     if structures:
         cifs = load_obelix_structures()
-        df["structure"] = [cifs.get(i, (None, None))[0] for i in df["id"]]
+        df["structure"] = pd.Series([cifs.get(i, (None, None))[0] for i in df["id"]], index=df.index, dtype=object)
         df["structure_error"] = [cifs.get(i, (None, None))[1] for i in df["id"]]
     return df.reset_index(drop=True)
 
 
-def _parse_cif_text(name: str, text: str):
+def _parse_cif_text(name: str, text: str) -> tuple[Structure | None, str | None]:
     from pymatgen.core import Structure
 
     try:
@@ -209,13 +213,15 @@ def _obelix_cif_texts() -> dict[str, str]:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar.getmembers():
                 if member.isfile() and member.name.endswith(".cif"):
-                    texts[Path(member.name).stem] = tar.extractfile(member).read().decode("utf-8", "replace")
+                    handle = tar.extractfile(member)  # None only for members that are not regular files
+                    if handle is not None:
+                        texts[Path(member.name).stem] = handle.read().decode("utf-8", "replace")
     except (EOFError, OSError, tarfile.TarError, zlib.error) as exc:  # truncated or corrupted archive
         raise DatasetError(f"{path}: cannot be read as a gzipped tar archive ({type(exc).__name__}: {exc})") from exc
     return texts
 
 
-def load_obelix_structures(ids: list[str] | None = None) -> dict[str, tuple[object, str | None]]:
+def load_obelix_structures(ids: list[str] | None = None) -> dict[str, tuple[Structure | None, str | None]]:
     """Read the OBELiX CIFs: ``{id: (Structure or None, error text or None)}``.
 
     About 78% of these structures have partially occupied sites; they are kept
@@ -313,7 +319,7 @@ def load_elastic_binaries(structures: bool = False) -> pd.DataFrame:
     if structures:
         from pymatgen.core import Structure
 
-        df["structure"] = [Structure.from_dict(s) for s in df["structure"]]
+        df["structure"] = pd.Series([Structure.from_dict(s) for s in df["structure"]], index=df.index, dtype=object)
     else:
         df = df.drop(columns=["structure"])
     return df.reset_index(drop=True)

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from screening.columns import SIGMA
+
 __all__ = ["WIDTH", "DECIMALS", "compact_table", "compact_source_columns", "artifact_rows", "render", "format_value", "generic_table"]
 
 #: the widest line ``screening top`` prints (characters)
@@ -29,7 +31,7 @@ WIDTH = 160
 
 #: decimals of each quantity in every table (others: 3 significant digits)
 DECIMALS: dict[str, int] = {
-    "log10_sigma_S_cm": 1, "ranked_log10_sigma_S_cm": 1, "log10_sigma_S_cm_lo80": 1, "log10_sigma_S_cm_hi80": 1,
+    SIGMA: 1, "ranked_log10_sigma_S_cm": 1, "log10_sigma_S_cm_lo80": 1, "log10_sigma_S_cm_hi80": 1,
     "log10_sigma_S_cm_std": 2, "measured_log10_sigma_S_cm": 1, "structure_log10_sigma_S_cm": 1,
     "e_hull_eV_atom": 3, "ranked_e_hull_eV_atom": 3, "e_hull_eV_atom_std": 3, "formation_energy_eV_atom": 3,
     "window_low_V": 2, "window_high_V": 2, "window_width_V": 2,
@@ -75,16 +77,16 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _has(frame: pd.DataFrame, name: str) -> bool:
-    return name in frame and frame[name].notna().any()
+    return name in frame and bool(frame[name].notna().any())
 
 
 def _sigma_cells(frame: pd.DataFrame) -> list[str]:
     """``-3.1 [-5.6, -0.6]`` (composition model, its 80% interval), ``-2.7 measured`` / ``-2.9 simulation`` otherwise."""
-    value = frame["ranked_log10_sigma_S_cm"] if _has(frame, "ranked_log10_sigma_S_cm") else _column(frame, "log10_sigma_S_cm")
+    value = frame["ranked_log10_sigma_S_cm"] if _has(frame, "ranked_log10_sigma_S_cm") else _column(frame, SIGMA)
     lo, hi, source = _column(frame, "log10_sigma_S_cm_lo80"), _column(frame, "log10_sigma_S_cm_hi80"), _column(frame, "conductivity_source")
     cells = []
     for v, a, b, s in zip(value, lo, hi, source):
-        text = format_value(v, "log10_sigma_S_cm")
+        text = format_value(v, SIGMA)
         if text and isinstance(s, str) and s not in ("", "composition"):
             text += f" {s}"
         elif text and format_value(a) and format_value(b):
@@ -104,7 +106,7 @@ def _window_cells(frame: pd.DataFrame) -> list[str]:
 def compact_source_columns(preset: str = "balanced") -> list[str]:
     """The ``ranked`` columns the compact table of ``preset`` reads (ask ``top`` for these)."""
     reaction = [_PRESET_REACTION[preset][0]] if preset in _PRESET_REACTION else []
-    return ["rank", "candidate_id", "formula", "family", "prototype", "ranked_log10_sigma_S_cm", "log10_sigma_S_cm",
+    return ["rank", "candidate_id", "formula", "family", "prototype", "ranked_log10_sigma_S_cm", SIGMA,
             "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_source", "measured_log10_sigma_S_cm",
             "ranked_e_hull_eV_atom", "e_hull_eV_atom", "window_low_V", "window_high_V", *reaction, "K_IC_MPa_m05",
             "score", "why"]  # fmt: skip
@@ -124,7 +126,7 @@ def compact_table(frame: pd.DataFrame, preset: str = "balanced", extra: Sequence
             out[name] = [format_value(v) for v in frame[name]]
     out[_SIGMA_HEADER] = _sigma_cells(frame)
     if _has(frame, "measured_log10_sigma_S_cm"):
-        out["measured\nlog10 σ"] = [format_value(v, "log10_sigma_S_cm") for v in frame["measured_log10_sigma_S_cm"]]
+        out["measured\nlog10 σ"] = [format_value(v, SIGMA) for v in frame["measured_log10_sigma_S_cm"]]
     hull = "ranked_e_hull_eV_atom" if _has(frame, "ranked_e_hull_eV_atom") else "e_hull_eV_atom"
     out["e_hull\n(eV/atom)"] = [format_value(v, "e_hull_eV_atom") for v in _column(frame, hull)]
     out["window\n(V vs Li)"] = _window_cells(frame)

@@ -44,7 +44,7 @@ def pareto_ranks_reference(values: np.ndarray) -> np.ndarray:
         sub = values[remaining]
         ge = (sub[None, :, :] >= sub[:, None, :]).all(axis=2)
         gt = (sub[None, :, :] > sub[:, None, :]).any(axis=2)
-        dominated = (ge & gt).any(axis=1)
+        dominated = np.any(ge & gt, axis=1)
         ranks[remaining[~dominated]] = front
         remaining = remaining[dominated]
         front += 1
@@ -86,10 +86,11 @@ class _Fronts:
         return len(self.parts)
 
     def get(self, k: int) -> np.ndarray:  # k is 1-based
-        if self.cache[k - 1] is None:
-            self.cache[k - 1] = np.concatenate(self.parts[k - 1])
-            self.parts[k - 1] = [self.cache[k - 1]]
-        return self.cache[k - 1]
+        cached = self.cache[k - 1]
+        if cached is None:
+            cached = self.cache[k - 1] = np.concatenate(self.parts[k - 1])
+            self.parts[k - 1] = [cached]
+        return cached
 
     def add(self, k: int, rows: np.ndarray) -> None:
         while len(self.parts) < k:

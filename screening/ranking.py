@@ -56,12 +56,15 @@ Validation
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from screening import columns as registry
+from screening.columns import E_HULL, PASSES, SIGMA, SIGMA_HI80, SIGMA_STD
 from screening.errors import ScreeningError
 from screening.pareto import pareto_ranks, pareto_ranks_reference
 
@@ -69,6 +72,7 @@ __all__ = [
     "Objective", "OBJECTIVES", "DEFAULT_OBJECTIVES", "DEFAULT_WEIGHTS", "DEFAULT_GATES", "UNCERTAINTY_COLUMNS",
     "Preset", "PRESETS", "KNOWN_COLUMNS", "resolve_preset", "validate_weights", "validate_filters",
     "apply_filters", "gate_funnel", "objective_correlations", "pareto_ranks", "pareto_ranks_reference", "rank",
+    "RankedFrame", "DEPRECATED_COLUMNS", "passed_gates",
 ]  # fmt: skip
 
 
@@ -88,7 +92,7 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {
     o.column: o
     for o in (
-        Objective("log10_sigma_S_cm", +1, "ionic conductivity (log10)", "log10(S/cm)", "conductivity"),
+        Objective(SIGMA, +1, "ionic conductivity (log10)", "log10(S/cm)", "conductivity"),
         Objective("window_low_V", -1, "reduction limit", "V vs Li/Li+", "reduction"),
         Objective("window_high_V", +1, "oxidation limit", "V vs Li/Li+", "oxidation"),
         Objective("K_IC_MPa_m05", +1, "fracture toughness", "MPa m^0.5", "mechanics"),
@@ -103,16 +107,16 @@ OBJECTIVES: dict[str, Objective] = {
 #: the six default terms, one per failure mode: column -> direction
 DEFAULT_OBJECTIVES: dict[str, int] = {
     c: OBJECTIVES[c].direction
-    for c in ("log10_sigma_S_cm", "window_low_V", "window_high_V", "K_IC_MPa_m05", "e_rxn_h2o_eV_atom", "cost_usd_per_kg")
+    for c in (SIGMA, "window_low_V", "window_high_V", "K_IC_MPa_m05", "e_rxn_h2o_eV_atom", "cost_usd_per_kg")
 }
 
 #: objective -> column holding its standard deviation (used by the UCB score, ``kappa > 0``)
-UNCERTAINTY_COLUMNS: dict[str, str] = {"log10_sigma_S_cm": "log10_sigma_S_cm_std"}
+UNCERTAINTY_COLUMNS: dict[str, str] = {SIGMA: SIGMA_STD}
 
 #: default gates, column -> (min, max) inclusive, None = unbounded
 DEFAULT_GATES: dict[str, tuple[float | None, float | None]] = {
-    "e_hull_eV_atom": (None, 0.1),
-    "log10_sigma_S_cm_hi80": (-5.0, None),
+    E_HULL: (None, 0.1),
+    SIGMA_HI80: (-5.0, None),
     "window_width_V": (0.001, None),
 }
 
@@ -131,16 +135,16 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("balanced", "conductivity first, every failure mode counted",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.4, "window_high_V": 0.4, "K_IC_MPa_m05": 0.2,
+               {SIGMA: 1.0, "window_low_V": 0.4, "window_high_V": 0.4, "K_IC_MPa_m05": 0.2,
                 "e_rxn_h2o_eV_atom": 0.2, "cost_usd_per_kg": 0.2}),
         Preset("conductivity-first", "conductivity, the rest as tie-breakers",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.1, "window_high_V": 0.1, "K_IC_MPa_m05": 0.1,
+               {SIGMA: 1.0, "window_low_V": 0.1, "window_high_V": 0.1, "K_IC_MPa_m05": 0.1,
                 "e_rxn_h2o_eV_atom": 0.05, "cost_usd_per_kg": 0.05}),
         Preset("li-metal-anode", "against Li metal: reduction stability and toughness weighted up",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 1.0, "window_high_V": 0.1, "K_IC_MPa_m05": 0.5,
+               {SIGMA: 1.0, "window_low_V": 1.0, "window_high_V": 0.1, "K_IC_MPa_m05": 0.5,
                 "e_rxn_h2o_eV_atom": 0.1, "cost_usd_per_kg": 0.1}),
         Preset("high-voltage-cathode", "against a 4 V cathode: oxidation weighted up and gated at 4.0 V",
-               {"log10_sigma_S_cm": 1.0, "window_low_V": 0.1, "window_high_V": 1.0, "K_IC_MPa_m05": 0.2,
+               {SIGMA: 1.0, "window_low_V": 0.1, "window_high_V": 1.0, "K_IC_MPa_m05": 0.2,
                 "e_rxn_h2o_eV_atom": 0.1, "cost_usd_per_kg": 0.1},
                {**DEFAULT_GATES, "window_high_V": (4.0, None)}),
     )
@@ -149,15 +153,8 @@ PRESETS: dict[str, Preset] = {
 #: default weights of the score (the ``balanced`` preset)
 DEFAULT_WEIGHTS: dict[str, float] = dict(PRESETS["balanced"].weights)
 
-#: columns a filter may name besides the objectives (what a screen produces)
-KNOWN_COLUMNS: frozenset[str] = frozenset(
-    {
-        *OBJECTIVES, *DEFAULT_GATES, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "measured_log10_sigma_S_cm",
-        "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80",
-        "formation_energy_eV_atom_hi80", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "G_VRH_GPa", "K_VRH_GPa", "G_over_G_Li", "pugh_ratio",
-        "volume_per_atom_A3", "monroe_newman_pass",
-    }
-)  # fmt: skip
+#: columns a filter may name besides the objectives: the registry's filterable ones (:func:`screening.columns.filterable`)
+KNOWN_COLUMNS: frozenset[str] = frozenset({*OBJECTIVES, *DEFAULT_GATES, *registry.filterable()})
 
 
 def _is_number(x) -> bool:
@@ -222,7 +219,7 @@ def validate_filters(
 
 def _gate_values(table: pd.DataFrame, column: str, e_hull_z: float) -> pd.Series:
     values = pd.to_numeric(table[column], errors="coerce").astype(float)
-    if column == "e_hull_eV_atom" and e_hull_z > 0 and "e_hull_eV_atom_std" in table:
+    if column == E_HULL and e_hull_z > 0 and f"{E_HULL}_std" in table:
         values = values + e_hull_z * pd.to_numeric(table["e_hull_eV_atom_std"], errors="coerce").fillna(0.0)
     return values
 
@@ -380,8 +377,9 @@ def rank(
     Returns
     -------
     DataFrame
-        Sorted best first, with ``passes_gates`` (alias ``passes_filters``: every gate
-        checked and passed), ``gate_failed``
+        A :class:`RankedFrame`, sorted best first, with ``passes_gates`` (every gate checked
+        and passed; ``passes_filters`` is its deprecated alias: it warns when read here, and the
+        store's view keeps it as a column), ``gate_failed``
         (comma-separated gate columns the row fails, "" if none), ``complete`` (every gate
         and objective column has a value), ``missing`` (those that do not),
         ``monroe_newman_pass`` (G > 2 G_Li; NA without G_over_G_Li), ``score`` (weighted
@@ -405,9 +403,9 @@ def rank(
     else:
         weights = validate_weights(weights or p.weights)  # {} or None: the preset's
         objectives = {c: OBJECTIVES[c].direction for c, w in weights.items() if w > 0}
-    for name, v in (("kappa", kappa), ("e_hull_z", e_hull_z)):
-        if not (_is_number(v) and math.isfinite(v) and v >= 0):
-            raise ScreeningError(f"{name}={v!r}: expected a finite number >= 0")
+    for name, number in (("kappa", kappa), ("e_hull_z", e_hull_z)):
+        if not (_is_number(number) and math.isfinite(number) and number >= 0):
+            raise ScreeningError(f"{name}={number!r}: expected a finite number >= 0")
     if normalise not in ("rank", "robust_z"):
         raise ScreeningError(f"normalise={normalise!r}: expected 'rank' or 'robust_z'")
     used = [c for c in objectives if c in table]
@@ -419,10 +417,10 @@ def rank(
     fail, unchecked = _evaluate_gates(out, gate_bounds, e_hull_z)
     signed = np.empty((len(out), len(used)))
     for j, c in enumerate(used):
-        v = pd.to_numeric(out[c], errors="coerce").to_numpy(float)
+        v: np.ndarray = np.asarray(pd.to_numeric(out[c], errors="coerce"), dtype=float)
         std_col = UNCERTAINTY_COLUMNS.get(c)
         if kappa > 0 and std_col in out:
-            v = v + objectives[c] * kappa * pd.to_numeric(out[std_col], errors="coerce").to_numpy(float)
+            v = v + objectives[c] * kappa * np.asarray(pd.to_numeric(out[std_col], errors="coerce"), dtype=float)
             out[f"ucb_{c}"] = v
         if c in OBJECTIVES and OBJECTIVES[c].log_scale:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -433,20 +431,21 @@ def rank(
     if "error" in out:
         err = out["error"]
         fail["error"] = (err.notna() & (err.astype(str).str.strip() != "")).to_numpy()
-    fail["no_objective"] = missing_obj.all(axis=1)
+    fail["no_objective"] = np.asarray(missing_obj.all(axis=1))
     passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
-    out["passes_gates"] = passes & checked
-    out["passes_filters"] = out["passes_gates"]
+    out[PASSES] = passes & checked
+    for deprecated, name in DEPRECATED_COLUMNS.items():  # passes_filters: RankedFrame warns when it is read
+        out[deprecated] = out[name]
     out["gate_failed"] = _joined_names(fail.to_numpy(bool), list(fail.columns))
     miss_cols = [list(unchecked.columns), used]
     miss_mat = np.hstack([unchecked.to_numpy(bool).reshape(len(out), -1), missing_obj])
     names = miss_cols[0] + miss_cols[1]
     out["missing"] = _joined_names(miss_mat, names)
-    out["complete"] = ~miss_mat.any(axis=1)
+    out["complete"] = ~np.asarray(miss_mat.any(axis=1))
     if "G_over_G_Li" in out:
         g = pd.to_numeric(out["G_over_G_Li"], errors="coerce")
-        out["monroe_newman_pass"] = pd.array(np.where(g.isna(), None, g > 2.0), dtype="boolean")
+        out["monroe_newman_pass"] = pd.array([None if m else bool(p) for m, p in zip(g.isna(), g > 2.0)], dtype="boolean")
 
     terms = np.column_stack([_normalise(signed[:, j], signed[passes, j], normalise) for j in range(len(used))])
     w = np.array([weights.get(c, 0.0) for c in used])
@@ -468,7 +467,7 @@ def rank(
             cols = ~missing_obj[rows[0]]
             pr[rows] = pareto_ranks(signed[np.ix_(rows, np.flatnonzero(cols))])
     out["pareto_rank"] = pr
-    keys = (-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes)
+    keys: tuple[np.ndarray, ...] = (-np.nan_to_num(score, nan=-np.inf), ~out["complete"].to_numpy(), ~passes)
     if "candidate_id" in out:  # ties by id: the same ranks whatever order the rows came in
         keys = (pd.factorize(out["candidate_id"], sort=True)[0], *keys)
     order = np.lexsort(keys)
@@ -479,5 +478,37 @@ def rank(
         position = np.empty(len(out), dtype=np.int64)
         position[order] = np.arange(1, len(out) + 1)
         out["rank"] = position
-    out.attrs["gate_funnel"] = gate_funnel(table, gate_bounds, e_hull_z).to_dict("records")
-    return out
+    ranked = RankedFrame(out)  # (no copy of the columns)
+    ranked.attrs.update(out.attrs)
+    ranked.attrs["gate_funnel"] = gate_funnel(table, gate_bounds, e_hull_z).to_dict("records")
+    return ranked
+
+
+def passed_gates(ranked: pd.DataFrame) -> pd.Series:
+    """Whether each row passed every gate: ``passes_gates``, or ``passes_filters`` of a table read from an
+    older store; every row when the table has neither (missing values count as not passed)."""
+    for column in ("passes_gates", "passes_filters"):
+        if column in ranked.columns:
+            values = pd.DataFrame.__getitem__(ranked, column)  # (the old name without the deprecation warning)
+            return values.fillna(False).astype(bool)
+    return pd.Series(True, index=ranked.index)
+
+
+#: deprecated column names of :func:`rank`'s table -> their names now (the registry's: :func:`screening.columns.deprecated_names`)
+DEPRECATED_COLUMNS = registry.deprecated_names()
+
+
+class RankedFrame(pd.DataFrame):
+    """The table :func:`rank` returns: a DataFrame whose deprecated columns (:data:`DEPRECATED_COLUMNS`)
+    warn when read with ``ranked[...]``. Anything derived from it is a plain DataFrame."""
+
+    @property
+    def _constructor(self):  # slices, copies and results of operations: plain DataFrames, no warning
+        return pd.DataFrame
+
+    def __getitem__(self, key):
+        keys = [key] if isinstance(key, str) else list(key) if isinstance(key, list | tuple) else []
+        for old in (k for k in keys if isinstance(k, str) and k in DEPRECATED_COLUMNS):
+            warnings.warn(f"rank()'s column {old!r} is deprecated: read {DEPRECATED_COLUMNS[old]!r} (the same values)",
+                          DeprecationWarning, stacklevel=2)  # fmt: skip
+        return super().__getitem__(key)

@@ -90,7 +90,7 @@ class QueryLimits:
 def _fetch(result: duckdb.DuckDBPyConnection, max_rows: int, categories: Sequence[str]) -> tuple[pd.DataFrame, bool]:
     """At most ``max_rows`` rows of an executed query, streamed; and whether there were more."""
     if categories:  # through Arrow, for pandas categoricals
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type information
 
         reader = result.fetch_record_batch(min(max_rows + 1, 100_000))
         batches, n = [], 0
@@ -102,7 +102,8 @@ def _fetch(result: duckdb.DuckDBPyConnection, max_rows: int, categories: Sequenc
         table = pa.Table.from_batches(batches, schema=reader.schema)
         wanted = [c for c in categories if c in table.column_names]
         return table.slice(0, max_rows).to_pandas(categories=wanted, self_destruct=True, split_blocks=True), n > max_rows
-    chunks, n = [], 0
+    chunks: list[pd.DataFrame] = []
+    n = 0
     while True:
         chunk = result.fetch_df_chunk(1)  # 2048 rows a chunk
         if not len(chunk) and chunks:

@@ -9,24 +9,29 @@ Tables (every row keyed by ``run_id`` and, below ``runs``, ``candidate_id``):
     what was screened: ``formula``, ``family``, ``source``, ``prototype``, ``parent``,
     ``error`` (why a row has no numbers).
 ``descriptors``, ``stability``, ``predictions``
-    wide tables of numbers, columns named with their units; new columns are added as
-    they appear (a later version may compute more). ``stability`` holds the stability
+    wide tables of numbers, columns named with their units; a column that is not
+    registered (a Magpie statistic, an MD temperature's) is added when first written. ``stability`` holds the stability
     tier, which a run computes for its best candidates only.
+``structure``
+    the structure tier's descriptors, BVSE barriers and structure-aware conductivity.
 ``scores``
-    ``passes_filters``, ``pareto_rank``, ``score``, ``rank``, and the numbers the ranking
-    used where a tier may replace another's: ``ranked_log10_sigma_S_cm`` with
-    ``conductivity_source`` (``composition`` or ``simulation``), ``ranked_e_hull_eV_atom``
+    the ranking's columns (:data:`screening.columns.SCORE_COLUMNS`): ``passes_gates``,
+    ``gate_failed``, ``missing``, ``complete``, ``monroe_newman_pass``, ``pareto_rank``,
+    ``score``, ``rank``, and the numbers the ranking used where a tier may replace another's: ``ranked_log10_sigma_S_cm`` with
+    ``conductivity_source`` (``composition``, ``structure``, ``simulation`` or ``measured``), ``ranked_e_hull_eV_atom``
     with ``e_hull_ranked_source`` (``reference``, ``predicted`` or ``simulation``). The
     tiers' own numbers keep their names (``log10_sigma_S_cm``, ``e_hull_eV_atom``, ``mlip_*``).
 ``ranked`` (view)
-    all of the above joined, ordered by run and rank. It has the core columns
-    (:data:`VIEW_COLUMNS`: conductivity with its interval, e_hull and its source, window,
-    K_IC, ...) from the store's creation, NULL until a run writes them, so queries written
-    for a finished run also work on a new store.
+    all of the above joined, ordered by run and rank. Every column of the registry
+    (:mod:`screening.columns`; :data:`VIEW_COLUMNS`) exists, with its type, in its tier's
+    table from the store's creation, NULL until a run writes it, so queries written for a
+    finished run also work on a new store. ``passes_filters`` is a deprecated alias of
+    ``passes_gates`` kept for old SQL.
 ``meta``
-    ``key``, ``value``: the store's ``schema_version`` (:data:`SCHEMA_VERSION`). Code
-    refuses a store whose schema is newer than it knows; an older store is upgraded when
-    it is next opened for writing.
+    ``key``, ``value``: the store's ``schema_version`` (:data:`SCHEMA_VERSION`) and the
+    registry's digest (``columns``). Code refuses a store whose schema is newer than it
+    knows; an older store is migrated (:data:`screening.store_schema.MIGRATIONS`) when it is
+    next opened, for writing or, where the file may be written, for reading.
 ``_top_rows``, ``_top_runs`` (internal)
     the first ``_TOP_ROWS`` rows of each run in rank order (``ranked`` columns), and the
     number of scored rows of each run cached there: :meth:`ResultStore.top` reads these
@@ -40,7 +45,7 @@ run that is resumed after a crash ends with no duplicate. Each call opens and cl
 own connection, so several processes can take turns on one file.
 
 Reads (``ResultStore(path, read_only=True)``, what the ``query``, ``top``, ``runs`` and
-``export`` commands use) never write: the view and the caches are kept current by the
+``export`` commands use) never write (except the one upgrade of a store an older version wrote): the view and the caches are kept current by the
 writes, so a store whose file and folder are read-only can be read. User SQL
 (:meth:`ResultStore.query`) runs on a separate sandboxed connection: read-only, one
 ``SELECT`` statement, no file or network access, no extensions, settings locked.
@@ -54,6 +59,7 @@ writes from the same process fail. ``top()`` opens one read-only connection per 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 import uuid
@@ -69,7 +75,7 @@ from screening import __version__, store_schema
 from screening.config import get_settings
 from screening.errors import QueryError, StoreError
 from screening.run_claim import claim_run, current_owner
-from screening.run_scope import LATEST_VIEW_SQL, RunInfo, check_choice, run_info
+from screening.run_scope import RunInfo, check_choice, run_info
 from screening.sql_guard import SANDBOX as _SANDBOX
 from screening.sql_guard import QueryLimits, check_sql, run_bounded
 from screening.sql_guard import first_line as _first_line
@@ -92,6 +98,9 @@ from screening.store_schema import (  # noqa: F401  (SCHEMA_VERSION ... _KEYED_T
 )
 
 __all__ = ["ResultStore", "query", "top", "check_sql", "SCHEMA_VERSION", "TOP_COLUMNS", "VIEW_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
 
 def _git_commit() -> str | None:
     try:
@@ -120,29 +129,33 @@ class ResultStore:
             if not self.path.is_file():
                 raise StoreError(f"no store at {self.path}: run `screening screen` first, or check --store / SCREENING_RESULTS_PATH")
             with self.connect(read_only=True) as con:
-                _schema_version(con, self.path)
+                older = _schema_version(con, self.path) < SCHEMA_VERSION  # a store newer than the code: StoreError
+                current = not older and store_schema.is_current(con, self.path)
+            if not current:
+                self._upgrade_for_reading(required=older)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store folder {self.path.parent}: {exc.strerror or exc}") from exc
         with self.connect() as con:
-            if _schema_version(con, self.path) == SCHEMA_VERSION:
-                return  # tables, view and caches are kept current by the writes
-            con.execute(_RUNS_DDL)
-            for column, sql_type in _RUNS_ADDED.items():
-                con.execute(f"ALTER TABLE runs ADD COLUMN IF NOT EXISTS {column} {sql_type}")
-            for table in _KEYED_TABLES:
-                extra = ", passes_filters BOOLEAN, pareto_rank INTEGER, score DOUBLE, rank INTEGER" if table == "scores" else ""
-                con.execute(f"CREATE TABLE IF NOT EXISTS {table} (run_id VARCHAR, candidate_id VARCHAR{extra})")
-            fresh = not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone()
-            con.execute("CREATE TABLE IF NOT EXISTS _top_runs (run_id VARCHAR, n_scores BIGINT)")
-            self._refresh_view(con)
-            if fresh:  # a store written by an older version: cache its scored runs once
-                for (run,) in con.execute("SELECT DISTINCT run_id FROM scores").fetchall():
-                    _refresh_top(con, run)
-            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            if not store_schema.is_current(con, self.path):
+                old = store_schema.migrate(con, self.path)  # tables, view and caches are then kept current by the writes
+                if old:
+                    logger.info("%s: store upgraded from schema version %s to %s", self.path, old, SCHEMA_VERSION)
+
+    def _upgrade_for_reading(self, required: bool) -> None:
+        """A read of a store an older version wrote: upgrade it once (its columns renamed, the registered ones created)
+        when the file may be written; else a StoreError saying so when its schema version is older (``required``), or
+        nothing when it only lacks columns registered since. Reads of a current store never write."""
+        import os
+
+        if not os.access(self.path, os.W_OK) or not os.access(self.path.parent, os.W_OK):
+            if not required:
+                return
+            raise StoreError(f"{self.path}: written by an older version of screening and read-only here: open it once "
+                             "where it may be written (e.g. `screening runs` as its owner) to upgrade it")  # fmt: skip
+        ResultStore(self.path, retries=self.retries)  # opened for writing: migrated
 
     # ------------------------------------------------------------- connections
 
@@ -172,14 +185,7 @@ class ResultStore:
             con.close()
 
     def _refresh_view(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"CREATE OR REPLACE VIEW ranked AS {_ranked_sql(con, ids=False)} ORDER BY c.run_id, s.rank NULLS LAST")
-        con.execute(LATEST_VIEW_SQL)  # the latest completed run's rows (views bind their columns when queried)
-        # _top_rows has the columns of the view (added as the view grows)
-        con.execute("CREATE TABLE IF NOT EXISTS _top_rows AS SELECT * FROM ranked LIMIT 0")
-        have = {r[0] for r in con.execute("DESCRIBE _top_rows").fetchall()}
-        for name, sql_type, *_ in con.execute("DESCRIBE ranked").fetchall():
-            if name not in have:
-                con.execute(f"ALTER TABLE _top_rows ADD COLUMN {_quote(name)} {sql_type}")
+        store_schema.refresh_view(con)
 
     def refresh_top(self, run_id: str) -> None:
         """Rebuild the cached best rows of ``run_id`` (``write`` does it; for changes made with plain SQL)."""
@@ -231,7 +237,7 @@ class ResultStore:
             has_error = "error" in {r[0] for r in con.execute("DESCRIBE candidates").fetchall()}
             n, n_err = con.execute(
                 f"SELECT count(*), {'count(error)' if has_error else '0'} FROM candidates WHERE run_id = ?", [run_id]
-            ).fetchone()
+            ).fetchall()[0]
             con.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, timings = ?, n_candidates = ?, n_errors = ? WHERE run_id = ?",
                 [status, datetime.now(timezone.utc).replace(tzinfo=None), json.dumps(dict(timings or {})), n, n_err, run_id],
@@ -318,12 +324,11 @@ class ResultStore:
         reads of a whole run (10^6 rows).
         """
         check_sql(sql)
-        if bounded:
-            limits = limits or QueryLimits.from_settings()
-        with self.connect(read_only=True, config=limits.config() if bounded else _SANDBOX) as con:
+        bounds = (limits or QueryLimits.from_settings()) if bounded else None
+        with self.connect(read_only=True, config=bounds.config() if bounds is not None else _SANDBOX) as con:
             try:
-                if bounded:
-                    return run_bounded(con, sql, params, limits, categories)
+                if bounds is not None:
+                    return run_bounded(con, sql, params, bounds, categories)
                 if not categories:
                     return con.execute(sql, params or []).df()
                 table = con.execute(sql, params or []).arrow()
@@ -366,7 +371,7 @@ class ResultStore:
         run_id: str | None = None,
         family: str | None = None,
         min_window_V: float | None = None,
-        passes_filters: bool = True,
+        passes_gates: bool = True,
         columns: str | Sequence[str] = "default",
     ) -> pd.DataFrame:
         """The ``n`` best ranked candidates of a run (default: the latest completed run), best first.
@@ -386,25 +391,26 @@ class ResultStore:
             info = run_info(con, run_id)
             if info is None:
                 return pd.DataFrame()
-            frame = self._top(con, info.run_id, n, family, min_window_V, passes_filters, columns)
+            frame = self._top(con, info.run_id, n, family, min_window_V, passes_gates, columns)
         frame.attrs["run"] = info.as_dict()
         return frame
 
-    def _top(self, con, run_id: str, n: int, family, min_window_V, passes_filters: bool, columns) -> pd.DataFrame:
+    def _top(self, con, run_id: str, n: int, family, min_window_V, passes_gates: bool, columns) -> pd.DataFrame:
         if family:
             families = [r[0] for r in con.execute("SELECT DISTINCT family FROM candidates WHERE family IS NOT NULL ORDER BY 1").fetchall()]
             check_choice("family", family, families)
         wanted = _top_columns([c[0] for c in con.execute("SELECT * FROM ranked LIMIT 0").description], columns)
         cols = ", ".join(_quote(c) for c in wanted)
-        where, params = ["run_id = $run"], {"run": run_id}
+        where = ["run_id = $run"]
+        params: dict[str, object] = {"run": run_id}
         if family:
             where.append("family = $family")
             params["family"] = family
         if min_window_V is not None:
             where.append("window_width_V >= $window")
             params["window"] = float(min_window_V)
-        if passes_filters:
-            where.append("passes_filters")
+        if passes_gates:
+            where.append("passes_gates")
         # 1. the cached rank-ordered prefix of the run: right when it holds n matches or the whole run
         cached = None
         if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone():
@@ -487,7 +493,7 @@ class ResultStore:
     def run_table(
         self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True, ids: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """Candidates, predictions, stability and simulation of one run joined by ``candidate_id``
+        """Candidates, predictions, stability, structure and simulation of one run joined by ``candidate_id``
         (no ``run_id`` column), ordered by ``candidate_id`` (``ordered=False``: in no particular
         order, which spares DuckDB the sort of every row; the ranking does not need it).
         ``ids``: only these candidates.
@@ -497,19 +503,20 @@ class ResultStore:
         ``source``, ``prototype``, ``parent``) as categoricals: a run of 10^6 rows then costs
         its needed columns, not every column of every table.
         """
-        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("m", "simulation"))
+        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("r", "structure"), ("m", "simulation"))
         select = "* EXCLUDE (run_id)"
         if columns is not None:
             wanted = list(dict.fromkeys(["candidate_id", *columns]))
             with self.connect(read_only=True) as con:
-                where = {}
+                where: dict[str, str] = {}
                 for alias, table in tables:
                     for (name,) in con.execute(f"SELECT column_name FROM (DESCRIBE {table})").fetchall():
                         where.setdefault(name, alias)
             select = ", ".join("candidate_id" if c == "candidate_id" else f"{where[c]}.{_quote(c)}" for c in wanted if c in where)
         return self.query(
             f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN simulation m USING (run_id, candidate_id) "
+            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
+            "LEFT JOIN simulation m USING (run_id, candidate_id) "
             "WHERE run_id = ?" + ("" if ids is None else " AND list_contains(?, candidate_id)")
             + (" ORDER BY candidate_id" if ordered else ""),
             [run_id] if ids is None else [run_id, [str(i) for i in ids]],

@@ -174,10 +174,8 @@ def to_structure(item: Any) -> Structure:
         return check_structure(item)
     if isinstance(item, (str, Path)) and Path(item).suffix:
         return read_structure(item)
-    try:
-        from ase import Atoms
-    except ImportError:  # pragma: no cover - ase is a core dependency
-        Atoms = ()
+    from ase import Atoms  # a core dependency
+
     if isinstance(item, Atoms):
         from pymatgen.io.ase import AseAtomsAdaptor
 

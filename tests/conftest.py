@@ -52,7 +52,7 @@ def small_store(tmp_path):
     store.write("predictions", run, pd.DataFrame({"candidate_id": ids, "log10_sigma_S_cm": [-3.0, -3.2, -4.0, -2.5, -2.2, np.nan]}))
     store.write("stability", run, pd.DataFrame({"candidate_id": ids, "window_width_V": [3.5, 2.0, 3.0, 0.5, 0.3, np.nan]}))
     store.write("scores", run, pd.DataFrame({
-        "candidate_id": ids, "passes_filters": [True] * 5 + [False], "pareto_rank": [1, 2, 1, 1, 1, 0],
+        "candidate_id": ids, "passes_gates": [True] * 5 + [False], "pareto_rank": [1, 2, 1, 1, 1, 0],
         "score": [0.5, 0.1, 0.2, 0.9, 1.0, np.nan], "rank": [4, 5, 3, 2, 1, 6],
     }))  # fmt: skip
     store.finish_run(run)

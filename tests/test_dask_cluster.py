@@ -133,7 +133,7 @@ def _executed(address: str) -> dict[str, int]:
 
 def _stored(store: ResultStore, run_id: str) -> pd.DataFrame:
     return store.query(
-        "SELECT candidate_id, formula, family, error, log10_sigma_S_cm, log10_sigma_S_cm_std, passes_filters, pareto_rank, score, rank "
+        "SELECT candidate_id, formula, family, error, log10_sigma_S_cm, log10_sigma_S_cm_std, passes_gates, pareto_rank, score, rank "
         "FROM ranked WHERE run_id = ? ORDER BY candidate_id",
         [run_id],
     )

@@ -160,12 +160,12 @@ def test_enumerated_screen_ranks_on_every_objective(tmp_path):
     """Enumerated halides through both tiers: the ranking sees windows, hull and mechanics."""
     path = str(tmp_path / "enum.duckdb")
     params = ScreenParameters(source="enumerated", families=["halide"], limit=30, chunk_size=15, stability_top_k=10,
-                              run_id="enum", store_path=path)  # fmt: skip
+                              tiers=["composition", "stability"], run_id="enum", store_path=path)  # fmt: skip
     screen(params)
     store = ResultStore(path)
     ranked = store.query("SELECT * FROM ranked WHERE run_id = 'enum' ORDER BY rank")
     assert len(ranked) == 30 and ranked["candidate_id"].is_unique
-    passed = ranked[ranked["passes_filters"]]
+    passed = ranked[ranked["passes_gates"]]
     stable = ranked[ranked["e_hull_eV_atom"].notna()]
     assert len(stable) == 10  # the stability tier ran on the best 10 ...
     # ... and those inside the gates are ranked; the others failed a gate, not the run
@@ -190,13 +190,13 @@ def test_broken_cif_among_the_inputs(tmp_path):
     (tmp_path / "good.cif").write_text(obelix_cif_text("w87"))  # Li6PS5Br
     (tmp_path / "good_copy.cif").write_text(obelix_cif_text("w87"))  # the same structure again: a row of its own
     (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a 5\nloop_\n_atom_site_label\n")
-    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), run_id="files",
+    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), tiers=["composition", "stability"], run_id="files",
                               store_path=str(tmp_path / "files.duckdb"))  # fmt: skip
     assert screen(params, return_state=True).is_completed()
-    rows = ResultStore(params.store_path).query("SELECT parent, formula, error, passes_filters FROM ranked ORDER BY parent")
+    rows = ResultStore(params.store_path).query("SELECT parent, formula, error, passes_gates FROM ranked ORDER BY parent")
     assert rows["parent"].tolist() == ["broken.cif", "good.cif", "good_copy.cif"]
-    assert "broken.cif" in rows.loc[0, "error"] and not rows.loc[0, "passes_filters"]
-    assert rows.loc[1:, "error"].isna().all() and rows.loc[1:, "passes_filters"].all()
+    assert "broken.cif" in rows.loc[0, "error"] and not rows.loc[0, "passes_gates"]
+    assert rows.loc[1:, "error"].isna().all() and rows.loc[1:, "passes_gates"].all()
 
 
 _SLOW_CHUNKS = """
@@ -310,7 +310,7 @@ def test_composition_only_run_ranks_in_a_store_that_held_a_stability_run(tmp_pat
     assert len(ranked) == 40 and ranked["window_width_V"].isna().all()
     # ranked as if alone: the window and hull gates of the other run do not apply, the conductivity gate does
     expected = ranked["error"].isna() & (ranked["log10_sigma_S_cm_hi80"] >= -5.0)
-    assert expected.sum() > 10 and ranked["passes_filters"].tolist() == expected.tolist()
+    assert expected.sum() > 10 and ranked["passes_gates"].tolist() == expected.tolist()
     assert ranked["rank"].notna().all()
 
 

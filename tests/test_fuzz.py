@@ -240,7 +240,7 @@ def fuzz_store(tmp_path_factory):
     store = ResultStore(tmp_path_factory.mktemp("fuzz_store") / "s.duckdb")
     run = store.start_run({}, run_id="r1")
     store.write("candidates", run, pd.DataFrame({"candidate_id": ["a", "b"], "formula": ["LiCl", "Li3YCl6"]}))
-    store.write("scores", run, pd.DataFrame({"candidate_id": ["a", "b"], "passes_filters": [True, True], "rank": [2, 1]}))
+    store.write("scores", run, pd.DataFrame({"candidate_id": ["a", "b"], "passes_gates": [True, True], "rank": [2, 1]}))
     store.finish_run(run)
     return store
 

@@ -152,7 +152,7 @@ def wide_store(tmp_path_factory):
     ids = [f"c{i}" for i in range(3000)]
     store.write_many("w", {
         "candidates": pd.DataFrame({"candidate_id": ids, "formula": [f"Li{i}Cl" for i in range(3000)], "family": "halide"}),
-        "scores": pd.DataFrame({"candidate_id": ids, "passes_filters": True, "score": 1.0, "rank": range(1, 3001)}),
+        "scores": pd.DataFrame({"candidate_id": ids, "passes_gates": True, "score": 1.0, "rank": range(1, 3001)}),
     }, replace=False)  # fmt: skip
     store.finish_run("w")
     return store

@@ -251,7 +251,7 @@ def test_columns_no_row_of_this_run_has_do_not_change_its_ranking():
     # the same run read from a store that once held a stability run: its columns are there, empty
     widened = table.assign(window_width_V=np.nan, window_low_V=np.nan, e_hull_eV_atom=np.nan, e_rxn_li_eV_atom=np.nan)
     ranked = pipeline.rank_funnel(widened)
-    assert ranked["passes_filters"].sum() == alone["passes_filters"].sum() > 0
+    assert ranked["passes_gates"].sum() == alone["passes_gates"].sum() > 0
     assert ranked.set_index("candidate_id")["rank"].equals(alone.set_index("candidate_id")["rank"])
 
 
@@ -280,7 +280,7 @@ def test_the_run_report_has_units_in_its_headers_and_a_legible_pareto_plot(tmp_p
         "log10_sigma_S_cm": [-3.1, -2.5, -8.0], "log10_sigma_S_cm_lo80": [-5.0, -4.4, -10.0], "log10_sigma_S_cm_hi80": [-1.2, -0.6, -6.0],
         "window_width_V": [3.5, 0.5, 6.0], "window_low_V": [0.6, 1.7, 0.0], "window_high_V": [4.1, 2.2, 6.0],
         "e_hull_eV_atom": [0.02, 0.08, 0.0], "e_hull_source": ["predicted", "reference", "reference"],
-        "passes_filters": [True, True, False], "pareto_rank": [1, 1, 0], "score": [0.8, 0.7, np.nan],
+        "passes_gates": [True, True, False], "pareto_rank": [1, 1, 0], "score": [0.8, 0.7, np.nan],
     })  # fmt: skip
     rows = pipeline.top_table(ranked, 10)
     assert [r["formula"] for r in rows] == ["Li3YCl6", "Li6PS5Cl"]  # only rows that passed the gates
@@ -291,7 +291,7 @@ def test_the_run_report_has_units_in_its_headers_and_a_legible_pareto_plot(tmp_p
     assert rows[0]["window (V vs Li)"] == "0.60-4.10"
     png = pipeline.pareto_plot(ranked, tmp_path / "p.png")
     assert imread(png).shape[1] == 1000  # 1,000 px wide
-    assert pipeline.pareto_plot(ranked.assign(passes_filters=False), tmp_path / "none.png") is None
+    assert pipeline.pareto_plot(ranked.assign(passes_gates=False), tmp_path / "none.png") is None
 
 
 # ------------------------------------------------------------------ tier 0 computes each feature once

@@ -108,7 +108,8 @@ def test_default_gates_remove_and_name_the_gate(table):
     assert not c["passes_gates"] and c["gate_failed"] == "e_hull_eV_atom" and np.isnan(c["score"])
     assert set(out.tail(2)["candidate_id"]) == {"c", "e"}  # failing rows sink
     assert out.set_index("candidate_id").loc["e", "gate_failed"] == "no_objective"  # only objective is NaN
-    assert (out["passes_filters"] == out["passes_gates"]).all()
+    with pytest.warns(DeprecationWarning, match="'passes_filters' is deprecated: read 'passes_gates'"):
+        assert (out["passes_filters"] == out["passes_gates"]).all()  # the deprecated alias: same values, warns
     funnel = pd.DataFrame(out.attrs["gate_funnel"]).set_index("gate")
     assert funnel.loc["e_hull_eV_atom", "failed"] == 1
     assert not funnel.loc["log10_sigma_S_cm_hi80", "applied"]  # column absent: reported, not applied
@@ -299,5 +300,5 @@ def test_unsorted_ranking_gives_the_same_ranks_in_the_input_order():
     unsorted = rank(t, sort=False)
     assert list(unsorted["candidate_id"]) == list(t["candidate_id"])
     merged = unsorted.merge(ranked, on="candidate_id", suffixes=("", "_sorted"))
-    for c in ("rank", "score", "pareto_rank", "passes_filters", "gate_failed"):
+    for c in ("rank", "score", "pareto_rank", "passes_gates", "gate_failed"):
         pd.testing.assert_series_equal(merged[c], merged[f"{c}_sorted"], check_names=False)

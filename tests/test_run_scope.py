@@ -35,7 +35,7 @@ def _write_run(store: ResultStore, run_id: str, preset: str, started: str, shift
         "e_hull_eV_atom": [0.000885, 0.0, 1.16e-08, 0.02, 0.05, 0.03],
     }))  # fmt: skip
     store.write("scores", run_id, pd.DataFrame({
-        "candidate_id": ids, "passes_filters": [True] * 6, "pareto_rank": [1, 2, 1, 1, 1, 1],
+        "candidate_id": ids, "passes_gates": [True] * 6, "pareto_rank": [1, 2, 1, 1, 1, 1],
         "score": [0.5, 0.1, 0.2, 0.9, 1.0, 0.3], "rank": [3, 6, 5, 2, 1, 4],
     }))  # fmt: skip
     store.finish_run(run_id)

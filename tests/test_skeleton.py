@@ -35,16 +35,16 @@ def test_pipeline_end_to_end(cif_dir, tmp_path):
     table = table.merge(pred, on="candidate_id")
     ranked = rank(table)
     good = ranked[ranked["parent"] == "good.cif"].iloc[0]
-    assert good["passes_filters"] and good["rank"] == 1
+    assert good["passes_gates"] and good["rank"] == 1
     assert -15 < good["log10_sigma_S_cm"] < 0 and good["log10_sigma_S_cm_std"] > 0
     bad = ranked[ranked["parent"] == "broken.cif"].iloc[0]
-    assert not bad["passes_filters"] and "broken.cif" in bad["error"]
+    assert not bad["passes_gates"] and "broken.cif" in bad["error"]
 
     store = ResultStore(tmp_path / "store.duckdb")
     run = store.start_run({"test": True})
     store.write("candidates", run, table[["candidate_id", "formula", "source", "parent", "error"]])
     store.write("predictions", run, pred)
-    store.write("scores", run, ranked[["candidate_id", "passes_filters", "pareto_rank", "score", "rank"]])
+    store.write("scores", run, ranked[["candidate_id", "passes_gates", "pareto_rank", "score", "rank"]])
     store.finish_run(run)
     top = store.top(5)
     assert list(top["parent"]) == ["good.cif"]

@@ -84,7 +84,7 @@ def test_top_orders_and_filters(small_store):
     assert small_store.top(10, family="halide")["formula"].tolist() == ["Li2ZrCl6", "Li3YCl6", "Li3InCl6"]
     assert small_store.top(10, min_window_V=2.5)["formula"].tolist() == ["Li2ZrCl6", "Li3YCl6"]
     assert len(small_store.top(10)) == 5  # the failed row does not pass the filters
-    assert len(small_store.top(10, passes_filters=False)) == 6
+    assert len(small_store.top(10, passes_gates=False)) == 6
     with pytest.raises(ValueError, match="at least 1"):
         small_store.top(0)
 
@@ -147,13 +147,14 @@ def test_top_is_the_same_with_or_without_the_cached_prefix(small_store, monkeypa
     monkeypatch.setattr(store_schema, "_TOP_ROWS", cached_rows)
     small_store.refresh_top("r1")
     test_top_orders_and_filters(small_store)
-    assert small_store.top(10, passes_filters=False)["formula"].tolist()[-1] == "Li3PS4"
+    assert small_store.top(10, passes_gates=False)["formula"].tolist()[-1] == "Li3PS4"
     view = list(small_store.query("SELECT * FROM ranked LIMIT 0").columns)
     assert list(small_store.top(2, columns="all").columns) == view
     assert list(small_store.top(2).columns) == [c for c in store_module.TOP_COLUMNS if c in view]
 
 
 def test_top_follows_later_writes(small_store):
+    # a frame of older code, with the deprecated name: stored as passes_gates
     small_store.write("scores", "r1", pd.DataFrame({"candidate_id": ["c5"], "passes_filters": [True], "rank": [0]}))
     assert small_store.top(1)["formula"].tolist() == ["Li3PS4"]
     small_store.write("candidates", "r1", pd.DataFrame({"candidate_id": ["c5"], "formula": ["Li3PS4"], "family": ["halide"]}))
@@ -168,7 +169,7 @@ def test_a_store_from_an_older_version_gets_its_cache(small_store):
         con.execute("DROP TABLE _top_rows")
         con.execute("DROP TABLE meta")  # stores before the schema version had none
     store = ResultStore(small_store.path)
-    assert store.query("SELECT value FROM meta")["value"].tolist() == [str(store_module.SCHEMA_VERSION)]
+    assert store.query("SELECT value FROM meta WHERE key = 'schema_version'")["value"].tolist() == [str(store_module.SCHEMA_VERSION)]
     assert store.query("SELECT n_scores FROM _top_runs")["n_scores"].tolist() == [6]
     assert store.top(3)["formula"].tolist() == ["Li7P3S11", "Li6PS5Cl", "Li2ZrCl6"]
 

@@ -80,7 +80,7 @@ def describe(
 
     obj = _as_item(item)
     structure = obj if isinstance(obj, Structure) else None
-    comp = structure.composition.element_composition if structure is not None else obj
+    comp = obj.composition.element_composition if isinstance(obj, Structure) else obj
     formula = comp.reduced_formula
     out: dict[str, Any] = {"formula": formula}
     out.update(composition_descriptors(comp))

@@ -189,13 +189,13 @@ def _scatterers(structure: Structure, name: str):
                     f"{name}: no softBV Li+ parameters for {key} (available: {', '.join(sorted(morse_table))})"
                 )
             p = morse_table[key]
-            for s, wt in zip(sites, w):
-                morse_rows.append((s, wt, p["d0"], p["r_min"], p["alpha"]))
+            for index, wt in zip(sites, w):
+                morse_rows.append((index, wt, p["d0"], p["r_min"], p["alpha"]))
         else:
             if sym not in radii:
                 raise UnsupportedChemistryError(f"{name}: no softBV covalent radius for {sym}")
-            for s, wt in zip(sites, w):
-                coul_rows.append((s, wt, charges[sym], Element(sym).row, radii[sym]))
+            for index, wt in zip(sites, w):
+                coul_rows.append((index, wt, charges[sym], Element(sym).row, radii[sym]))
     morse = np.array(morse_rows, dtype=float).reshape(-1, 5)
     coul = np.array(coul_rows, dtype=float).reshape(-1, 5)
     frac = prep.frac
@@ -206,9 +206,9 @@ def _grid_shape(lattice: np.ndarray, resolution_A: float, max_points: int) -> tu
     lengths = np.linalg.norm(lattice, axis=1)
     res = resolution_A
     while True:
-        shape = tuple(int(max(4, math.ceil(length / res))) for length in lengths)
-        if np.prod(shape) <= max_points:
-            return shape
+        n_a, n_b, n_c = (int(max(4, math.ceil(length / res))) for length in lengths)
+        if n_a * n_b * n_c <= max_points:
+            return n_a, n_b, n_c
         res *= 1.05
 
 

@@ -199,7 +199,7 @@ def composition_descriptors(formula: str | Composition) -> dict[str, object]:
     """All composition descriptors of one formula: chemistry plus Magpie statistics."""
     check_charge_balance(formula)
     out = chemistry_descriptors(formula)
-    out.update(magpie_table([formula]).iloc[0].to_dict())
+    out.update({str(k): v for k, v in magpie_table([formula]).iloc[0].to_dict().items()})
     return out
 
 
@@ -210,7 +210,9 @@ def composition_table(formulas: Iterable[str | Composition], check_balance: bool
     :func:`chemistry_descriptors`, the Magpie columns and ``error`` (None when fine).
     """
     formulas = list(formulas)
-    rows, good, errors = [], [], []
+    rows: list[dict] = []
+    good: list = []
+    errors: list[str | None] = []
     for f in formulas:
         try:
             if check_balance:

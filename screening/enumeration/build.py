@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from pymatgen.core import Lattice, Species, Structure
 
-from screening.enumeration.radii import shannon_radius
+from screening.enumeration.radii import ion, shannon_radius
 from screening.enumeration.seeds import Seed, SeedError, load_seeds
 from screening.errors import ScreeningError
 
@@ -130,16 +130,13 @@ def build_structure(candidate: Buildable, seeds: Sequence[Seed] | None = None) -
     v_old = sum(base[el] * r3[el] for el in base)
     dv = (candidate.li_content - base["Li"]) * r3["Li"]
     for sub in candidate.substitutions:
-        host = Species.from_str(sub.host)
-        dop = Species.from_str(sub.dopant)
+        host, dop = ion(sub.host), ion(sub.dopant)
         rule = next(r for r in seed.sites if r.label == sub.site)
-        r_d = shannon_radius(dop.element.symbol, int(dop.oxi_state), rule.coordination,
-                             partner=(host.element.symbol, int(host.oxi_state)))
-        r_h = shannon_radius(host.element.symbol, int(host.oxi_state), rule.coordination,
-                             partner=(dop.element.symbol, int(dop.oxi_state)))
+        r_d = shannon_radius(*dop, rule.coordination, partner=host)
+        r_h = shannon_radius(*host, rule.coordination, partner=dop)
         if r_d is None or r_h is None:
             continue
-        if host.element.symbol == "Li":  # the replaced Li is already in the Li change
+        if host[0] == "Li":  # the replaced Li is already in the Li change
             dv += sub.amount * r_d**3
         else:
             dv += sub.amount * (r_d**3 - r_h**3)

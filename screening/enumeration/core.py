@@ -164,10 +164,10 @@ def _build_index(seeds: tuple[Seed, ...], opts: EnumerationOptions) -> SpaceInde
         counts: dict[str, int] = {}
         hashes.append(np.fromiter((c.key for c in _seed_compositions(seed, opts, counts)), dtype=np.int64))
         all_counts.append(counts)
-    owner = np.concatenate([np.full(len(h), i, dtype=np.int32) for i, h in enumerate(hashes)]) if hashes else None
     shared: dict[int, tuple[int, ...]] = {}
     if hashes:
         flat = np.concatenate(hashes)
+        owner = np.concatenate([np.full(len(h), i, dtype=np.int32) for i, h in enumerate(hashes)])
         uniq, inverse, n = np.unique(flat, return_inverse=True, return_counts=True)
         multi = n[inverse] > 1
         groups: dict[int, list[int]] = defaultdict(list)

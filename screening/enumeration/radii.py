@@ -107,6 +107,14 @@ def cation_pool() -> tuple[str, ...]:
     return tuple(out)
 
 
+def ion(text: str) -> tuple[str, int]:
+    """``"Zr4+"`` -> ``("Zr", 4)``: the element and integer oxidation state of an ion string."""
+    sp = Species.from_str(text)
+    if sp.oxi_state is None:
+        raise ValueError(f"{text!r}: an ion needs an oxidation state (e.g. 'Zr4+')")
+    return sp.element.symbol, int(sp.oxi_state)
+
+
 def species_str(element: str, oxi: int) -> str:
     """``"Zr4+"``-style string of an ion."""
     return str(Species(element, oxi))

@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from pymatgen.core import Element, Species
+from pymatgen.core import Element
 
 from screening.enumeration.options import EnumerationOptions
-from screening.enumeration.radii import ANION_POOL, cation_pool, pair_stats, shannon_radius, species_str
+from screening.enumeration.radii import ANION_POOL, cation_pool, ion, pair_stats, shannon_radius, species_str
 from screening.enumeration.records import Substitution
 from screening.enumeration.redox import FORBIDDEN_PAIRS
 from screening.enumeration.seeds import Seed, SiteRule
@@ -71,8 +71,7 @@ def dopant_species(rule: SiteRule, host_oxi: int) -> list[tuple[str, int]]:
     if rule.dopants is not None:
         out = []
         for d in rule.dopants:
-            sp = Species.from_str(d)
-            out.append((sp.element.symbol, int(sp.oxi_state)))
+            out.append(ion(d))
         return out
     pool = ANION_POOL if host_oxi < 0 else cation_pool()
     out = []

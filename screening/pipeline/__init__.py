@@ -6,6 +6,7 @@ Modules, in the order of a run:
 ``sources``  :class:`CandidateSource`: a run's candidates in chunks and their structures (OBELiX, files, enumerated)
 ``steps``    descriptor and prediction steps; the trained models a screen needs
 ``tiers``    the composition and stability tiers of a chunk
+``structure`` the structure tier of a chunk (descriptors, BVSE, structure-aware conductivity) and its use in the ranking
 ``simulation`` the simulation tier (MLIP relaxation and MD) of the best candidates
 ``ranked``   the ranking of a run: better tiers' numbers in place, preset, scores, funnel stages
 ``run``      :class:`ScreenRun`: one run's life in the store (start or resume, writes, ranking, finish or fail)
@@ -56,6 +57,7 @@ from screening.pipeline.steps import (
     predict_properties,
     require_models,
 )
+from screening.pipeline.structure import STRUCTURE_COLUMNS, structure_pool, structure_tier, use_structure
 from screening.pipeline.tiers import composition_tier, stability_tier
 
 __all__ = [
@@ -69,6 +71,10 @@ __all__ = [
     "simulation_tier",
     "use_measured",
     "use_simulated",
+    "STRUCTURE_COLUMNS",
+    "structure_pool",
+    "structure_tier",
+    "use_structure",
     "obelix_candidates",
     "cif_candidates",
     "describe_compositions",

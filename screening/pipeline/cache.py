@@ -40,6 +40,8 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 TIER_MODULES: dict[str, tuple[str, ...]] = {
     "composition": ("screening.pipeline.tiers",),
     "stability": ("screening.pipeline.tiers",),
+    # the structure tier's results depend on the structures too: the source that reads or builds them
+    "structure": ("screening.pipeline.structure", "screening.pipeline.sources"),
 }
 
 

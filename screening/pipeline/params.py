@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob as _glob
 import warnings
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pymatgen.core.periodic_table import Element
@@ -33,10 +33,13 @@ __all__ = [
 ANIONS = frozenset(ANION_CHARGES)
 #: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
 ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
-ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]
-Family = Literal[FAMILIES]  # type: ignore[valid-type]
-Tier = Literal["composition", "stability", "simulation"]
-Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]  # a Literal built at run time (pydantic reads it)
+Family = Literal[FAMILIES]  # type: ignore[valid-type]  # as above
+Tier = Literal["composition", "stability", "structure", "simulation"]
+if TYPE_CHECKING:  # the presets are known at run time only: a str to the type checker
+    Preset = str
+else:
+    Preset = Literal[tuple(PRESETS)]
 
 
 class _Weights(BaseModel):
@@ -49,7 +52,7 @@ class _Weights(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-def _weight_field(objective) -> tuple[type, Any]:
+def _weight_field(objective) -> tuple[Any, Any]:
     better = "higher is better" if objective.direction > 0 else "lower is better"
     return (
         float | None,
@@ -63,9 +66,8 @@ def _weight_field(objective) -> tuple[type, Any]:
 
 
 #: the ``weights`` form section: a number field per objective stating its direction; unknown keys are refused
-ObjectiveWeights = create_model(
-    "ObjectiveWeights", __base__=_Weights, **{c: _weight_field(o) for c, o in OBJECTIVES.items()}
-)
+_WEIGHT_FIELDS: dict[str, Any] = {c: _weight_field(o) for c, o in OBJECTIVES.items()}
+ObjectiveWeights = create_model("ObjectiveWeights", __base__=_Weights, **_WEIGHT_FIELDS)
 
 
 class RunOptions(BaseModel):
@@ -145,22 +147,34 @@ class ScreenParameters(BaseModel):
     elements: list[ElementSymbol] | None = Field(
         None,
         title='Element pool (dopants)',
-        description="element pool: for 'enumerated', the dopants that may be substituted in; for 'obelix' and 'cif', "
+        description="element pool: for 'enumerated', the dopants that may be substituted in; for 'obelix' and 'file', "
         "candidates with a cation outside the pool (Li and anions are always allowed) are skipped. Empty: all elements",
     )
     limit: int | None = Field(None, ge=1, title='Candidate budget', description="candidate budget: screen at most this many candidates (empty: all)")
     tiers: list[Tier] = Field(
-        default_factory=lambda: ["composition", "stability"],
+        default_factory=lambda: list[Tier](["composition", "stability", "structure"]),
         title='Tiers to run',
         min_length=1,
-        description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run) "
-        "and 'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula)",
+        description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run), "
+        "'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula), "
+        "'structure' (the candidate's own structure: Li sublattice, bottlenecks, BVSE barriers and a structure-aware "
+        "conductivity the ranking uses, about 0.5-1 s a structure, on the best structure_top_k) and 'simulation' "
+        "(MLIP relaxation and MD, minutes a candidate)",
     )
     stability_top_k: int | None = Field(
         2000,
         title='Stability tier on the best K',
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
+    )
+    structure_top_k: int = Field(
+        300,
+        title='Structure tier on the best K',
+        ge=1,
+        le=100_000,
+        description="tier 'structure': describe the best K candidates of the ranking after the stability tier (of those "
+        "that pass its gates) from their own structure, BVSE barriers included (about 0.5-1 s a structure on one "
+        "core), and rank them on the structure-aware conductivity",
     )
     simulation_top_k: int = Field(
         5,
@@ -190,7 +204,7 @@ class ScreenParameters(BaseModel):
         "(empty: the space's own, -2 for 'default', -3 for 'large')",
         title='Smallest substitution log-odds (enumerated)',
     )
-    cif_glob: str | None = Field(None, title="Structure files (glob, source 'cif')", description="for source 'cif': a glob pattern of CIF/POSCAR files")
+    cif_glob: str | None = Field(None, title="Structure files (glob, source 'file')", description="for source 'file': a glob pattern of CIF/POSCAR files")
     preset: Preset = Field(
         "balanced",
         title='Ranking preset',
@@ -198,7 +212,7 @@ class ScreenParameters(BaseModel):
         + "; ".join(f"'{p.name}': {p.description}" for p in PRESETS.values())
         + ")",
     )
-    weights: ObjectiveWeights = Field(  # type: ignore[valid-type]
+    weights: ObjectiveWeights = Field(
         default_factory=ObjectiveWeights,
         title="Ranking weights (empty: the preset's)",
         description="a weight >= 0 per objective, replacing the preset's weights; each says whether higher or lower is better",

@@ -16,12 +16,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from screening.columns import MEASURED_SIGMA, SIGMA
 from screening.pareto import pareto_ranks
-from screening.ranking import OBJECTIVES, PRESETS
+from screening.ranking import OBJECTIVES, PRESETS, passed_gates
 
 __all__ = ["pareto_plot", "plot_axes", "LABEL_TOP", "AXIS_LABELS"]
 
@@ -30,7 +32,7 @@ LABEL_TOP = 8
 
 AXIS_LABELS = {
     "window_width_V": "electrochemical window width (V)",
-    "log10_sigma_S_cm": "log10 conductivity (S/cm), the one the ranking used",
+    SIGMA: "log10 conductivity (S/cm), the one the ranking used",
     "window_low_V": "reduction limit (V vs Li/Li+)",
     "window_high_V": "oxidation limit (V vs Li/Li+)",
     "K_IC_MPa_m05": "fracture toughness K_IC (MPa m^0.5)",
@@ -42,7 +44,7 @@ AXIS_LABELS = {
 }
 
 
-def plot_axes(preset: str = "balanced", weights: Mapping[str, float] | None = None, y: str = "log10_sigma_S_cm") -> tuple[str, str]:
+def plot_axes(preset: str = "balanced", weights: Mapping[str, float] | None = None, y: str = SIGMA) -> tuple[str, str]:
     """``(x, y)``: ``y`` and the most weighted other objective of ``weights`` (default: the preset's); ties in
     :data:`~screening.ranking.OBJECTIVES` order."""
     weights = dict(weights or PRESETS[preset].weights if preset in PRESETS else weights or {})
@@ -60,7 +62,7 @@ def _front_2d(data: pd.DataFrame, x: str, y: str) -> pd.Series:
 
 def _gate_lines(ax, preset: str, x: str, y: str) -> None:
     gates = PRESETS[preset].gates if preset in PRESETS else {}
-    if y == "log10_sigma_S_cm":
+    if y == SIGMA:
         ax.axhline(-3.0, color="C2", lw=1, ls="--", label="1 mS/cm")
         low = gates.get("log10_sigma_S_cm_hi80", (None, None))[0]
         if low is not None:
@@ -77,7 +79,7 @@ def pareto_plot(
     ranked: pd.DataFrame,
     path: str | Path,
     x: str | None = None,
-    y: str = "log10_sigma_S_cm",
+    y: str = SIGMA,
     label_top: int = LABEL_TOP,
     max_points: int = 20_000,
     *,
@@ -99,7 +101,7 @@ def pareto_plot(
     x = x or plot_axes(preset, weights, y)[0]
     if x not in ranked or y not in ranked:
         return None
-    passed = ranked["passes_filters"].fillna(False).astype(bool).to_numpy() if "passes_filters" in ranked else np.ones(len(ranked), bool)
+    passed = passed_gates(ranked).to_numpy()
     cols = [c for c in (x, y, f"{y}_lo80", f"{y}_hi80", "rank") if c in ranked]
     data = ranked.loc[passed, cols].apply(pd.to_numeric, errors="coerce").assign(formula=ranked.loc[passed].get("formula"))
     data = data[np.isfinite(data[x]) & np.isfinite(data[y])]
@@ -112,8 +114,11 @@ def pareto_plot(
     if len(rest) > max_points:
         label = f"passed the gates (random {max_points:,} of {len(rest):,} drawn)"
         rest = rest.sample(max_points, random_state=0)
-    for part, style in ((rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
-                        (data[front], {"fmt": "o", "ms": 7, "color": "C3", "label": f"2-D non-dominated ({int(front.sum())})"})):  # fmt: skip
+    parts: list[tuple[pd.DataFrame, dict[str, Any]]] = [
+        (rest, {"fmt": "o", "ms": 4, "color": "0.6", "label": label}),
+        (data[front], {"fmt": "o", "ms": 7, "color": "C3", "label": f"2-D non-dominated ({int(front.sum())})"}),
+    ]
+    for part, style in parts:
         if part.empty:
             continue
         yerr = None
@@ -158,8 +163,8 @@ def _draw_references(ax, x: str, references: pd.DataFrame | None) -> list:
             return []
     if references.empty or x not in references:
         return []
-    shown = references[np.isfinite(pd.to_numeric(references[x], errors="coerce")) & references["measured_log10_sigma_S_cm"].notna()]
+    shown = references[np.isfinite(pd.to_numeric(references[x], errors="coerce")) & references[MEASURED_SIGMA].notna()]
     if shown.empty:
         return []
-    ax.plot(shown[x], shown["measured_log10_sigma_S_cm"], "*", color="k", ms=10, label="known electrolytes (measured, OBELiX)")
-    return [ax.text(r[x], r["measured_log10_sigma_S_cm"], r["label"], fontsize=8, style="italic") for _, r in shown.iterrows()]
+    ax.plot(shown[x], shown[MEASURED_SIGMA], "*", color="k", ms=10, label="known electrolytes (measured, OBELiX)")
+    return [ax.text(r[x], r[MEASURED_SIGMA], r["label"], fontsize=8, style="italic") for _, r in shown.iterrows()]

@@ -1,8 +1,8 @@
 """The ranked table of a run: the numbers its ranking uses, the ranking under a preset, its scores and funnel.
 
 In the order of a run: :func:`ranking_columns` (what to read from the store), the better
-tiers' numbers in place of the composition model's (:func:`use_simulated`, then
-:func:`use_measured`), :func:`rank_funnel` (:func:`screening.ranking.rank` under the run's
+tiers' numbers in place of the composition model's (the structure tier's
+:func:`~screening.pipeline.structure.use_structure`, :func:`use_simulated`, then :func:`use_measured`), :func:`rank_funnel` (:func:`screening.ranking.rank` under the run's
 preset), :func:`score_table` (the ``scores`` rows) and :func:`funnel_stages` (one funnel
 stage per gate). :func:`rank_run` is all of it for a run's parameters.
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
 from screening.pipeline.params import ScreenParameters
 from screening.pipeline.report import TOP_TABLE
 from screening.pipeline.sources import CANDIDATE_COLUMNS
@@ -24,30 +26,28 @@ __all__ = ["MEASURED_SCATTER_LOG10", "MIN_MD_PS", "SCORE_COLUMNS", "funnel_stage
 _Z80 = 1.2816  # two-sided 80 % normal interval half-width in standard deviations
 
 
-#: columns of the ``scores`` table (besides ``candidate_id``)
-SCORE_COLUMNS = ["passes_filters", "pareto_rank", "score", "rank"]
+#: columns of the ``scores`` table (besides ``candidate_id``): the registry's ranking tier
+SCORE_COLUMNS = list(columns.SCORE_COLUMNS)
 
 
 def score_table(ranked: pd.DataFrame) -> pd.DataFrame:
-    """The ``scores`` rows of a ranked run: the score columns and the numbers the ranking used.
+    """The ``scores`` rows of a ranked run: the ranking tier's registered columns that ``ranked`` has.
 
-    ``ranked_log10_sigma_S_cm`` and ``ranked_e_hull_eV_atom`` are the conductivity and
-    e_hull the ranking read (simulated where the simulation tier replaced the surrogate's,
-    see :func:`screening.pipeline.use_simulated`), next to their sources; the ``ranked``
-    view shows them beside the tiers' own numbers.
+    Besides the verdict (``passes_gates``, ``gate_failed``, ``missing``, ``complete``,
+    ``monroe_newman_pass``, ``score``, ``pareto_rank``, ``rank``), ``ranked_log10_sigma_S_cm``
+    and ``ranked_e_hull_eV_atom`` are the conductivity and e_hull the ranking read (simulated
+    where the simulation tier replaced the surrogate's, see :func:`screening.pipeline.use_simulated`),
+    next to their sources; the ``ranked`` view shows them beside the tiers' own numbers.
     """
-    out = ranked[["candidate_id", *SCORE_COLUMNS]].copy()
-    for column, name in (("log10_sigma_S_cm", "ranked_log10_sigma_S_cm"), ("e_hull_eV_atom", "ranked_e_hull_eV_atom")):
+    out = ranked[["candidate_id", *(c for c in SCORE_COLUMNS if c in ranked)]].copy()
+    for column, name in ((columns.SIGMA, columns.RANKED_SIGMA), (columns.E_HULL, columns.RANKED_E_HULL)):
         if column in ranked:
             out[name] = pd.to_numeric(ranked[column], errors="coerce").to_numpy(float)
-    for column in ("conductivity_source", "e_hull_ranked_source"):
-        if column in ranked:
-            out[column] = ranked[column].to_numpy()
     return out
 
 
 def ranking_columns(filters: dict | None = None, measured: bool = False) -> list[str]:
-    """The columns of a run that its ranking and its simulated-number swap read.
+    """The columns of a run that its ranking and its structure and simulated-number swaps read.
 
     Every objective and gate any preset names with its uncertainty columns, every column a
     filter may name, and the simulation tier's: the ranking of a 10^6-row run reads these
@@ -59,17 +59,18 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     """
     names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
     if measured:
-        names.add("measured_log10_sigma_S_cm")
+        names.add(columns.MEASURED_SIGMA)
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
-    names.update({"e_hull_source", "window_source", "e_hull_clipped", "mlip_log10_sigma_S_cm", "mlip_log10_sigma_S_cm_std",
+    names.update({"e_hull_source", "window_source", "e_hull_clipped", columns.MLIP_SIGMA, f"{columns.MLIP_SIGMA}_std",
                   "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
+    names.update(c for c in columns.names("structure") if c.startswith("structure_log10_sigma_S_cm"))  # use_structure's
     return sorted(names)
 
 
 def report_columns() -> list[str]:
     """Stored columns the run's report shows (top table, printout, plot labels) that :func:`ranking_columns` leaves out."""
-    computed = {*SCORE_COLUMNS, "conductivity_source", "e_hull_ranked_source"}  # made by the ranking, not stored
+    computed = set(SCORE_COLUMNS)  # made by the ranking
     wanted = {*CANDIDATE_COLUMNS, *TOP_TABLE, *KNOWN_COLUMNS} - {"substitutions"} - computed
     return sorted(wanted - set(ranking_columns()))
 
@@ -99,7 +100,7 @@ MIN_MD_PS = QUALITY["min_ps"]
 
 
 #: the conductivity columns the ranking reads, which use_simulated and use_measured may overwrite in part
-_CONDUCTIVITY = ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
+_CONDUCTIVITY = (SIGMA, "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80")
 #: the columns use_simulated may overwrite in part
 _REPLACED = (*_CONDUCTIVITY, "e_hull_eV_atom")
 
@@ -108,7 +109,9 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     """Replace surrogate numbers by simulated ones where a candidate has them, and say which is which.
 
     The conductivity is replaced only where the MD ran at least :data:`MIN_MD_PS` per
-    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source`` (``composition`` or ``simulation``) and
+    temperature (``mlip_md_ps``) and its fit passed the quality checks (``mlip_transport_ok``). Adds ``conductivity_source``
+    (``simulation`` where it replaced the conductivity; elsewhere the source :func:`~screening.pipeline.use_structure`
+    set, or ``composition``) and
     ``e_hull_ranked_source`` (the stability tier's ``e_hull_source``, or ``simulation``);
     the conductivity's std and 80 % bounds follow the simulated value (its MD statistical
     uncertainty) where one replaced it.
@@ -117,7 +120,10 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
     for column in _REPLACED:
         if column in table:
             table[column] = table[column].copy()
-    table["conductivity_source"] = "composition"
+    if "conductivity_source" in table:  # set by use_structure: kept where no simulated number replaces it
+        table["conductivity_source"] = table["conductivity_source"].astype(object).copy()
+    else:
+        table["conductivity_source"] = "composition"
     base = table["e_hull_source"].astype(object) if "e_hull_source" in table else pd.Series(None, index=table.index, dtype=object)
     table["e_hull_ranked_source"] = base
     if "mlip_log10_sigma_S_cm" in table:
@@ -139,7 +145,7 @@ def use_simulated(table: pd.DataFrame) -> pd.DataFrame:
 def _replace_conductivity(table: pd.DataFrame, rows: pd.Series, value: pd.Series, std: pd.Series | float, source: str) -> None:
     """In place, on ``rows``: the conductivity the ranking reads, its std and 80 % bounds, and its source."""
     std = std[rows] if isinstance(std, pd.Series) else std
-    table.loc[rows, "log10_sigma_S_cm"] = value[rows]
+    table.loc[rows, SIGMA] = value[rows]
     table.loc[rows, "log10_sigma_S_cm_std"] = std
     table.loc[rows, "log10_sigma_S_cm_lo80"] = value[rows] - _Z80 * std
     table.loc[rows, "log10_sigma_S_cm_hi80"] = value[rows] + _Z80 * std
@@ -198,7 +204,8 @@ def rank_funnel(
     the table's order, ``rank`` giving the order (no copy of the table's data).
     """
     if table.empty:
-        return table.assign(**{c: pd.Series(dtype=float) for c in SCORE_COLUMNS}).astype({"passes_filters": bool})
+        empty = {c: pd.Series(dtype=columns.pandas_dtype(c)) for c in SCORE_COLUMNS}
+        return table.assign(**empty)
     chosen = dict(weights) if weights else dict(resolve_preset(preset).weights)
     wanted = {c: OBJECTIVES[c].direction for c, w in chosen.items() if w > 0}
     numeric = {c: pd.to_numeric(table[c], errors="coerce") for c in wanted if c in table}
@@ -214,31 +221,45 @@ def rank_funnel(
     if pool is None or pool >= len(table):  # every row ranked: no pre-sort
         head, tail = table, table.iloc[:0]
     else:
-        key = pd.to_numeric(table["log10_sigma_S_cm"], errors="coerce") if "log10_sigma_S_cm" in table else np.nan
+        key = pd.to_numeric(table[columns.SIGMA], errors="coerce") if columns.SIGMA in table else np.nan
         complete = table[list(objectives)].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
         order = table.assign(_k=key, _c=complete).sort_values(["_c", "_k"], ascending=False, na_position="last")
         head, tail = order.head(pool).drop(columns=["_k", "_c"]), order.iloc[pool:].drop(columns=["_k", "_c"])
     ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset,
                   e_hull_z=e_hull_z, sort=sort or len(tail) > 0)  # fmt: skip
     if len(tail):
-        tail = tail.assign(passes_filters=False, pareto_rank=0, score=np.nan)
+        tail = tail.assign(**{columns.PASSES: False}, pareto_rank=0, score=np.nan)
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
         ranked = pd.concat([ranked, tail], ignore_index=True)
     return ranked
 
 
-def rank_run(table: pd.DataFrame, params: ScreenParameters) -> pd.DataFrame:
+def rank_run(table: pd.DataFrame, params: ScreenParameters, pool: bool = False) -> pd.DataFrame:
     """A run's table (the :func:`ranking_columns` it needs) ranked under its parameters, rows in the table's order.
 
-    The simulated numbers replace the predicted ones where they exist (:func:`use_simulated`),
-    measured conductivities replace both with ``use_measured``; then :func:`rank_funnel`
-    under the run's preset, weights, filters, ``kappa`` and ``e_hull_z``, unsorted (``rank``
-    gives the order: sorting would copy every column of a 10^6-row run).
+    The structure-aware and simulated conductivities replace the composition model's where they
+    exist (:func:`~screening.pipeline.structure.use_structure`, :func:`use_simulated`), measured
+    ones replace all with ``use_measured``; then :func:`rank_funnel` under the run's preset,
+    weights, filters, ``kappa`` and ``e_hull_z``, unsorted (``rank`` gives the order: sorting
+    would copy every column of a 10^6-row run).
+
+    ``pool``: the ranking that chooses the structure tier's candidates: on the tiers before it
+    only (a resumed run, whose structure and simulation rows are stored already, chooses the same
+    candidates, so its chunks come from the cache), every gate on the conductivity off (the
+    structure estimate may lift a candidate over the floor the composition model put it under).
     """
-    table = use_simulated(table)
+    from screening.pipeline.structure import use_structure
+
+    if pool:
+        table = table.drop(columns=[c for c in table.columns if c.startswith(("structure_", "mlip_"))])
+    table = use_simulated(use_structure(table))
     if params.use_measured:
         table = use_measured(table)
-    return rank_funnel(table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset,
+    filters = dict(params.filters)
+    if pool:
+        gates = {**resolve_preset(params.preset).gates, **filters}
+        filters.update({c: (None, None) for c in gates if c.startswith(SIGMA)})
+    return rank_funnel(table, weights=params.weights.chosen(), filters=filters, preset=params.preset,
                        kappa=params.kappa, e_hull_z=params.e_hull_z, sort=False)  # fmt: skip
 
 
@@ -249,5 +270,5 @@ def funnel_stages(ranked: pd.DataFrame) -> dict[str, dict]:
         if gate["applied"]:
             bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
             stages[f"gate {gate['gate']} in [{bounds}]"] = {k: gate[k] for k in ("in", "failed", "unchecked")} | {"out": gate["remaining"]}
-    stages["ranking"] = {"in": len(ranked), "out": int(ranked["passes_filters"].sum()) if len(ranked) else 0, "failed": 0}
+    stages["ranking"] = {"in": len(ranked), "out": int(ranked[columns.PASSES].sum()) if len(ranked) else 0, "failed": 0}
     return stages

@@ -16,6 +16,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from screening.columns import SIGMA
+
 __all__ = ["REFERENCE_MATERIALS", "reference_points"]
 
 #: reduced formula -> label of the known electrolytes drawn on a run's plot
@@ -43,7 +45,7 @@ def _table() -> pd.DataFrame:
     reduced = obelix["formula"].map(_reduced)
     rows = []
     for formula, label in REFERENCE_MATERIALS.items():
-        measured = pd.to_numeric(obelix.loc[reduced == formula, "log10_sigma_S_cm"], errors="coerce").dropna()
+        measured = pd.to_numeric(obelix.loc[reduced == formula, SIGMA], errors="coerce").dropna()
         if measured.empty:
             continue
         try:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
 from screening.pipeline.plot import LABEL_TOP, pareto_plot  # noqa: F401  (the report's plot, in its own module)
+from screening.ranking import passed_gates
 
 __all__ = ["funnel_markdown", "pareto_plot", "top_table", "premise_note", "PREMISES", "TOP_TABLE"]
 
@@ -29,19 +32,8 @@ def funnel_markdown(
     return "\n".join(lines)
 
 
-#: the run's top table: column -> header with its unit, decimals
-TOP_TABLE = {
-    "rank": ("rank", 0), "formula": ("formula", None), "family": ("family", None), "prototype": ("prototype", None),
-    "parent": ("parent", None), "log10_sigma_S_cm": ("log10 sigma (S/cm)", 2),
-    "log10_sigma_S_cm_lo80": ("sigma 80% low (log10 S/cm)", 2), "log10_sigma_S_cm_hi80": ("sigma 80% high (log10 S/cm)", 2),
-    "conductivity_train_distance": ("distance to sigma training data (L1)", 2),
-    "conductivity_source": ("sigma from", None), "measured_log10_sigma_S_cm": ("measured log10 sigma (S/cm)", 2), "window_low_V": ("window low (V vs Li)", 2),
-    "window_high_V": ("window high (V vs Li)", 2), "window_source": ("window from", None),
-    "e_hull_eV_atom": ("e_hull (eV/atom)", 3), "e_hull_source": ("e_hull from", None),
-    "e_hull_ranked_source": ("e_hull ranked from", None),
-    "K_IC_MPa_m05": ("K_IC (MPa m^0.5)", 2), "G_over_G_Li": ("G/G_Li", 2), "score": ("score (0-1)", 3),
-    "pareto_rank": ("Pareto rank", 0),
-}  # fmt: skip
+#: the run's top table: column -> header with its unit, decimals (:func:`screening.columns.report_headers`)
+TOP_TABLE = columns.report_headers()
 
 
 def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[dict]:
@@ -49,7 +41,7 @@ def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[di
     about ten columns, units in the headers, one number format per quantity, text cells (no NaN)."""
     from screening.display import artifact_rows
 
-    best = ranked[ranked["passes_filters"].fillna(False).astype(bool)] if "passes_filters" in ranked else ranked
+    best = ranked[passed_gates(ranked)]
     best = best.nsmallest(n, "rank") if "rank" in best else best.head(n)  # (a run's ranking is not sorted)
     return artifact_rows(best, preset)
 
@@ -58,8 +50,8 @@ def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[di
 PREMISES = {
     "li-metal-anode": ("window_low_V", "<=", 0.05, "is stable against Li metal", "lowest window_low_V {value:.2f} V (stable needs about 0 V)"),
     "high-voltage-cathode": ("window_high_V", ">=", 4.0, "is stable at 4 V", "highest window_high_V {value:.2f} V"),
-    "conductivity-first": ("log10_sigma_S_cm", ">=", -3.0, "is predicted above 1 mS/cm", "highest log10 sigma {value:.1f} (S/cm)"),
-    "balanced": ("log10_sigma_S_cm", ">=", -3.0, "is predicted above 1 mS/cm", "highest log10 sigma {value:.1f} (S/cm)"),
+    "conductivity-first": (SIGMA, ">=", -3.0, "is predicted above 1 mS/cm", "highest log10 sigma {value:.1f} (S/cm)"),
+    "balanced": (SIGMA, ">=", -3.0, "is predicted above 1 mS/cm", "highest log10 sigma {value:.1f} (S/cm)"),
 }
 
 
@@ -75,7 +67,7 @@ def premise_note(ranked: pd.DataFrame, preset: str) -> str:
     column, test, threshold, meaning, reads = PREMISES[preset]
     if column not in ranked:
         return ""
-    passed = ranked["passes_filters"].fillna(False).astype(bool) if "passes_filters" in ranked else pd.Series(True, index=ranked.index)
+    passed = passed_gates(ranked)
     rows, which = (ranked[passed], "that passed the gates") if passed.any() else (ranked, "")
     values = pd.to_numeric(rows[column], errors="coerce").dropna()
     if values.empty:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from screening import run_scope
+from screening.columns import PASSES
 from screening.errors import RunConflictError
 from screening.pipeline.params import ScreenParameters, screen_spec
 from screening.pipeline.ranked import funnel_stages, rank_run, ranking_columns, report_columns, score_table, with_details
@@ -150,10 +151,16 @@ class ScreenRun:
         return self.store.best_predicted(self._id(), k)
 
     # ------------------------------------------------------------------ ranking
-    def rank(self) -> pd.DataFrame:
-        """The run's table (the columns its ranking reads) ranked under its parameters (:func:`rank_run`), unsorted."""
+    def rank(self, pool: bool = False) -> pd.DataFrame:
+        """The run's table (the columns its ranking reads) ranked under its parameters (:func:`rank_run`), unsorted.
+
+        ``pool``: the ranking that chooses the structure tier's candidates (see :func:`rank_run`)."""
         columns = ranking_columns(self.params.filters, measured=self.params.use_measured)
-        return rank_run(self.store.run_table(self._id(), columns=columns, ordered=False), self.params)
+        return rank_run(self.store.run_table(self._id(), columns=columns, ordered=False), self.params, pool=pool)
+
+    def run_table(self, columns: list[str], ids: list[str]) -> pd.DataFrame:
+        """Columns of some of the run's candidates (from the store), keyed by ``candidate_id``."""
+        return self.store.run_table(self._id(), columns=columns, ids=ids)
 
     def finish(self, ranked: pd.DataFrame, timings: Mapping | None = None) -> pd.DataFrame:
         """Complete the run: its scores, the report's columns on the rows it shows, the funnel's ranking stages, its
@@ -188,7 +195,7 @@ class ScreenRun:
     def _with_report_details(self, ranked: pd.DataFrame) -> pd.DataFrame:
         """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
         shown = max(self.params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
-        best = ranked.loc[ranked["passes_filters"].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
+        best = ranked.loc[ranked[PASSES].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
         details = self.store.run_table(self._id(), columns=report_columns(), ids=best["candidate_id"].tolist())
         return with_details(ranked, details)
 

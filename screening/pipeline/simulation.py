@@ -15,10 +15,13 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
+
 __all__ = ["SIMULATION_COLUMNS", "simulation_tier"]
 
 #: simulated columns the ranking uses, and where their value goes
-SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": "log10_sigma_S_cm"}
+SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": SIGMA}
 
 
 def simulation_tier(
@@ -39,4 +42,4 @@ def simulation_tier(
         parts.append(pd.DataFrame({"candidate_id": frame.loc[bad, "candidate_id"], "error": frame.loc[bad, "structure"]}))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["candidate_id", "error"])
     out = out.drop(columns=[c for c in ("formula", "structure", "relaxed_structure", "id") if c in out])
-    return out.rename(columns={"error": "simulation_error"})
+    return columns.tier_errors(out, "simulation")

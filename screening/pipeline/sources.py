@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Element, Structure
 
+from screening import columns
 from screening.chemistry import as_composition, family_of
 from screening.datasets import load_obelix
 from screening.errors import ScreeningError, StructureReadError
@@ -36,9 +37,8 @@ __all__ = ["CANDIDATE_COLUMNS", "CandidateSource", "EnumeratedSource", "FileSour
            "candidate_structures", "obelix_candidates", "cif_candidates", "check_path", "file_error", "glob_paths",
            "iter_candidate_frames"]  # fmt: skip
 
-#: columns of the ``candidates`` table
-CANDIDATE_COLUMNS = ["candidate_id", "formula", "family", "source", "prototype", "parent", "substitutions",
-                     "measured_log10_sigma_S_cm", "error"]  # fmt: skip
+#: columns of the ``candidates`` table (the registry's candidates tier)
+CANDIDATE_COLUMNS = columns.names("candidates")
 
 
 def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
@@ -52,7 +52,7 @@ def obelix_candidates(with_structures: bool = True) -> pd.DataFrame:
             "source": "obelix",
             "prototype": df["obelix_family"],
             "parent": df["id"],
-            "measured_log10_sigma_S_cm": df["log10_sigma_S_cm"],
+            columns.MEASURED_SIGMA: df[columns.SIGMA],
             "error": df["structure_error"] if with_structures else None,
         }
     )
@@ -172,7 +172,7 @@ def glob_paths(pattern: str) -> list[str]:
 
 def _read_file(path: Path) -> dict:
     """The candidate row of one structure file, with its ``structure`` (None and an ``error`` when it cannot be screened)."""
-    row = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
+    row: dict[str, object] = {"source": "file", "prototype": None, "parent": path.name, "measured_log10_sigma_S_cm": np.nan}
     file_tag = _file_tag(path)
     try:
         check_path(path)
@@ -202,7 +202,7 @@ def cif_candidates(paths: Iterable[str | Path]) -> pd.DataFrame:
                                        "measured_log10_sigma_S_cm", "error", "structure"])  # fmt: skip
 
 
-def _label(frame: pd.DataFrame) -> str:
+def _label(frame: pd.DataFrame) -> pd.Series:
     return frame["parent"].astype(str) if "parent" in frame else frame["candidate_id"].astype(str)
 
 
@@ -210,12 +210,13 @@ def _family_filter(frame: pd.DataFrame, params: ScreenParameters) -> pd.DataFram
     """Rows of ``params.families`` (and of the element pool); a row whose family cannot be found keeps an error."""
     frame = frame.reset_index(drop=True)
     errors = frame["error"].copy() if "error" in frame else pd.Series([None] * len(frame), dtype=object)
-    errors = errors.astype(object).where(errors.notna(), None)
+    errors = errors.astype(object).where(errors.notna(), None)  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
     families = frame["family"].copy() if "family" in frame else pd.Series([None] * len(frame), dtype=object)
     labels = _label(frame)
-    for i in np.flatnonzero(families.isna().to_numpy() & errors.isna().to_numpy()):
+    formulas = frame["formula"].to_numpy(object)
+    for i in np.flatnonzero(families.isna().to_numpy() & errors.isna().to_numpy()).tolist():
         try:
-            families[i] = family_of(frame.at[i, "formula"])
+            families[i] = family_of(formulas[i])
         except ScreeningError as exc:
             errors[i] = f"{labels[i]}: no family ({exc})"
     frame = frame.assign(family=families, error=errors)

@@ -11,6 +11,7 @@ silently to another one; a missing or unreadable model raises
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from screening import columns
+from screening.columns import SIGMA
 from screening.config import get_settings
 from screening.descriptors.composition import composition_table
 from screening.descriptors.stability import STABILITY_COLUMNS, ReferenceHull, stability_table
@@ -84,7 +87,7 @@ def conductivity_from(model, candidates: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "candidate_id": candidates["candidate_id"].to_numpy(),
-            "log10_sigma_S_cm": mean,
+            SIGMA: mean,
             "log10_sigma_S_cm_std": std,
             "model_conductivity": model.name,
         }
@@ -107,19 +110,24 @@ def predict_conductivity(candidates: pd.DataFrame, model=None) -> pd.DataFrame:
 
     conductivity = _loaded("conductivity", lambda: load_model("conductivity"))
     out = predict_properties(candidates)
-    columns = ["candidate_id", "log10_sigma_S_cm", "log10_sigma_S_cm_std"]
+    columns = ["candidate_id", SIGMA, "log10_sigma_S_cm_std"]
     return out[columns].assign(model_conductivity=conductivity.name)
 
 
-def merge_errors(*frames: pd.DataFrame) -> pd.Series:
-    """One ``error`` text per candidate from the ``error`` columns of several step tables."""
-    texts = None
+def merge_errors(*frames: pd.DataFrame) -> pd.Series | None:
+    """One ``error`` text per candidate from the row errors of several step tables (``error`` or a tier's ``<tier>_error``)."""
+    texts: pd.Series | None = None
     for frame in frames:
-        if "error" not in frame:
+        name = next((c for c in _ERROR_COLUMNS if c in frame), None)
+        if name is None:
             continue
-        col = frame["error"].where(frame["error"].notna(), None)
+        col = frame[name].where(frame[name].notna(), None)  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
         texts = col if texts is None else texts.combine(col, _join_distinct)
     return texts
+
+
+#: the row-error columns of a step table: a library function's ``error``, or a tier's (:func:`screening.columns.error_column`)
+_ERROR_COLUMNS = tuple(dict.fromkeys(columns.error_column(t) for t in ("candidates", *columns.TIER_TABLES)))
 
 
 def _join_distinct(a: str | None, b: str | None) -> str | None:
@@ -159,7 +167,7 @@ def require_models() -> dict:
     """
     from screening.surrogates import load_model
 
-    return {name: _loaded(name, lambda n=name: load_model(n)) for name in _model_names()}
+    return {name: _loaded(name, functools.partial(load_model, name)) for name in _model_names()}
 
 
 def predict_properties(candidates: pd.DataFrame, stability: bool = False, descriptors: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -179,7 +187,7 @@ def predict_properties(candidates: pd.DataFrame, stability: bool = False, descri
     if not stability:  # left to the stability tier, which writes its own table
         drop += ["e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_source", *STABILITY_COLUMNS]
     out = out.drop(columns=[c for c in drop if c in out])
-    return out.rename(columns={"error": "prediction_error"})
+    return columns.tier_errors(out, "prediction")
 
 
 def model_versions(names: tuple[str, ...] | None = None) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from screening import columns
 from screening.descriptors.stability import ReferenceHull
 from screening.pipeline.sources import CANDIDATE_COLUMNS
 from screening.pipeline.steps import (
@@ -22,6 +23,7 @@ from screening.pipeline.steps import (
 
 __all__ = ["composition_tier", "stability_tier"]
 
+
 def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataFrame]:
     """Tier 0 of one chunk: composition descriptors and surrogate predictions.
 
@@ -33,16 +35,16 @@ def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataF
     comp = describe_compositions(candidates)
     pred = conductivity_from(model, candidates) if model is not None else predict_properties(candidates, descriptors=comp)
     base = candidates[[c for c in CANDIDATE_COLUMNS if c in candidates]].copy().reset_index(drop=True)
-    base["error"] = merge_errors(base, comp.reset_index(drop=True), pred.rename(columns={"prediction_error": "error"}))
+    base["error"] = merge_errors(base, comp.reset_index(drop=True), pred)
     if "family" not in base:
         base["family"] = None
-    base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())
+    base["family"] = base["family"].where(base["family"].notna(), comp["family"].to_numpy())  # type: ignore[call-overload]  # pandas-stubs: `other` as an array
     descriptors = comp.drop(columns=["error", "family"], errors="ignore")
     return {"candidates": base, "descriptors": descriptors, "predictions": pred}
 
 
 def stability_tier(candidates: pd.DataFrame, hull: ReferenceHull | None = None) -> pd.DataFrame:
     """The stability tier of a chunk: :func:`describe_stability`, errors in ``stability_error``."""
-    columns = [c for c in ("candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std") if c in candidates]
-    out = describe_stability(candidates[columns].reset_index(drop=True), hull=hull)
-    return out.rename(columns={"error": "stability_error"})
+    wanted = [c for c in ("candidate_id", "formula", "formation_energy_eV_atom", "formation_energy_eV_atom_std") if c in candidates]
+    out = describe_stability(candidates[wanted].reset_index(drop=True), hull=hull)
+    return columns.tier_errors(out, "stability")

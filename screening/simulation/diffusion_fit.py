@@ -22,6 +22,7 @@ import math
 import numpy as np
 from pymatgen.core import Structure
 
+from screening.columns import SIGMA
 from screening.errors import SimulationError
 
 K_B_EV = 8.617333262e-5
@@ -105,7 +106,7 @@ def arrhenius_fit(temperatures_K, d_cm2_s, d_std, structure: Structure, target_K
     log10_sigma = math.log10(nernst_einstein_S_cm(math.exp(ln_d0), structure, target_K))
     sd10 = sd_ln / math.log(10)
     return {"Ea_eV": float(beta[1]), "Ea_eV_std": float(math.sqrt(cov[1, 1])), "log10_D_300K": ln_d0 / math.log(10),
-            "log10_sigma_S_cm": log10_sigma, "log10_sigma_S_cm_std": sd10, "log10_sigma_S_cm_lo68": log10_sigma - sd10,
+            SIGMA: log10_sigma, "log10_sigma_S_cm_std": sd10, "log10_sigma_S_cm_lo68": log10_sigma - sd10,
             "log10_sigma_S_cm_hi68": log10_sigma + sd10, "reduced_chi2": chi2}  # fmt: skip
 
 

@@ -21,7 +21,7 @@ def elastic_moduli(structure: Structure, potential: str = "chgnet", device: str 
     try:
         from matcalc import ElasticityCalc
     except ImportError:
-        from matcalc.elasticity import ElasticityCalc  # older matcalc layout
+        from matcalc.elasticity import ElasticityCalc  # type: ignore[no-redef]  # older matcalc layout
 
     calc = ElasticityCalc(get_calculator(potential, device), relax_structure=relax_structure, fmax=0.05)
     try:

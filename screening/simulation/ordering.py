@@ -114,7 +114,8 @@ def order_structure(
     scale = _scaling_matrix(structure, mult)
     supercell = structure * scale
     rng = np.random.default_rng(seed)
-    best, best_e, method = None, math.inf, "random-ewald"
+    best: Structure | None = None
+    best_e, method = math.inf, "random-ewald"
     for trial in itertools.count():
         if trial >= n_trials:
             break
@@ -128,4 +129,6 @@ def order_structure(
             break
         if e < best_e:
             best, best_e = cand, e
+    if best is None:
+        raise SimulationError(f"n_trials={n_trials}: expected at least one ordering trial")
     return best, {"ordering": method, "n_atoms": len(best), "supercell": scale}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,7 @@ ID_COLUMNS = ("candidate_id", "id", "formula")
 
 def default_settings(**overrides) -> dict:
     """The simulation settings (all part of the cache key); keyword overrides are checked by name."""
-    settings = {
+    settings: dict[str, Any] = {
         "md_temperatures_K": list(DEFAULT_TEMPERATURES_K),
         "md_steps": DEFAULT_STEPS,
         "md_timestep_fs": DEFAULT_TIMESTEP_FS,

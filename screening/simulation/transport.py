@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
@@ -71,7 +72,8 @@ def run_md(
     t0 = time.perf_counter()
     try:
         dyn.run(equilibration_steps)
-        snapshots, temps = [], []
+        snapshots: list[Structure] = []
+        temps: list[float] = []
         truncated = False
         for _ in range(max(1, steps // sample_every)):
             if deadline is not None and snapshots and time.time() > deadline:
@@ -127,10 +129,11 @@ def li_transport(snapshots: list[Structure], temperature_K: float, timestep_fs: 
     # needs runs of a few ps; a shorter (screening) run averages over a constant window of half
     # the snapshots instead, a rougher diffusivity that includes the early, ballistic lags
     total_fs = (len(snapshots) - 1) * timestep_fs * sample_every
-    smoothing = {"smoothed": "max", "min_obs": 10} if total_fs >= LONG_RUN_FS else {"smoothed": "constant", "avg_nsteps": max(2, len(snapshots) // 2)}
+    smoothing: dict[str, Any] = {"smoothed": "max", "min_obs": 10} if total_fs >= LONG_RUN_FS else {"smoothed": "constant", "avg_nsteps": max(2, len(snapshots) // 2)}
     try:  # min_obs 10 (pymatgen's default 30) lets short runs of small cells give a diffusivity with its error bar
         da = DiffusionAnalyzer.from_structures(
-            snapshots, specie="Li", temperature=temperature_K, time_step=timestep_fs, step_skip=sample_every, **smoothing
+            snapshots, specie="Li", temperature=temperature_K, time_step=timestep_fs, step_skip=sample_every,  # type: ignore[arg-type]  # pymatgen annotates time_step (fs) as int; it takes a float
+            **smoothing,
         )  # fmt: skip
     except ValueError as exc:  # "Not enough data to calculate diffusivity": too short a run
         raise SimulationError(f"{snapshots[0].composition.reduced_formula} at {temperature_K:g} K: {exc} "
@@ -180,8 +183,8 @@ def arrhenius(
     if not (np.isfinite(ds).all() and (ds > 0).all()):
         raise SimulationError(f"Arrhenius extrapolation: non-positive diffusivity in {ds.tolist()}")
     ea, _c, sigma_ea = fit_arrhenius(temps, ds)
-    d_t = float(get_extrapolated_diffusivity(temps, ds, target_K))
-    sigma_t = float(get_extrapolated_conductivity(temps, ds, target_K, structure, "Li")) / 1000.0  # mS/cm -> S/cm
+    d_t = float(get_extrapolated_diffusivity(temps.tolist(), ds.tolist(), target_K))
+    sigma_t = float(get_extrapolated_conductivity(temps.tolist(), ds.tolist(), target_K, structure, "Li")) / 1000.0  # mS/cm -> S/cm
     std = np.full(len(ds), np.nan) if diffusivities_std is None else np.asarray(list(diffusivities_std), float)
     return {
         "Ea_eV": float(ea),

@@ -122,7 +122,8 @@ def coarse_family(fractions: np.ndarray) -> np.ndarray:
 
 
 def _parse_all(formulas: Sequence[Any]) -> tuple[list[Composition | None], list[str | None]]:
-    comps, errors = [], []
+    comps: list[Composition | None] = []
+    errors: list[str | None] = []
     for f in formulas:
         try:
             comp = as_composition(f)
@@ -140,15 +141,15 @@ def _parse_all(formulas: Sequence[Any]) -> tuple[list[Composition | None], list[
 def _magpie_rows(comps: Sequence[Composition | None], errors: list[str | None]) -> np.ndarray:
     """Magpie matrix (NaN rows for bad items); a formula without Magpie data gets an error."""
     out = np.full((len(comps), len(magpie_labels())), np.nan)
-    ok = [i for i, c in enumerate(comps) if c is not None]
-    if not ok:
+    good = [(i, c) for i, c in enumerate(comps) if c is not None]
+    if not good:
         return out
     try:
-        out[ok] = magpie_table([comps[i] for i in ok]).to_numpy(float)
+        out[[i for i, _ in good]] = magpie_table([c for _, c in good]).to_numpy(float)
     except InvalidCompositionError:
-        for i in ok:
+        for i, c in good:
             try:
-                out[i] = magpie_table([comps[i]]).to_numpy(float)[0]
+                out[i] = magpie_table([c]).to_numpy(float)[0]
             except InvalidCompositionError as exc:
                 errors[i] = f"{type(exc).__name__}: {exc}"
     return out
@@ -257,25 +258,41 @@ def structure_descriptor_row(structure: Any, bvse: bool = False) -> dict[str, fl
     structure, ...). A failed BVSE barrier gives NaN (the tree models take it); an infinite
     value (no percolating path) becomes +-1e6.
     """
-    from screening.descriptors.structural import FEATURE_LABELS, structural_descriptors
+    from screening.descriptors.structural import structural_descriptors
 
     if not hasattr(structure, "lattice") and hasattr(structure, "get_cell"):  # ase Atoms
         from pymatgen.io.ase import AseAtomsAdaptor
 
         structure = AseAtomsAdaptor.get_structure(structure)
     d = structural_descriptors(structure)
-    row = {f"struct_{k}": _finite(d[k]) for k in FEATURE_LABELS if k != "anion_framework"}
-    for a in ANION_FRAMEWORKS:
-        row[f"struct_anion_framework_{a}"] = float(d.get("anion_framework") == a)
+    barriers = None
     if bvse:
-        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS
         from screening.descriptors.bondvalence import bondvalence_descriptors
 
         try:
-            b = bondvalence_descriptors(structure)
-            row.update({k: _finite(b[k]) for k in BVSE_LABELS})
+            barriers = bondvalence_descriptors(structure)
         except Exception:
-            row.update({k: float("nan") for k in BVSE_LABELS})
+            barriers = {}
+    return structure_feature_row(d, barriers)
+
+
+def structure_feature_row(descriptors: dict[str, Any], barriers: dict[str, float] | None = None) -> dict[str, float]:
+    """The model features of :func:`structure_descriptor_row` from descriptors already computed.
+
+    ``descriptors``: :func:`screening.descriptors.structural.structural_descriptors` of the
+    structure; ``barriers``: its :func:`screening.descriptors.bondvalence.bondvalence_descriptors`
+    (None: no BVSE features; a dict without them, e.g. ``{}`` after a failed BVSE: NaN). For
+    a caller that keeps the descriptors too (the structure tier of a screen) and so computes them once.
+    """
+    from screening.descriptors.structural import FEATURE_LABELS
+
+    row = {f"struct_{k}": _finite(descriptors[k]) for k in FEATURE_LABELS if k != "anion_framework"}
+    for a in ANION_FRAMEWORKS:
+        row[f"struct_anion_framework_{a}"] = float(descriptors.get("anion_framework") == a)
+    if barriers is not None:
+        from screening.descriptors.bondvalence import FEATURE_LABELS as BVSE_LABELS
+
+        row.update({k: _finite(barriers[k]) if k in barriers else float("nan") for k in BVSE_LABELS})
     return row
 
 

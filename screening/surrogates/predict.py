@@ -13,6 +13,7 @@ import pandas as pd
 from pymatgen.core import Composition, Element
 from threadpoolctl import threadpool_limits
 
+from screening import columns
 from screening.chemistry import ELEMENTS, as_composition, check_charge_balance
 from screening.descriptors.composition import magpie_labels
 from screening.descriptors.stability import STABILITY_COLUMNS, reference_elements
@@ -27,19 +28,8 @@ from screening.surrogates.features import (
 )
 from screening.surrogates.persistence import STRUCTURE_MODEL_NAME, Surrogate, load_model, load_models
 
-#: columns of :func:`predict` (besides the input's own columns)
-PREDICT_COLUMNS = (
-    "formula", "family", "prototype",
-    "log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80", "conductivity_train_distance",
-    "formation_energy_eV_atom", "formation_energy_eV_atom_std", "formation_energy_eV_atom_lo80", "formation_energy_eV_atom_hi80",
-    "formation_energy_train_distance",
-    "e_hull_eV_atom", "e_hull_eV_atom_std", "e_hull_eV_atom_hi80", "e_hull_clipped", "e_hull_source",
-    "G_VRH_GPa", "G_VRH_GPa_lo80", "G_VRH_GPa_hi80", "log10_G_VRH_GPa_std",
-    "K_VRH_GPa", "K_VRH_GPa_lo80", "K_VRH_GPa_hi80", "log10_K_VRH_GPa_std", "moduli_train_distance",
-    "volume_per_atom_A3", "K_IC_MPa_m05", "pugh_ratio", "G_over_G_Li",
-    "window_low_V", "window_high_V", "window_width_V", "window_source", "e_rxn_li_eV_atom", "e_rxn_licoo2_eV_atom", "e_rxn_h2o_eV_atom",
-    "error",
-)  # fmt: skip
+#: columns of :func:`predict` (besides the input's own columns): :data:`screening.columns.PREDICT_COLUMNS`
+PREDICT_COLUMNS = columns.PREDICT_COLUMNS
 
 
 
@@ -155,7 +145,8 @@ def predict(
         structs = raw
         base = pd.DataFrame(index=range(len(raw)))
     structs = [x if is_structure(x) else None for x in structs]
-    formulas, errors = [], []
+    formulas: list[str] = []
+    errors: list[str | None] = []
     for item in raw:
         formula = ""
         try:
@@ -187,11 +178,15 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
     Xb = Xc[magpie_labels() + [f"frac_{s}" for s in ELEMENTS]]
     ok = np.array([e is None for e in err_c], dtype=bool) & np.array([e is None for e in errors], dtype=bool)
     errors = [e or c for e, c in zip(errors, err_c)]  # the first reason an item failed
-    fam = np.where(ok, strata, None)
+    fam = np.asarray(strata, dtype=object).copy()
+    fam[~ok] = None
     out["family"] = fam
     onehot = Xc[[f"proto_{p}" for p in PROTOTYPES]].to_numpy(float)
     found = ok & (np.nan_to_num(onehot).max(axis=1) == 1.0) if n else ok
-    out["prototype"] = np.where(found, np.asarray(PROTOTYPES, dtype=object)[np.nan_to_num(onehot).argmax(axis=1)], None) if n else []
+    prototype = np.full(n, None, dtype=object)
+    if n:
+        prototype[found] = np.asarray(PROTOTYPES, dtype=object)[np.nan_to_num(onehot).argmax(axis=1)][found]
+    out["prototype"] = prototype
 
     def run(name: str, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = models[name]
@@ -201,7 +196,7 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
             mean[ok], lo[ok], hi[ok] = m.regressor.predict_interval(X.to_numpy(float)[ok], strata[ok])
         return mean, lo, hi
 
-    for name, col in (("conductivity", "log10_sigma_S_cm"), ("formation_energy", "formation_energy_eV_atom")):
+    for name, col in (("conductivity", columns.SIGMA), ("formation_energy", "formation_energy_eV_atom")):
         mean, lo, hi = run(name, Xc if name == "conductivity" else Xb)
         out[col], out[f"{col}_std"], out[f"{col}_lo80"], out[f"{col}_hi80"] = mean, (hi - lo) / (2 * Z80), lo, hi
     fractions = Xc[[f"frac_{s}" for s in ELEMENTS]].to_numpy(float)
@@ -209,7 +204,8 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
     for name, col in (("conductivity", "conductivity_train_distance"), ("formation_energy", "formation_energy_train_distance"),
                       ("shear_modulus", "moduli_train_distance")):  # fmt: skip
         out[col] = models[name].train_distance(known)
-    conductivity_model = np.where(np.isfinite(out["log10_sigma_S_cm"].to_numpy(float)), "composition", None)
+    conductivity_model = np.full(n, None, dtype=object)
+    conductivity_model[np.isfinite(out[columns.SIGMA].to_numpy(float))] = "composition"
     if struct_model is not None:
         _structure_conductivity(out, Xc, strata, ok, structs, struct_model, conductivity_model)
     for name, sym in (("shear_modulus", "G"), ("bulk_modulus", "K")):
@@ -223,8 +219,9 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
         out[key] = mech[key]
     for key in ("e_hull_eV_atom", "e_hull_eV_atom_std", *STABILITY_COLUMNS):
         out[key] = np.nan
-    for key in ("e_hull_source", "window_source", "e_hull_clipped"):
+    for key in ("e_hull_source", "window_source"):
         out[key] = None
+    out["e_hull_clipped"] = pd.array([None] * len(out), dtype="boolean")
     if stability:
         from screening.descriptors.stability import stability_table
 
@@ -240,11 +237,11 @@ def _predict(raw, base, formulas, errors, models, stability, structs=None, struc
             if err:
                 errors[i] = _join(errors[i], err)
     out["error"] = errors
-    columns = list(PREDICT_COLUMNS)
+    order = list(PREDICT_COLUMNS)
     if structs is not None and any(x is not None for x in structs):
         out["conductivity_model"] = conductivity_model
-        columns.insert(columns.index("log10_sigma_S_cm_hi80") + 1, "conductivity_model")
-    out = out[columns]
+        order.insert(order.index(columns.SIGMA_HI80) + 1, "conductivity_model")
+    out = out[order]
     extra = base.drop(columns=[c for c in ("formula",) if c in base])
     return pd.concat([extra.reset_index(drop=True), out], axis=1)
 
@@ -265,13 +262,12 @@ def _structure_conductivity(out, Xc, strata, ok, structs, model: Surrogate, cond
         rows.append(i)
     if not rows:
         return
-    rows = np.asarray(rows)
-    est = estimate(model, Xc.to_numpy(float)[rows][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(strata)[rows], pd.DataFrame(feats))
+    idx = np.asarray(rows)
+    est = estimate(model, Xc.to_numpy(float)[idx][:, : len(CONDUCTIVITY_FEATURES)], np.asarray(strata)[idx], pd.DataFrame(feats))
     done = est[STRUCTURE_CONDUCTIVITY_COLUMNS[0]].notna().to_numpy()
-    for src, dst in zip(STRUCTURE_CONDUCTIVITY_COLUMNS, ("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80",
-                                                         "log10_sigma_S_cm_hi80")):  # fmt: skip
-        out.loc[rows[done], dst] = est[src].to_numpy()[done]
-    conductivity_model[rows[done]] = "structure"
+    for src, dst in zip(STRUCTURE_CONDUCTIVITY_COLUMNS, (columns.SIGMA, columns.SIGMA_STD, columns.SIGMA_LO80, columns.SIGMA_HI80)):
+        out.loc[idx[done], dst] = est[src].to_numpy()[done]
+    conductivity_model[idx[done]] = "structure"
 
 
 def _mechanics(K: np.ndarray, G: np.ndarray, V: np.ndarray) -> dict[str, np.ndarray]:

@@ -27,6 +27,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from screening.chemistry import ELEMENTS
+from screening.columns import SIGMA
 from screening.surrogates.conformal import fit_weighted
 from screening.surrogates.domain import NOVEL_L1, nearest_l1
 from screening.surrogates.features import CONDUCTIVITY_FEATURES
@@ -126,7 +127,7 @@ def _grouped(est) -> Pipeline:
 
 #: estimators of the structure-aware conductivity model, compared by grouped 5-fold CV on the OBELiX train split
 #: (unchanged; the composition model's candidates are CONDUCTIVITY_CANDIDATES below)
-STRUCTURE_CANDIDATES: dict[str, Callable[[], object]] = {
+STRUCTURE_CANDIDATES: dict[str, Callable[[], Any]] = {
     "hgb_lr0.05_leaves15": lambda: HistGradientBoostingRegressor(
         max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=5, early_stopping=False, random_state=SEED
     ),
@@ -142,7 +143,7 @@ class ModelSpec(NamedTuple):
     """A conductivity model configuration compared by :func:`select_conductivity`."""
 
     #: a new, unfitted estimator
-    make: Callable[[], object]
+    make: Callable[[], Any]
     #: weight each train row ``1/n`` for the ``n`` rows of its fractional composition (:func:`sample_weights`)
     per_composition: bool = False
     #: factor on the weight of censored ('<X') rows
@@ -210,7 +211,7 @@ def novel_like(fractions: np.ndarray, groups: np.ndarray, threshold: float, k: i
 def select_conductivity(
     X: np.ndarray, y: np.ndarray, groups: np.ndarray, fractions: np.ndarray, censored: np.ndarray, threshold: float,
     candidates: Sequence[str] | None = None, repeats: Sequence[int | None] = CV_REPEATS,
-) -> tuple[str, dict[str, dict[str, float]]]:
+) -> tuple[str, dict[str, dict[str, Any]]]:
     """Repeated grouped 5-fold CV of the candidates on train: ``(chosen name, {name: scores})``.
 
     ``candidates``: names of :data:`CONDUCTIVITY_CANDIDATES` (default :data:`DEFAULT_CANDIDATES`).
@@ -222,7 +223,7 @@ def select_conductivity(
     """
     names = list(DEFAULT_CANDIDATES if candidates is None else candidates)
     novel = {r: novel_like(fractions, groups, threshold, repeat=r) for r in repeats}
-    scores = {}
+    scores: dict[str, dict[str, Any]] = {}
     for name in names:
         make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES[name]
         weights = sample_weights(fractions, censored, per_comp, cens_w)
@@ -263,15 +264,15 @@ def structure_vs_composition_cv(train: pd.DataFrame, ok_tr: np.ndarray, X: np.nd
 
     full = load_obelix("train")
     Xf, _, _ = feature_table(full["formula"].tolist(), "conductivity")
-    yf = full["log10_sigma_S_cm"].to_numpy(float)
+    yf = full[SIGMA].to_numpy(float)
     okf = np.isfinite(Xf.to_numpy(float)).all(axis=1) & np.isfinite(yf)
     try:
         comp_name = load_model("conductivity").card["model"].split(":", 1)[0]
     except ModelNotFoundError:
         comp_name = "hgb_lr0.05_leaves15"
-    make, per_comp, cens_w = CONDUCTIVITY_CANDIDATES.get(comp_name, CONDUCTIVITY_CANDIDATES["hgb_lr0.05_leaves15"])
+    spec = CONDUCTIVITY_CANDIDATES.get(comp_name, CONDUCTIVITY_CANDIDATES["hgb_lr0.05_leaves15"])
     fr = Xf[[c for c in Xf.columns if c.startswith("frac_")]].to_numpy(float)[okf]
-    weights = sample_weights(fr, full["censored"].to_numpy(bool)[okf], per_comp, cens_w)
+    weights = sample_weights(fr, full["censored"].to_numpy(bool)[okf], spec.per_composition, spec.censored_weight)
     groups_f = np.array([chemical_system(f) for f in full["formula"][okf]])
     # the structure rows, as rows of the composition model's table (same OBELiX ids)
     where = pd.Series(np.arange(int(okf.sum())), index=full["id"][okf].astype(str).to_numpy())
@@ -280,7 +281,7 @@ def structure_vs_composition_cv(train: pd.DataFrame, ok_tr: np.ndarray, X: np.nd
     struct_mae, comp_mae = [], []
     for r in CV_REPEATS:
         oof_s = cross_validate(STRUCTURE_CANDIDATES[est_name], X, y, groups, None, repeat=r)
-        oof_c = cross_validate(make, Xf.to_numpy(float)[okf], yf[okf], groups_f, weights, repeat=r)
+        oof_c = cross_validate(spec.make, Xf.to_numpy(float)[okf], yf[okf], groups_f, weights, repeat=r)
         struct_mae.append(float(np.mean(np.abs(oof_s - y)[known])))
         comp_mae.append(float(np.mean(np.abs(oof_c[rows[known].astype(int)] - y[known]))))
     return {"rows": int(known.sum()), "composition_candidate": comp_name, "structure_candidate": est_name,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from screening.datasets import dataset_checksums
-from screening.surrogates import Surrogate
+from screening.surrogates import ConformalRegressor, Surrogate
 from screening.surrogates.cards import new_card
 
 __all__ = ["SEED", "COVERAGE", "finish_model", "retrain_text", "checksums"]
@@ -26,7 +26,7 @@ def checksums(prefix: str) -> dict[str, str]:
 
 
 def finish_model(
-    name: str, target: str, kind: str, reg: object, card: dict, t0: float, save: bool, models_dir: str | Path | None,
+    name: str, target: str, kind: str, reg: ConformalRegressor, card: dict, t0: float, save: bool, models_dir: str | Path | None,
     train_fractions: np.ndarray | None = None, train_domain: dict | None = None,
 ) -> Surrogate:
     """The one way a trainer ends: a validated :class:`~screening.surrogates.cards.ModelCard` (code version,

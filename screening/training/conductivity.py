@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
+from screening.columns import SIGMA
 from screening.datasets import (
     load_obelix,
 )
@@ -73,7 +75,7 @@ class ConductivityData:
 
     @property
     def y(self) -> np.ndarray:
-        return self.table["log10_sigma_S_cm"].to_numpy(float)[self.ok]
+        return self.table[SIGMA].to_numpy(float)[self.ok]
 
     @cached_property
     def groups(self) -> np.ndarray:
@@ -89,11 +91,11 @@ class ConductivityData:
         return self.table["censored"].to_numpy(bool)[self.ok]
 
 
-def conductivity_data(split: str) -> ConductivityData:
+def conductivity_data(split: Literal["train", "test"]) -> ConductivityData:
     """The ``"train"`` or ``"test"`` OBELiX split with its conductivity features."""
     table = load_obelix(split)
     features, _, strata = feature_table(table["formula"].tolist(), "conductivity")
-    ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table["log10_sigma_S_cm"].to_numpy(float))
+    ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table[SIGMA].to_numpy(float))
     return ConductivityData(table, features, strata, ok)
 
 
@@ -139,7 +141,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
     tr, te = conductivity_data("train"), conductivity_data("test")
     train, test = tr.table, te.table
     Xtr, Xte, ok_tr, ok_te, strata_te = tr.features, te.features, tr.ok, te.ok, te.strata
-    ytr, yte = train["log10_sigma_S_cm"].to_numpy(float), test["log10_sigma_S_cm"].to_numpy(float)
+    ytr, yte = train[SIGMA].to_numpy(float), test[SIGMA].to_numpy(float)
     X, y, strata, groups, fractions = tr.X, tr.y, tr.strata[ok_tr], tr.groups, tr.fractions
     frac_cols = [c for c in Xtr.columns if c.startswith("frac_")]
     best, cv_scores = select_conductivity(X, y, groups, fractions, tr.censored, NOVEL_L1, candidates=candidates)
@@ -167,7 +169,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
     card = {
         "name": "conductivity",
         "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition alone, with an 80 % conformal interval.",
-        "target": "log10_sigma_S_cm",
+        "target": SIGMA,
         "model": f"{best}: {type(reg.estimator_).__name__} {reg.estimator_.get_params()}",
         "features": f"{X.shape[1]} composition features in: Magpie (132) + element fractions (94) + Li chemistry (10) "
         "+ coarse family one-hot (6) + composition-derived prototype one-hot (16, screening.surrogates.prototype_of); "
@@ -209,7 +211,7 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
             "bias); the test metrics, computed once after the choice, are the estimate to quote",
         ],
     }
-    return finish_model("conductivity", "log10_sigma_S_cm", "conductivity", reg, card, t0, save, models_dir,
+    return finish_model("conductivity", SIGMA, "conductivity", reg, card, t0, save, models_dir,
                         fractions.astype(np.float32))  # fmt: skip
 
 
@@ -263,7 +265,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     train, test = load_obelix("train", structures=True), load_obelix("test", structures=True)
     has_tr, has_te = train["structure"].notna().to_numpy(), test["structure"].notna().to_numpy()
     train, test = train[has_tr].reset_index(drop=True), test[has_te].reset_index(drop=True)
-    ytr, yte = train["log10_sigma_S_cm"].to_numpy(float), test["log10_sigma_S_cm"].to_numpy(float)
+    ytr, yte = train[SIGMA].to_numpy(float), test[SIGMA].to_numpy(float)
     cv = GroupKFold(n_splits=5)
     cv_mae: dict[str, float] = {}
     data = {}
@@ -284,7 +286,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     for name, make in STRUCTURE_CANDIDATES.items():  # reference: composition features alone, same rows
         oof = cross_val_predict(make(), data[False][0][ok_tr][:, :n_comp], y, cv=cv, groups=groups)
         cv_mae[f"comp_only(reference)/{name}"] = float(np.mean(np.abs(oof - y)))
-    best = min((k for k in cv_mae if not k.startswith("comp_only")), key=cv_mae.get)
+    best = min((k for k in cv_mae if not k.startswith("comp_only")), key=cv_mae.__getitem__)
     use_bvse = best.startswith("comp+struct+bvse")
     est_name = best.split("/", 1)[1]
     X, _, labels = data[use_bvse]
@@ -314,7 +316,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
     metrics["coverage80_composition_model"] = comp_metrics["coverage80"]
     # diagnostic (not used for any choice): the best composition-only candidate of the CV above, fitted on the
     # same train rows as this model, so that "fewer rows" and "structure features" can be told apart
-    comp_best = min((k for k in cv_mae if k.startswith("comp_only")), key=cv_mae.get).split("/", 1)[1]
+    comp_best = min((k for k in cv_mae if k.startswith("comp_only")), key=cv_mae.__getitem__).split("/", 1)[1]
     same_rows = STRUCTURE_CANDIDATES[comp_best]().fit(X[:, :n_comp], y).predict(Xte[ok_te][:, :n_comp])
     metrics["mae_composition_features_same_train_rows"] = float(np.mean(np.abs(same_rows - yt)))
     metrics["spearman_composition_features_same_train_rows"] = float(spearmanr(same_rows, yt)[0])
@@ -327,7 +329,7 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
         "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition + crystal structure, with an 80 % "
         "conformal interval. Used by predict() for structures only when better_than_composition_in_cv is true "
         "(repeated grouped CV on train, against the composition model trained on every train row).",
-        "target": "log10_sigma_S_cm",
+        "target": SIGMA,
         "model": f"{est_name}: {type(reg.estimator_).__name__} {reg.estimator_.get_params()}",
         "features": f"{X.shape[1]}: the conductivity model's {n_comp} composition features + {n_struct} structure features "
         f"(screening.descriptors.structural{' + BVSE barriers, screening.descriptors.bondvalence' if use_bvse else ''}; "
@@ -360,4 +362,4 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
             "test subset is small: the comparison with the composition model has a large sampling error",
         ],
     }
-    return finish_model("conductivity_structure", "log10_sigma_S_cm", "conductivity_structure", reg, card, t0, save, models_dir)
+    return finish_model("conductivity_structure", SIGMA, "conductivity_structure", reg, card, t0, save, models_dir)

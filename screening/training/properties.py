@@ -159,7 +159,7 @@ def train_moduli(save: bool = True, models_dir: str | Path | None = None) -> dic
     Xv = X.to_numpy(float)
     ok = np.isfinite(Xv).all(axis=1)
     fractions = _fractions(X)
-    out = {}
+    out: dict[str, Surrogate] = {}
     for name, col in (("shear_modulus", "log10_G_VRH_GPa"), ("bulk_modulus", "log10_K_VRH_GPa")):
         t1 = time.perf_counter()
         y = df[col].to_numpy(float)

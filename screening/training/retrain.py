@@ -50,7 +50,7 @@ def single_threaded(fn):
 def train_all(names: list[str] | None = None, models_dir: str | Path | None = None, save: bool = True) -> dict[str, Surrogate]:
     """Train the named models (default all); save them and their cards when ``save``; return them."""
     names = names or ["conductivity", "formation_energy", "moduli", "conductivity_structure"]
-    done: dict[str, object] = {}
+    done: dict[str, Surrogate] = {}
     for name in names:
         t = time.perf_counter()
         if name == "conductivity":

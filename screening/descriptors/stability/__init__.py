@@ -153,10 +153,11 @@ def stability_descriptors(
     comp = as_composition(composition)
     ref = 0.0 if comp.is_element else hull.reference_formation_energy(comp)
     e_hull_at = hull.hull_energy(comp, method=method)
-    given = formation_energy_eV_atom is not None and np.isfinite(formation_energy_eV_atom)
+    e_given = float("nan") if formation_energy_eV_atom is None else float(formation_energy_eV_atom)
+    given = bool(np.isfinite(e_given))
     source = "reference" if np.isfinite(ref) else ("predicted" if candidate and given else "facet")
     # the composition's own phase: its reference energy, or the candidate's clipped at the hull
-    own = ref if source == "reference" else (max(float(formation_energy_eV_atom), e_hull_at) if source == "predicted" else None)
+    own = ref if source == "reference" else (max(e_given, e_hull_at) if source == "predicted" else None)
     if source == "predicted" or (own is not None and own - e_hull_at > _ON_HULL_TOL):  # not a vertex of the hull
         window = hull.electrochemical_window(comp, method=method, phase_energy_eV_atom=e_hull_at - stabilisation_eV_atom)
         e_own: float | None = own
@@ -169,7 +170,7 @@ def stability_descriptors(
     out["hull_formation_energy_eV_atom"] = e_hull_at
     out["reference_formation_energy_eV_atom"] = float("nan") if comp.is_element else ref
     out["window_source"] = source
-    ef = float(formation_energy_eV_atom) if given else ref
+    ef = e_given if given else ref
     out["e_hull_eV_atom"] = float(ef - e_hull_at) if np.isfinite(ef) else float("nan")
     if source == "predicted":
         out["e_hull_raw_eV_atom"] = out["e_hull_eV_atom"]
@@ -235,7 +236,8 @@ def stability_table(
         if col not in table:
             table[col] = np.nan
     for col in ("e_hull_source", "window_source"):
-        table[col] = table[col].astype(object).where(table[col].notna(), None) if col in table else None
-    table["e_hull_clipped"] = table["e_hull_clipped"].astype(object).where(table["e_hull_clipped"].notna(), None)
-    table.loc[table["window_source"] == "reference", "e_hull_clipped"] = False
+        table[col] = table[col].astype(object).where(table[col].notna(), None) if col in table else None  # type: ignore[call-overload]  # pandas-stubs refuses None as `other`, pandas takes it
+    clipped = table["e_hull_clipped"].astype(object).where(table["e_hull_clipped"].notna(), None)  # type: ignore[call-overload]  # as above
+    clipped[table["window_source"] == "reference"] = False
+    table["e_hull_clipped"] = pd.array(clipped.tolist(), dtype="boolean")  # a boolean column (NA without a hull), never text
     return table

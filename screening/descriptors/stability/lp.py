@@ -59,7 +59,7 @@ def window(x: np.ndarray, e: np.ndarray, names: tuple[str, ...], li: int, suppor
     on[list(support)] = True
     a_ub, b_ub, a_eq, b_eq = x[~on], e[~on], x[on], e[on]
     objective = np.zeros(x.shape[1])
-    limits = []
+    limits: list[tuple[float, np.ndarray] | tuple[None, None]] = []
     for sign in (-1.0, 1.0):  # maximise mu_Li (reduction limit), then minimise it (oxidation limit)
         objective[li] = sign
         res = linprog(objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=(None, None),
@@ -71,6 +71,8 @@ def window(x: np.ndarray, e: np.ndarray, names: tuple[str, ...], li: int, suppor
         else:
             limits.append((float(res.x[li]), res.x))
     (mu_max, mu_at_max), (mu_min, mu_at_min) = limits
+    if mu_max is None or mu_at_max is None:  # Li metal bounds mu_Li from above: only a table without Li gets here
+        raise RuntimeError(f"window LP of {label}: mu_Li is unbounded above (no Li reference phase)")
     low = max(-mu_max, 0.0) + 0.0
     high = math.inf if mu_min is None else max(-mu_min + 0.0, low)
     order = [i for _, i in sorted(zip(lam, support, strict=True), reverse=True)]
@@ -83,7 +85,7 @@ def window(x: np.ndarray, e: np.ndarray, names: tuple[str, ...], li: int, suppor
 
     same = f"{assemblage} (only the phase fractions shift)"
     red = "stable against Li metal" if low == 0.0 else f"{assemblage} + Li -> {products(mu_at_max) or same}"
-    ox = "no Li released" if mu_min is None else f"{assemblage} -> Li + {products(mu_at_min) or same}"
+    ox = "no Li released" if mu_min is None or mu_at_min is None else f"{assemblage} -> Li + {products(mu_at_min) or same}"
     return Window(float(low), float(high), red, ox)
 
 

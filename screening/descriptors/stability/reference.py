@@ -59,7 +59,7 @@ def reaction_energy(pd: PhaseDiagram, c1: Composition, c2: Composition, formatio
     """Most negative interface reaction energy (eV/atom) of ``c1`` with ``c2`` (``norm=True``);
     ``c1`` at the hull energy, or at ``formation_energy_eV_atom`` when given."""
     use_hull = formation_energy_eV_atom is None
-    if not use_hull:
+    if formation_energy_eV_atom is not None:
         pd = with_phase(pd, c1, formation_energy_eV_atom)
     ir = InterfacialReactivity(c1, c2, pd, norm=True, use_hull_energy=use_hull)
     return float(min(0.0, minimum_energy(ir)))

@@ -77,7 +77,7 @@ def _anion_framework(prep: _Prepared) -> dict[str, Any]:
             spread = np.maximum(0.0, ratio.max(axis=1) - ratio.min(axis=1) - ideal_spread)
             rmsd[name][rows_n] = dev + 0.5 * spread
     scores = {name: float(np.mean(vals)) for name, vals in rmsd.items()}
-    best = min(scores, key=scores.get)
+    best = min(scores, key=scores.__getitem__)
     label = best if scores[best] <= FRAMEWORK_RMSD_TOL else "other"
     result: dict[str, Any] = {"anion_framework": label}
     for name in ("bcc", "fcc", "hcp"):
