@@ -17,16 +17,25 @@ class Buildable(Protocol):
     """What :func:`build_structure` reads of a candidate (a :class:`~screening.enumeration.records.Candidate`).
 
     A protocol, not the class: ``records`` imports this module (``Candidate.structure()``), so this
-    module does not import ``records``, not even for its annotations.
+    module does not import ``records``, not even for its annotations. Read-only members, as the
+    frozen dataclass has them.
     """
 
-    id: str
-    formula: str
-    parent: str
-    substitutions: Sequence[Any]  # of records.Substitution
-    oxidation_states: Mapping[str, int]
-    li_content: float
-    _seed: Seed | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def formula(self) -> str: ...
+    @property
+    def parent(self) -> str: ...
+    @property
+    def substitutions(self) -> Sequence[Any]: ...  # of records.Substitution
+    @property
+    def oxidation_states(self) -> Mapping[str, int]: ...
+    @property
+    def li_content(self) -> float: ...
+    @property
+    def _seed(self) -> Seed | None: ...
+
 
 _EPS = 1e-6
 

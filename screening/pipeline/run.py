@@ -186,7 +186,8 @@ class ScreenRun:
     # ------------------------------------------------------------------ reading back
     def label(self) -> str:
         """The run's one-line label (name, id, counts) from the store."""
-        return self.store.run_info(self._id()).label()
+        info = self.store.run_info(self._id())
+        return info.label() if info is not None else str(self.run_id)
 
     def errors(self) -> pd.Series:
         """The ``error`` text of every candidate of the run (None where the row is fine)."""
