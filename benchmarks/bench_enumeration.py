@@ -18,8 +18,11 @@ What it measures (one process pinned to one core, BLAS threads 1):
    counted, not kept);
 3. structures for a random subset (reservoir sample, seed 0) of the stream:
    structures per second with :meth:`Candidate.structure`;
-4. with ``--large``, the ``large`` preset (a space of more than 10^6 candidates): dry
-   run and stream, wall time and peak resident memory.
+4. with ``--large``, the ``large`` preset: dry run and stream, wall time and peak
+   resident memory;
+5. what each plausibility rule removes: the dry run of the default space with the
+   oxidation-state rule off, the dopant-species limit off, and both off (distinct
+   candidates each time; the difference to the default is what the rule removes).
 
 Targets (issue 4): at least 100,000 composition-level candidates in under 2 minutes on
 one core, peak memory under 2 GB; 50 structures a second or more.
@@ -71,6 +74,33 @@ def plan_pass(options: str = "default") -> dict:
     t0 = time.perf_counter()
     plan = enumeration_plan(options=options, limit=300)
     return {"plan": plan, "wall_s": time.perf_counter() - t0}
+
+
+#: the rules measured by :func:`rule_ablation`: label -> the overrides that switch them off
+ABLATIONS = {
+    "oxidation-state plausibility off": {"min_oxidation_state_probability": None},
+    "dopant-species limit off": {"max_dopant_species": None},
+    "both off (the space before these rules)": {"min_oxidation_state_probability": None, "max_dopant_species": None},
+}
+
+
+def rule_ablation() -> dict[str, dict]:
+    """Distinct candidates of the default space with each plausibility rule switched off (dry runs)."""
+    import dataclasses
+
+    from screening.enumeration.options import NOBLE_GASES
+    from screening.enumeration.radii import cation_pool
+
+    out = {}
+    for label, overrides in ABLATIONS.items():
+        t0 = time.perf_counter()  # (keyword overrides of None keep the preset's value: replace the options instead)
+        n = int(enumeration_plan(options=dataclasses.replace(PRESETS["default"], **overrides))["candidates"].sum())
+        out[label] = {"n": n, "wall_s": time.perf_counter() - t0}
+        print(f"{label}: {n:,} candidates ({out[label]['wall_s']:.0f} s)")
+    noble_in_manifest = sorted({d.split("+")[0].split("-")[0].rstrip("0123456789") for s in load_seeds() for r in s.sites
+                                for d in (r.dopants or ())} & NOBLE_GASES)  # fmt: skip
+    out["noble"] = {"pool": sorted(set(cation_pool()) & NOBLE_GASES), "manifest": noble_in_manifest}
+    return out
 
 
 def enumerate_pass(sample_size: int = 0, seed: int = 0, options: str = "default") -> dict:
@@ -129,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=1000, help="structures to build (default 1000)")
     parser.add_argument("--tracemalloc", action="store_true", help="add the (slow) tracemalloc pass")
     parser.add_argument("--large", action="store_true", help="add the 'large' preset (10^6 space, a few minutes)")
+    parser.add_argument("--rules-only", action="store_true",
+                        help="only the plausibility-rule counts (dry runs), rewriting that section of enumeration.md")
     args = parser.parse_args(argv)
+    if args.rules_only:
+        return _rules_only(args.write)
 
     pinned = _pin_one_core()
     load_seeds()  # warm imports (pymatgen) so that they are not timed
@@ -167,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"large: {lrun['n']:,} candidates; dry run {lplan['wall_s']:.1f} s, stream {lrun['wall_s']:.1f} s "
               f"wall; peak RSS {large['rss_gb']:.2f} GB; per family {lrun['per_family']}")
 
+    ablation = rule_ablation()
+
     structures = structure_pass(run["sample"])
     rates = {k: round(v) for k, v in structures["per_family_rate"].items()}
     print(f"structures: {structures['n']} in {structures['wall_s']:.1f} s = {structures['rate']:.0f}/s, "
@@ -174,8 +210,24 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(_markdown(run, rss_gb, traced, structures, pinned, plan, large))
+        RESULTS.write_text(_markdown(run, rss_gb, traced, structures, pinned, plan, large, ablation))
         print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+def _rules_only(write: bool) -> int:
+    """The rule counts alone, replacing their section of an existing results file (the rest stays as measured)."""
+    t0 = time.perf_counter()
+    n = int(enumeration_plan()["candidates"].sum())
+    print(f"default space: {n:,} candidates ({time.perf_counter() - t0:.0f} s)")
+    section = _ablation_section({"n": n}, rule_ablation())
+    if write:
+        text = RESULTS.read_text()
+        start = text.index("## What each plausibility rule removes")
+        end = text.index("\n## ", start + 3)
+        stamp = f"(This section: `python benchmarks/bench_enumeration.py --rules-only --write` on {dt.date.today().isoformat()}.)\n\n"
+        RESULTS.write_text(text[:start] + "## What each plausibility rule removes\n\n" + stamp + section + text[end:])
+        print(f"wrote the rules section of {RESULTS.relative_to(ROOT)}")
     return 0
 
 
@@ -187,7 +239,8 @@ def _large_section(large: dict | None) -> str:
     fams = ", ".join(f"{f} {n:,}" for f, n in sorted(run["per_family"].items()))
     return f"""`enumerate_candidates(options="large")`: `min_lambda={opts.min_lambda}`,
 `codoping="{opts.codoping}"` (any two dopants of different elements on one site),
-`doping_grid={opts.doping_grid}`, `codoping_grid={opts.codoping_grid}`, the rest as the
+`doping_grid={opts.doping_grid}`, `codoping_grid={opts.codoping_grid}`,
+`max_dopant_species={opts.max_dopant_species}`, the rest as the
 default (`screening.enumeration.PRESETS`).
 
 | measure | value |
@@ -199,8 +252,32 @@ default (`screening.enumeration.PRESETS`).
 """
 
 
+def _ablation_section(run: dict, ablation: dict) -> str:
+    n = run["n"]
+    rows = "\n".join(f"| {label} | {a['n']:,} | {a['n'] - n:,} | {a['wall_s']:.0f} s |"
+                     for label, a in ablation.items() if label != "noble")  # fmt: skip
+    noble = ablation["noble"]
+    return f"""Distinct candidates of the default space with a rule switched off (dry runs,
+`enumeration_plan(options=replace(PRESETS["default"], min_oxidation_state_probability=None))`
+etc.); the default has them on:
+**{n:,}** candidates. The oxidation-state rule keeps a cation dopant only when SMACT's
+ICSD probability of its state with the framework anion is at least 0.4
+(`screening.enumeration.plausibility`); the dopant-species limit keeps at most 2
+elements the parent does not have (`max_dopant_species`, 3 in `large`).
+
+| rule switched off | candidates | removed by the rule(s) | dry run |
+|---|---|---|---|
+{rows}
+
+Noble gases (never dopants, refused in `elements`, not offered in the screen form)
+remove nothing from the bundled space: the cation pool holds none
+({noble['pool'] or 'none'}) and no explicit dopant list of the manifest names one
+({noble['manifest'] or 'none'}); the rule guards user pools and manifests.
+"""
+
+
 def _markdown(run: dict, rss_gb: float, traced: dict | None, structures: dict, pinned: str,
-              plan: dict, large: dict | None) -> str:
+              plan: dict, large: dict | None, ablation: dict) -> str:
     df = run["report"].to_frame()
     table = df.pivot_table(index=["family", "prototype"], columns="filter", values="count", observed=False)
     table = table.astype(int)
@@ -259,7 +336,10 @@ prototypes in {budget['wall_s']:.1f} s.
 |---|---|---|---|---|
 {plan_lines}
 
-## A space of 10^6 candidates (`options="large"`)
+## What each plausibility rule removes
+
+{_ablation_section(run, ablation)}
+## The large space (`options="large"`)
 
 {_large_section(large)}
 ## Structures
@@ -275,8 +355,8 @@ Target: 50 a second or more.
 Candidates left after each filter (`EnumerationReport.to_frame()`); the first five are
 counted as the combinations the surviving options allow (the redox count also drops,
 by iteration, combinations pairing a cation dopant with an anion dopant it would
-oxidise), the last three by iteration (`unique`: per prototype; `distinct`: over the
-whole space).
+oxidise), the others by iteration (`plausibility`, `dopant_species`: combinations
+before charge balance; `unique`: per prototype; `distinct`: over the whole space).
 
 {chr(10).join(lines)}
 """

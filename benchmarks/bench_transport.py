@@ -45,12 +45,29 @@ OUT = Path(__file__).parent / "results" / "simulation.md"
 SECTION = "## Transport from multi-temperature MD"
 FAST_LOG10_S_CM = -4.0
 
-#: (name, OBELiX id); every one has a measured room-temperature conductivity in OBELiX
-CPU_MATERIALS = [("Li3N", "gvd"), ("LiScO2", "sg0"), ("Li3P", "11b"), ("Li4SiS4", "b4c"), ("Li3OBr", "qbb")]
+#: (name, OBELiX id); every one has a measured room-temperature conductivity in OBELiX. Not b4c: OBELiX
+#: labels it Li4SiS4 but its CIF holds only Si and S (:func:`check_has_li` refuses it)
+CPU_MATERIALS = [("Li3N", "gvd"), ("LiScO2", "sg0"), ("Li3P", "11b"), ("Li3OBr", "qbb"), ("Li3OCl", "4p7")]
 GPU_MATERIALS = CPU_MATERIALS + [
-    ("Li10GeP2S12", "mtn"), ("Li7P3S11", "mdp"), ("Li6PS5Cl", "122"), ("Li3YCl6", "ei3"), ("Li3OCl", "4p7"),
+    ("Li10GeP2S12", "mtn"), ("Li7P3S11", "mdp"), ("Li6PS5Cl", "122"), ("Li3YCl6", "ei3"),
     ("Li3PO4", "w7d"), ("Li4GeS4", "e6b"), ("Li3PS4", "nhq"), ("LiZnPS4", "i47"), ("Li3BN2", "qa9"),
 ]  # fmt: skip
+
+
+def production_ps(n_frames: int, timestep_fs: float, sample_every: int) -> float:
+    """Production MD of a stored run (ps): :func:`screening.simulation.run_md` keeps one snapshot at the
+    end of each ``sample_every``-step interval after equilibration, so ``n_frames`` snapshots are
+    ``n_frames * sample_every`` steps (not ``n_frames - 1``: the first snapshot ends an interval too)."""
+    return n_frames * timestep_fs * sample_every / 1000.0
+
+
+def check_has_li(structure, name: str, key: str) -> None:
+    """:class:`SimulationError` naming the material when its structure has no Li (nothing to diffuse)."""
+    from screening.errors import SimulationError
+
+    if "Li" not in {el.symbol for el in structure.composition.elements}:
+        raise SimulationError(f"{name} (OBELiX {key}): the structure has no Li sites"
+                              f" ({structure.composition.reduced_formula}); Li transport needs Li")  # fmt: skip
 
 
 def supercell(structure, min_atoms: int, max_atoms: int):
@@ -78,6 +95,11 @@ def run_md_stage(materials, temps, ps, min_atoms, device, potential, work: Path,
         s0, err = structs.get(key, (None, "no CIF"))
         if s0 is None:
             print(name, "skipped:", err, flush=True)
+            continue
+        try:
+            check_has_li(s0, name, key)
+        except Exception as exc:  # one bad material does not stop the others
+            print(name, "skipped:", exc, flush=True)
             continue
         cell, ordering = supercell(s0, min_atoms, max_atoms=max(4 * min_atoms, 200))
         relaxed = None
@@ -118,7 +140,7 @@ def analyse(work: Path) -> pd.DataFrame:
         snaps = [Structure(lattice, species, f) for f in z["frac"]]
         name = path.stem.split("_")[1]
         rec = {"name": name, "obelix_id": str(z["obelix_id"]), "T_K": float(z["temperature_K"]), "n_atoms": len(species),
-               "ordering": str(z["ordering"]), "ps": (len(snaps) - 1) * float(z["timestep_fs"]) * int(z["sample_every"]) / 1000,
+               "ordering": str(z["ordering"]), "ps": production_ps(len(snaps), float(z["timestep_fs"]), int(z["sample_every"])),
                "truncated": bool(z["truncated"]), "md_s": float(z["wall_s"]), "atom_steps": int(z["atom_steps"]),
                "T_mean_K": float(z["mean_temperature_K"])}  # fmt: skip
         try:
@@ -190,15 +212,20 @@ def render(runs: pd.DataFrame, mats: pd.DataFrame, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section of simulation.md, leaving the rest as it is."""
-    old = OUT.read_text() if OUT.exists() else ""
-    head, sep, tail = old.partition(SECTION)
+def write_section_of(path: Path, section: str, text: str) -> None:
+    """Replace (or append) one ``## `` section of a markdown report, leaving the rest as it is."""
+    old = path.read_text() if path.exists() else ""
+    head, sep, tail = old.partition(section)
     rest = ""
     if sep:
         nxt = tail.find("\n## ")
         rest = tail[nxt + 1 :] if nxt >= 0 else ""
-    OUT.write_text(head.rstrip() + "\n\n" + text + ("\n" + rest if rest else ""))
+    path.write_text(head.rstrip() + "\n\n" + text + ("\n" + rest if rest else ""))
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) this benchmark's section of simulation.md."""
+    write_section_of(OUT, SECTION, text)
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from screening import display, pipeline, run_scope
-from screening.columns import PASSES
 from screening.pipeline import ScreenParameters, ScreenRun
 from screening.pipeline.report import premise_note
+from screening.shortlist import held_back_text, shortlist
 
 __all__ = ["run_artifacts", "reused_artifacts"]
 
@@ -23,10 +23,10 @@ __all__ = ["run_artifacts", "reused_artifacts"]
 def run_artifacts(run: ScreenRun, ranked: pd.DataFrame) -> None:
     """The top-N table, the funnel summary with the Pareto plot, and a printout of a finished run."""
     params, store, run_id, funnel, timings = run.params, run.store, run.run_id, run.funnel, run.timings
-    best = ranked[ranked[PASSES].astype(bool)].nsmallest(params.top_n, "rank") if len(ranked) else ranked
+    best, held = shortlist(ranked, params.top_n, params.run.per_prototype) if len(ranked) else (ranked, {})
     label = run.label()
-    note = " ".join(t for t in (run.note or "", premise_note(ranked, params.preset)) if t)  # e.g. none is stable against Li
-    rows = pipeline.top_table(ranked, params.top_n, params.preset) if len(ranked) else []  # the compact table, no NaN
+    note = " ".join(t for t in (run.note or "", premise_note(ranked, params.preset), held_back_text(held, len(best))) if t)
+    rows = pipeline.top_table(ranked, params.top_n, params.preset, params.run.per_prototype) if len(ranked) else []  # no NaN
     create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of {label} (passed every gate)")
     png = None
     if len(ranked):
@@ -59,7 +59,7 @@ def reused_artifacts(params: ScreenParameters, run: ScreenRun, earlier: run_scop
             f"data, so this run shows its rows instead of writing a copy (run options: reuse_identical=false for a copy).")  # fmt: skip
     logger.info(text)
     columns = [c for c in display.compact_source_columns(params.preset) if c in store.query("SELECT * FROM ranked LIMIT 0")]
-    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns)
+    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns, per_prototype=params.run.per_prototype)
     create_table_artifact(key="top-candidates", table=display.artifact_rows(best, params.preset),
                           description=f"best {len(best)} of {earlier.label()} (passed every gate; reused)")  # fmt: skip
     create_markdown_artifact(key="screen-summary", markdown=f"# Screen `{earlier.run_id}` (reused)\n\n{text}\n",

@@ -190,6 +190,22 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
+@flow(name="screen relax", log_prints=True)
+def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) -> dict:
+    """Tier 'relax': MLIP e_hull (relaxation only, batched where the potential allows) of the best ``mlip_relax_top_k``.
+
+    Rows go to the store's ``simulation`` table (the simulation tier, run after it, replaces
+    the rows of its own candidates); the re-ranking then gates and ranks on the MLIP e_hull.
+    """
+    run = ScreenRun.attach(params, run_id)
+    best = ranked.sort_values("rank").head(params.mlip_relax_top_k)
+    structures = run.source.structures(list(best["candidate_id"]))
+    table = pipeline.relax_tier(best, structures, params.potential)
+    run.write("simulation", table)
+    n_failed = int(table[error_column("simulation")].notna().sum())
+    return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
+
+
 def task_runner_for(options: RunOptions):
     """The Prefect task runner the run options ask for: a thread pool, or Dask (a local cluster or ``dask_address``)."""
     if options.task_runner == "dask":
@@ -327,8 +343,15 @@ def _tiers_and_ranking(run: ScreenRun, digest: str) -> pd.DataFrame:
     t = time.perf_counter()
     runtime.release_freed_memory()  # tier 0's freed tables, before the ranking's read
     ranked = run.rank()
-    if "simulation" in params.tiers and len(ranked):
+    if "relax" in params.tiers and len(ranked):
         run.timings["rank_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        run.funnel["relax"] = screen_relax(params=params, run_id=run.run_id, ranked=ranked[["candidate_id", "rank"]])
+        run.timings["relax_s"] = round(time.perf_counter() - t, 3)
+        t = time.perf_counter()
+        ranked = run.rank()  # again, gated and ranked on the MLIP e_hull where it exists
+    if "simulation" in params.tiers and len(ranked):
+        run.timings["rank_s"] = round(run.timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
         t = time.perf_counter()
         run.funnel["simulation"] = screen_simulation.with_options(task_runner=task_runner_for(params.run))(
             params=params, run_id=run.run_id, ranked=ranked[["candidate_id", "rank"]]
@@ -372,6 +395,7 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     """
     logger = get_run_logger()
     t_start = time.perf_counter()
+    params = _confined(params)
     run = ScreenRun.open(params)  # refused when run_id names a run of other parameters
     from screening.surrogates import MODEL_NAMES
 
@@ -403,6 +427,15 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     except OSError as exc:  # disk full, permissions: the run's results are stored, only the report is missing
         logger.warning("run %s completed, but its report could not be written: %s", run_id, exc)
     return run_id
+
+
+def _confined(params: ScreenParameters) -> ScreenParameters:
+    """A run of the deployment (the UI's form, the API) writes only inside SCREENING_RESULTS_ROOT; others are not confined."""
+    from prefect.runtime import deployment
+
+    if not params.run.store_path or not deployment.id:
+        return params
+    return params.with_run(store_path=str(pipeline.confined_store_path(params.run.store_path)))
 
 
 def run_screen(params: ScreenParameters | dict | None = None) -> str:

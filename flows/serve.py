@@ -16,10 +16,18 @@ from flows.screen import screen
 from flows.train import train
 
 
+def _titled(deployment, title: str):
+    """The form's one section titled in words (Prefect titles a parameter by its name: "params")."""
+    for prop in deployment._parameter_openapi_schema.properties.values():
+        prop["title"] = title
+    return deployment
+
+
 def deployments():
     """The three deployments (names: ``screen/screen``, ``train/train``, ``evaluate/evaluate``)."""
     return [
-        screen.to_deployment(name="screen", description="Screen Li solid electrolytes into the results store", tags=["screening"]),
+        _titled(screen.to_deployment(name="screen", description="Screen Li solid electrolytes into the results store",
+                                     tags=["screening"]), "Screening run"),  # fmt: skip
         train.to_deployment(name="train", description="Retrain the surrogate models", tags=["models"]),
         evaluate.to_deployment(name="evaluate", description="Validation reports of the surrogate models", tags=["models"]),
     ]

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(screening.columns), e.g. G_over_G_Li,e_rxn_h2o_eV_atom,gate_failed")
     t.add_argument("--wide", action="store_true", help="the longer list of columns (ids, sources, window width, cost ...)")
     t.add_argument("--all-columns", action="store_true", help="every column of the ranked view, not the usual few")
+    t.add_argument("--per-prototype", type=int, default=None, metavar="N",
+                   help="at most N candidates of one parent prototype (default: the run's own setting, 10 unless changed; 0: no cap)")
+    t.add_argument("--explain", action="store_true", help="add each row's why: its percentile per objective, with the weights")
     fmt(t)
 
     r = sub.add_parser("runs", help="the runs in the store: id, name, status, counts (--wide: parameters and timings)")
@@ -118,18 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--family", action="append", dest="families", help="a family to keep (repeat for several)")
     s.add_argument("--element", action="append", dest="elements", help="an element of the pool (repeat for several)")
     s.add_argument("--limit", type=int, help="candidate budget")
-    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "structure", "simulation"],
+    s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "structure", "relax", "simulation"],
                    help="tier to run (repeat; default composition, stability, structure)")
     s.add_argument("--stability-top-k", type=int)
     s.add_argument("--structure-top-k", type=int, help="tier structure: describe the best K candidates from their own structure")
     s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2",
                    help="tiers as one comma-separated list, e.g. composition,stability,structure,simulation")
     s.add_argument("--simulation-top-k", type=int, help="tier simulation: simulate the best K ranked candidates")
+    s.add_argument("--mlip-relax-top-k", type=int, help="tier relax: MLIP e_hull (relaxation, no MD) of the best K' ranked candidates")
     s.add_argument("--potential", choices=["chgnet", "sevenn"], help="tier simulation: the interatomic potential")
     s.add_argument("--md-steps", type=int, help="tier simulation: MD steps per temperature")
     s.add_argument("--cif-glob")
-    s.add_argument("--space", choices=["default", "large"], help="enumerated: the substitution space (default ~0.48 M, large ~1.26 M)")
+    s.add_argument("--space", choices=["default", "large"], help="enumerated: the substitution space (default ~0.12 M, large ~1.0 M)")
     s.add_argument("--min-lambda", type=float, help="enumerated: smallest substitution log-odds (default: the space's own)")
+    s.add_argument("--max-dopant-species", type=int, help="enumerated: most dopant elements a candidate (default: the space's own, 2)")
+    s.add_argument("--per-prototype", type=int, help="the run's table: at most N candidates per prototype (default 10; 0: no cap)")
     s.add_argument("--preset", help="ranking preset: balanced (default), conductivity-first, li-metal-anode, high-voltage-cathode")
     s.add_argument("--kappa", type=float, help="rank conductivity by prediction + kappa x std (optimism under uncertainty)")
     s.add_argument("--e-hull-z", type=float, help="the e_hull gate applies to e_hull + z x std")
@@ -153,7 +159,7 @@ def _screen_parameters(args: argparse.Namespace):
 
     data = _params_object(args.params_json) if args.params_json else {}
     for key in ("source", "families", "elements", "limit", "tiers", "stability_top_k", "cif_glob", "top_n", "chunk_size",
-                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "structure_top_k", "simulation_top_k", "potential", "md_steps", "space", "min_lambda"):  # fmt: skip
+                "run_id", "task_runner", "dask_address", "max_workers", "preset", "kappa", "e_hull_z", "use_measured", "structure_top_k", "simulation_top_k", "mlip_relax_top_k", "potential", "md_steps", "space", "min_lambda", "max_dopant_species", "per_prototype"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value
@@ -313,6 +319,15 @@ def _fmt_cell(value) -> str:
     return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
+def _run_per_prototype(store, run_id: str) -> int:
+    """The per-prototype cap a run's table was shown with (its ``run.per_prototype``; the default for older runs)."""
+    from screening.shortlist import DEFAULT_PER_PROTOTYPE
+
+    params = store.run_parameters(run_id) or {}
+    value = (params.get("run") or {}).get("per_prototype", params.get("per_prototype"))
+    return DEFAULT_PER_PROTOTYPE if value is None else int(value)
+
+
 def _check_columns(names: list[str], available: list[str]) -> None:
     """``top --columns``: each name a registered column (or a pattern column the run wrote), else an UnknownValueError
     naming it, the nearest registered names, and where the list is (exit status 2)."""
@@ -352,14 +367,22 @@ def _top(store, args: argparse.Namespace) -> None:
     elif args.format != "table" or args.wide:
         columns = [c for c in TOP_COLUMNS if c in available] + [c for c in extra if c not in TOP_COLUMNS]
     else:
-        compact = display.compact_source_columns(info.preset)
+        compact = [c for c in display.compact_source_columns(info.preset) if c != "why" or args.explain]
         columns = [c for c in compact if c in available] + [c for c in extra if c not in compact]
-    frame = store.top(args.n, run_id=info.run_id, family=args.family, min_window_V=args.min_window_V, columns=columns)
+    if args.explain and "why" not in available:
+        print("note: this store's runs were ranked before the why column existed: rank the run again for --explain",
+              file=sys.stderr)  # fmt: skip
+    elif args.explain and isinstance(columns, list) and "why" not in columns:
+        columns.append("why")
+    cap = args.per_prototype if args.per_prototype is not None else _run_per_prototype(store, info.run_id)
+    frame = store.top(args.n, run_id=info.run_id, family=args.family, min_window_V=args.min_window_V, columns=columns,
+                      per_prototype=cap)
     if args.format != "table":
         _emit(frame, args.format)
         return
     what = f"{args.family} " if args.family else ""
-    title = f"{info.label()}\nbest {len(frame)} {what}candidates that passed the gates"
+    capped = f", at most {cap} per prototype (--per-prototype 0: no cap)" if cap else ""
+    title = f"{info.label()}\nbest {len(frame)} {what}candidates that passed the gates{capped}"
     if frame.empty:
         print(title.replace("best 0", "no"))
         return

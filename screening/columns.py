@@ -116,7 +116,7 @@ _CANDIDATES = _tier(
     ("candidate_id", _S, "", "stable id of the candidate (same input, same id on any machine)"),
     ("formula", _S, "", "reduced formula", {"header": "formula"}),
     ("family", _S, "", "`sulfide`, `oxide`, `halide`, `nitride` or `mixed-anion`", {"header": "family"}),
-    ("source", _S, "", "where the candidate came from: `obelix`, `enumerated` or `file` (a structure file, `--source cif`)"),
+    ("source", _S, "", "where the candidate came from: `obelix`, `enumerated` or `file` (a structure file, `--source file`)"),
     ("prototype", _S, "", "structure type of the parent (enumerated candidates)", {"header": "prototype"}),
     ("parent", _S, "", "the parent compound (enumerated) or the file name (`file`)", {"header": "parent"}),
     ("substitutions", _S, "", "the substitutions made on the parent, e.g. `Cl->Br`"),
@@ -254,6 +254,7 @@ _SIMULATION = _tier(
     ("relax_converged", _B, "", "the relaxation reached its force threshold"),
     ("relax_steps", _I, "", "optimiser steps of the relaxation"),
     ("relax_wall_s", _D, "s", "wall time of the relaxation"),
+    ("relax_engine", _S, "", "what relaxed it: `torch-sim` (batched) or `ase` (one by one; the relax tier and the fallback)"),
     ("mlip_energy_eV_atom", _D, _EV, "MLIP energy of the relaxed cell"),
     ("mlip_volume_change", _D, "", "relative volume change on relaxation"),
     ("mlip_formation_energy_eV_atom", _D, _EV, "MLIP formation energy (corrected against the elements)", _F),
@@ -300,8 +301,11 @@ _RANKING = _tier(
     ("ranked_e_hull_eV_atom", _D, _EV, "the e_hull the ranking used: the relaxed MLIP one where the simulation tier ran, "
      "else the stability tier's"),
     ("e_hull_ranked_source", _S, "", "where it came from: `simulation`, `reference` or `predicted`", {"header": "e_hull ranked from"}),
-    ("why", _S, "", "the terms that put the candidate where it ranks"),
-    ("prototype_rank", _I, "", "rank within its prototype (for a shortlist diverse across prototypes)"),
+    ("why", _S, "", "the terms that put the candidate where it ranks: each weighted objective's percentile among the rows "
+     "that pass the gates with its weight, largest contribution first (`conductivity p97 x1, oxidation p88 x0.4, ...`), "
+     "or the gates it fails (`screening top --explain`)", {"header": "why"}),
+    ("prototype_rank", _I, "", "rank within its parent prototype among the rows that pass the gates; the run's table shows "
+     "at most `per_prototype` (10) of one prototype (`screening top --per-prototype N`; 0: no cap)"),
     ("passes_filters", _B, "", "old name of `passes_gates`: a column of the `ranked` view only, for SQL written before "
      "schema 7 (not stored)", {"replaced_by": "passes_gates"}),
 )

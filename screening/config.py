@@ -13,6 +13,8 @@ module constant:
 ``SCREENING_SEEDS_DIR``         seed prototypes of the enumerated source
 ``SCREENING_RESULTS_PATH``      the results store when a run or a command names none
 ``SCREENING_VERIFY_CHECKSUMS``  check each dataset file on first load (when off, the fingerprint hashes the files)
+``SCREENING_RESULTS_ROOT``      the folder a run from the UI or the API may write its store in (``store_path`` is confined to it)
+``SCREENING_MAX_*``             bounds of structure input (sites, file bytes, cell length, volume per atom, BVSE grid points, glob matches)
 ``SCREENING_QUERY_*``           bounds of user SQL: ``MEMORY_LIMIT`` (2GB), ``THREADS`` (2), ``TIMEOUT_S`` (60), ``MAX_ROWS`` (100000)
 """
 
@@ -36,11 +38,13 @@ class Settings(BaseSettings):
     models_dir: Path = Field(ROOT / "models", description="trained surrogate artifacts and model cards")
     seeds_dir: Path = Field(ROOT / "seeds", description="seed prototypes and their manifest")
     results_path: Path = Field(ROOT / "results" / "screening.duckdb", description="the DuckDB results store")
+    results_root: Path = Field(ROOT / "results", description="the folder a run from the UI or the API may write its store in")
     verify_checksums: bool = Field(True, description="check each dataset file against datasets/SHA256SUMS on first load")
     max_structure_atoms: int = Field(2000, description="most sites a structure may have (larger ones are refused)")
     max_structure_file_bytes: int = Field(5_000_000, description="largest structure file read (bigger ones are error rows)")
     max_cell_length_A: float = Field(200.0, description="longest cell edge a structure may have, in A (a vacuum box is refused)")
     max_volume_per_atom_A3: float = Field(150.0, description="most cell volume per atom, in A^3 (solids have 10-60; more is a vacuum cell)")
+    max_bvse_grid_points: int = Field(8_000_000, ge=64, description="most BVSE grid points a caller may ask for (about 80 bytes each)")
     max_glob_matches: int = Field(100_000, description="most paths a cif_glob may match")
     query_memory_limit: str = Field("2GB", description="DuckDB memory limit of one user query (`screening query`, ResultStore.query)")
     query_threads: int = Field(2, ge=1, description="DuckDB threads of one user query")

@@ -383,7 +383,9 @@ def rank(
         (comma-separated gate columns the row fails, "" if none), ``complete`` (every gate
         and objective column has a value), ``missing`` (those that do not),
         ``monroe_newman_pass`` (G > 2 G_Li; NA without G_over_G_Li), ``score`` (weighted
-        mean of the normalised terms; NaN for rows failing a gate), ``pareto_rank``
+        mean of the normalised terms; NaN for rows failing a gate), ``why`` (each weighted
+        term's percentile and weight, largest contribution first, or the gates it fails;
+        :func:`screening.shortlist.why_text`), ``pareto_rank``
         (1 = non-dominated among rows failing no gate that have the same available objectives;
         0 = not ranked) and ``rank`` (1 = best). ``attrs["gate_funnel"]``: :func:`gate_funnel` as records.
 
@@ -435,7 +437,7 @@ def rank(
     passes = ~fail.any(axis=1).to_numpy()  # no gate failed (unchecked gates allowed): scored and ordered
     checked = ~unchecked.any(axis=1).to_numpy() if len(unchecked.columns) else np.ones(len(out), bool)
     out[PASSES] = passes & checked
-    for deprecated, name in DEPRECATED_COLUMNS.items():  # passes_filters: RankedFrame warns when it is read
+    for deprecated, name in DEPRECATED_COLUMNS.items():  # passes_filters: RankedFrame warns when it is read; not stored
         out[deprecated] = out[name]
     out["gate_failed"] = _joined_names(fail.to_numpy(bool), list(fail.columns))
     miss_cols = [list(unchecked.columns), used]
@@ -457,6 +459,10 @@ def rank(
         score = np.nanmean(np.where(np.isnan(terms), np.nan, terms), axis=1) if terms.size else score
     score[~passes] = np.nan
     out["score"] = score
+    from screening.shortlist import why_text  # (the shortlist module reads OBJECTIVES from here)
+
+    out["why"] = why_text(terms, used, w if (w > 0).any() else np.ones(len(used)), normalise=normalise,
+                          gate_failed=out["gate_failed"].to_numpy(), missing=out["missing"].to_numpy())  # fmt: skip
 
     pr = np.zeros(len(out), dtype=int)
     idx = np.flatnonzero(passes & ~missing_obj.all(axis=1))

@@ -373,8 +373,12 @@ class ResultStore:
         min_window_V: float | None = None,
         passes_gates: bool = True,
         columns: str | Sequence[str] = "default",
+        per_prototype: int = 0,
     ) -> pd.DataFrame:
         """The ``n`` best ranked candidates of a run (default: the latest completed run), best first.
+
+        ``per_prototype``: at most this many of one parent prototype (``prototype_rank``,
+        :mod:`screening.shortlist`; 0: no cap; rows without a prototype are never capped).
 
         ``columns``: ``"default"`` (:data:`TOP_COLUMNS`: identity, rank and score,
         conductivity with its 80% interval, e_hull and its source, window, K_IC, cost),
@@ -391,11 +395,11 @@ class ResultStore:
             info = run_info(con, run_id)
             if info is None:
                 return pd.DataFrame()
-            frame = self._top(con, info.run_id, n, family, min_window_V, passes_gates, columns)
+            frame = self._top(con, info.run_id, n, family, min_window_V, passes_gates, columns, per_prototype)
         frame.attrs["run"] = info.as_dict()
         return frame
 
-    def _top(self, con, run_id: str, n: int, family, min_window_V, passes_gates: bool, columns) -> pd.DataFrame:
+    def _top(self, con, run_id: str, n: int, family, min_window_V, passes_gates: bool, columns, per_prototype: int = 0) -> pd.DataFrame:
         if family:
             families = [r[0] for r in con.execute("SELECT DISTINCT family FROM candidates WHERE family IS NOT NULL ORDER BY 1").fetchall()]
             check_choice("family", family, families)
@@ -411,6 +415,11 @@ class ResultStore:
             params["window"] = float(min_window_V)
         if passes_gates:
             where.append("passes_gates")
+        if per_prototype < 0:
+            raise ValueError(f"per_prototype={per_prototype}: must be >= 0 (0: no cap)")
+        if per_prototype and "prototype_rank" in {r[0] for r in con.execute("DESCRIBE scores").fetchall()}:
+            where.append("(prototype_rank IS NULL OR prototype_rank <= $cap)")  # (a run ranked before the column: no cap)
+            params["cap"] = int(per_prototype)
         # 1. the cached rank-ordered prefix of the run: right when it holds n matches or the whole run
         cached = None
         if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = '_top_runs'").fetchone():
@@ -493,7 +502,7 @@ class ResultStore:
     def run_table(
         self, run_id: str, columns: Sequence[str] | None = None, ordered: bool = True, ids: Sequence[str] | None = None
     ) -> pd.DataFrame:
-        """Candidates, predictions, stability, structure and simulation of one run joined by ``candidate_id``
+        """Candidates, composition descriptors, predictions, stability, structure and simulation of one run joined by ``candidate_id``
         (no ``run_id`` column), ordered by ``candidate_id`` (``ordered=False``: in no particular
         order, which spares DuckDB the sort of every row; the ranking does not need it).
         ``ids``: only these candidates.
@@ -503,7 +512,8 @@ class ResultStore:
         ``source``, ``prototype``, ``parent``) as categoricals: a run of 10^6 rows then costs
         its needed columns, not every column of every table.
         """
-        tables = (("c", "candidates"), ("p", "predictions"), ("s", "stability"), ("r", "structure"), ("m", "simulation"))
+        tables = (("c", "candidates"), ("d", "descriptors"), ("p", "predictions"), ("s", "stability"), ("r", "structure"),
+                  ("m", "simulation"))  # fmt: skip
         select = "* EXCLUDE (run_id)"
         if columns is not None:
             wanted = list(dict.fromkeys(["candidate_id", *columns]))
@@ -514,8 +524,8 @@ class ResultStore:
                         where.setdefault(name, alias)
             select = ", ".join("candidate_id" if c == "candidate_id" else f"{where[c]}.{_quote(c)}" for c in wanted if c in where)
         return self.query(
-            f"SELECT {select} FROM candidates c JOIN predictions p USING (run_id, candidate_id) "
-            "LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
+            f"SELECT {select} FROM candidates c LEFT JOIN descriptors d USING (run_id, candidate_id) "
+            "JOIN predictions p USING (run_id, candidate_id) LEFT JOIN stability s USING (run_id, candidate_id) LEFT JOIN structure r USING (run_id, candidate_id) "
             "LEFT JOIN simulation m USING (run_id, candidate_id) "
             "WHERE run_id = ?" + ("" if ids is None else " AND list_contains(?, candidate_id)")
             + (" ORDER BY candidate_id" if ordered else ""),

@@ -98,9 +98,36 @@ def _check_cell(structure: Structure, label: str) -> None:
 _CIF_LENGTH = re.compile(r"^\s*_cell_length_[abc]\s+([-+0-9.eE]+)", re.MULTILINE)
 
 
+def _format_name(path: Path) -> str | None:
+    """pymatgen's name of the file's format from its name (``cif``, ``poscar`` ...), None when it has none."""
+    from pymatgen.io.registry import get_structure_format
+
+    try:
+        return get_structure_format(filename=path.name).name
+    except ValueError:
+        return None
+
+
+def _file_text(path: Path, limit: int) -> str:
+    """The file's text, decompressed as pymatgen reads it (.gz, .bz2, .xz), refused past ``limit`` bytes
+    (a small .gz can hold gigabytes)."""
+    from monty.io import zopen
+
+    with zopen(path, mode="rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise StructureReadError(
+            f"{path.name}: more than {limit} bytes uncompressed, the limit (SCREENING_MAX_STRUCTURE_FILE_BYTES)"
+        )
+    return data.decode("utf-8", errors="replace")
+
+
 def precheck_file(path: Path) -> None:
-    """Bounds checked before pymatgen expands a file: its size (``max_structure_file_bytes``) and,
-    for a CIF, its cell lengths (a 1e30 A cell crashed pymatgen's neighbour search)."""
+    """Bounds checked before pymatgen expands a file: its size (``max_structure_file_bytes``, uncompressed
+    too); for a CIF its cell lengths (a 1e30 A cell crashed pymatgen's neighbour search), one structure
+    per file, no negative occupancy and the number of sites its symmetry operations make
+    (``max_structure_atoms``: 3,000 general positions in Fm-3m ran for more than 300 s); for a POSCAR,
+    one count per species name."""
     from screening.config import get_settings
 
     settings = get_settings()
@@ -109,10 +136,13 @@ def precheck_file(path: Path) -> None:
         raise StructureReadError(
             f"{path.name}: {size} bytes, more than the limit of {settings.max_structure_file_bytes} (SCREENING_MAX_STRUCTURE_FILE_BYTES)"
         )
-    if path.suffix.lower() not in (".cif", ".mcif"):
+    kind = _format_name(path)
+    if kind not in ("cif", "poscar"):
         return
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        text = handle.read()
+    text = _file_text(path, settings.max_structure_file_bytes)
+    if kind == "poscar":
+        _check_poscar(text, path.name)
+        return
     for value in _CIF_LENGTH.findall(text):
         try:
             length = float(value)
@@ -123,26 +153,137 @@ def precheck_file(path: Path) -> None:
                 f"{path.name}: cell length {length:.3g} A is over the limit of {settings.max_cell_length_A:g} A "
                 "(SCREENING_MAX_CELL_LENGTH_A): not a crystal cell"
             )
+    _check_cif_blocks(text, path.name, settings.max_structure_atoms)
 
 
-def _cif_negative_occupancy(path: Path) -> None:
-    """Raise when a CIF lists a negative ``_atom_site_occupancy`` (pymatgen drops such sites silently)."""
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_poscar(text: str, name: str) -> None:
+    """Refuse a VASP 5 POSCAR whose species line (6) and counts line (7) differ in length: pymatgen pairs
+    them up silently (3 species with 2 counts read as a structure of the first two)."""
+    lines = text.splitlines()
+    if len(lines) < 7:
+        return  # pymatgen says what is missing
+    species, counts = lines[5].split(), lines[6].split()
+    if not species or any(_is_number(t) for t in species) or not all(t.isdigit() for t in counts):
+        return  # VASP 4 (no species line) or a malformed file: pymatgen's message
+    if len(species) != len(counts):
+        raise StructureReadError(
+            f"{name}: {len(species)} species names on line 6 but {len(counts)} counts on line 7 (one count per species)"
+        )
+
+
+def _cif_values(data: dict, key: str) -> list:
+    value = data.get(key)
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _cif_number(text: object) -> float:
+    return float(str(text).split("(")[0])
+
+
+def _check_cif_blocks(text: str, name: str, max_sites: int) -> None:
+    """One structure per CIF (pymatgen silently keeps the first of several data blocks with atom
+    sites), no negative occupancy (pymatgen drops such sites silently) and at most ``max_sites``
+    sites once the symmetry operations are applied, counted before pymatgen expands them."""
     from pymatgen.io.cif import CifFile
 
     try:
-        cif = CifFile.from_file(path)
-    except Exception:  # noqa: BLE001 - unreadable files are reported by the structure parser
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cif = CifFile.from_str(text)
+    except Exception:  # noqa: BLE001 - pymatgen's tokenizer raises many types; the structure parser says why
         return
+    blocks = []
     for block in cif.data.values():
-        values = block.data.get("_atom_site_occupancy", [])
-        labels = block.data.get("_atom_site_label", [""] * len(values))
-        for label, value in zip(labels, values if isinstance(values, list) else [values]):
+        data = {k.lower(): v for k, v in block.data.items()}
+        if "_atom_site_fract_x" in data or "_atom_site_cartn_x" in data:
+            blocks.append(data)
+    if len(blocks) > 1:
+        raise StructureReadError(
+            f"{name}: {len(blocks)} data blocks with atom sites: one structure per file is read "
+            "(split the file into one CIF per structure)"
+        )
+    for data in blocks:
+        occupancies = _cif_values(data, "_atom_site_occupancy")
+        labels = _cif_values(data, "_atom_site_label") or [""] * len(occupancies)
+        for label, value in zip(labels, occupancies):
             try:
-                occ = float(str(value).split("(")[0])
+                occupancy = _cif_number(value)
             except ValueError:
                 continue
-            if occ < 0:
-                raise StructureReadError(f"{path.name}: negative occupancy {value} on site {label}")
+            if occupancy < 0:
+                raise StructureReadError(f"{name}: negative occupancy {value} on site {label}")
+        n_sites, n_ops, n_rows = _expanded_sites(data, max_sites)
+        if n_sites > max_sites:
+            raise StructureReadError(
+                f"{name}: {n_sites} sites after the {n_ops} symmetry operations on its {n_rows} listed sites, "
+                f"more than the limit of {max_sites} (SCREENING_MAX_STRUCTURE_ATOMS)"
+            )
+
+
+def _symmetry_ops(data: dict) -> list:
+    """The CIF block's symmetry operations (listed, or from its space group's name or number; identity when none)."""
+    from pymatgen.core.operations import SymmOp
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    for key in ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz",
+                "_space_group_symop.operation_xyz", "_symmetry_equiv.pos_as_xyz"):  # fmt: skip
+        try:
+            ops = [SymmOp.from_xyz_str(str(v).replace("'", "").replace('"', "")) for v in _cif_values(data, key)]
+        except Exception:  # noqa: BLE001 - an unparseable list: pymatgen's own parser decides
+            ops = []
+        if ops:
+            return ops
+    for key in ("_symmetry_space_group_name_h-m", "_space_group_name_h-m_alt", "_symmetry_space_group_name_h-m_alt"):
+        for symbol in _cif_values(data, key):
+            try:
+                return list(SpaceGroup(str(symbol).replace(" ", "").strip("'\"")).symmetry_ops)
+            except Exception:  # noqa: BLE001 - a name pymatgen's table lacks
+                continue
+    for key in ("_symmetry_int_tables_number", "_space_group_it_number"):
+        for number in _cif_values(data, key):
+            try:
+                return list(SpaceGroup.from_int_number(int(_cif_number(number))).symmetry_ops)
+            except Exception:  # noqa: BLE001
+                continue
+    return [SymmOp.from_xyz_str("x, y, z")]
+
+
+def _expanded_sites(data: dict, max_sites: int) -> tuple[int, int, int]:
+    """(distinct sites after the symmetry operations, operations, listed sites) of a CIF block.
+
+    Every listed fractional position is mapped by every operation and the images are counted
+    once each (to 1e-3 of the cell), so special positions count by their multiplicity and
+    several species on one site count once, as pymatgen merges them. A block that lists more
+    than ``max_sites`` positions is over the limit whatever its symmetry.
+    """
+    columns = [_cif_values(data, f"_atom_site_fract_{axis}") for axis in "xyz"]
+    n_rows = min(len(c) for c in columns)
+    ops = _symmetry_ops(data)
+    if n_rows > max_sites:
+        return n_rows * len(ops), len(ops), n_rows
+    frac = []
+    for row in zip(*columns):
+        try:
+            frac.append([_cif_number(v) for v in row])
+        except ValueError:
+            continue  # '?' or '.': the structure parser reports it
+    if not frac:
+        return 0, len(ops), n_rows
+    rotations = np.array([op.rotation_matrix for op in ops])
+    translations = np.array([op.translation_vector for op in ops])
+    images = np.einsum("kij,nj->nki", rotations, np.array(frac)) + translations
+    keys = np.rint(np.mod(images, 1.0) * 1000).astype(np.int64) % 1000
+    return len(np.unique(keys.reshape(-1, 3), axis=0)), len(ops), n_rows
 
 
 def read_structure(path: str | Path) -> Structure:
@@ -163,8 +304,6 @@ def read_structure(path: str | Path) -> Structure:
             structure = Structure.from_file(path)
     except Exception as exc:  # pymatgen raises many types for broken files
         raise StructureReadError(f"{path.name}: cannot read a structure ({type(exc).__name__}: {exc})") from exc
-    if path.suffix.lower() in (".cif", ".mcif"):
-        _cif_negative_occupancy(path)
     return check_structure(structure, path.name)
 
 

@@ -203,10 +203,12 @@ EXPLORE = [
     md("""
 # Explore a screen
 
-Open a screening run from the results store, look at the trade-offs between conductivity,
+Open one screening run from the results store, look at the trade-offs between conductivity,
 electrochemical window and mechanics, and pick candidates with SQL. The store is the
 DuckDB file `results/screening.duckdb` (or `SCREENING_RESULTS_PATH`); if it holds no
 screen yet, the first cell runs a small one (300 enumerated candidates, about a minute).
+Set `RUN_ID` to a run id from `screening runs` to show that run; by default it is the
+latest completed run, and every output names the run it shows.
 """),
     code("""
 import matplotlib.pyplot as plt
@@ -214,14 +216,17 @@ import numpy as np
 
 from screening.store import ResultStore
 
+RUN_ID = None  # a run id from `screening runs`; None: the latest completed run
+
 store = ResultStore()
-run_id = store.latest_run()
-if run_id is None:  # no screen yet: the same as `screening screen --source enumerated --limit 300`
+if RUN_ID is None and store.latest_run() is None:  # no screen yet: `screening screen --source enumerated --limit 300`
     from flows.screen import ScreenParameters, screen
 
-    run_id = screen(ScreenParameters(source="enumerated", limit=300))
+    RUN_ID = screen(ScreenParameters(source="enumerated", limit=300))
+run = store.run_info(RUN_ID)  # an unknown id is an error that lists the runs
+run_id = run.run_id
 ranked = store.query("SELECT * FROM ranked WHERE run_id = ? ORDER BY rank NULLS LAST", [run_id])
-print(run_id, len(ranked), "candidates")
+print(f"{run.label()}: {len(ranked)} candidates")
 ranked[["rank", "formula", "family", "prototype", "log10_sigma_S_cm", "window_width_V", "e_hull_eV_atom"]].head(10)
 """),
     md("""
@@ -244,6 +249,7 @@ for _, row in has.nsmallest(5, "rank").iterrows():
     ax.annotate(row["formula"], (row["window_width_V"], row["log10_sigma_S_cm"]), fontsize=8)
 ax.set_xlabel("electrochemical window width (V)")
 ax.set_ylabel("predicted log10 conductivity (S/cm)")
+ax.set_title(f"run {run.run_id} ({run.name})", fontsize=9)
 ax.legend()
 fig.tight_layout()
 """),
@@ -257,6 +263,7 @@ axes[1].boxplot([ranked.loc[ranked["family"] == f, "window_width_V"].dropna() fo
 for ax in axes:
     ax.set_xticks(range(1, len(fams) + 1), fams)
 axes[1].set_ylabel("window width (V)")
+fig.suptitle(f"run {run.run_id} ({run.name})", fontsize=9)
 fig.tight_layout()
 """),
     md("""
@@ -277,6 +284,7 @@ ax.text(2.05, ax.get_ylim()[1] * 0.95, "G = 2 G_Li", fontsize=8, va="top")
 ax.set_xscale("log")
 ax.set_xlabel("G / G_Li")
 ax.set_ylabel("K_IC (MPa m^0.5)")
+ax.set_title(f"run {run.run_id} ({run.name})", fontsize=9)
 ax.legend()
 fig.tight_layout()
 """),

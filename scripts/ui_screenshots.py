@@ -1,9 +1,10 @@
-"""Regenerate the README's screenshots: the Prefect UI page of a finished screen, and its Pareto plot.
+"""Regenerate the README's screenshots: the custom-run form refusing a bad budget, the Prefect UI page of a finished screen, and its Pareto plot.
 
 Starts a Prefect server on a free port and the served deployments (as ``make ui`` does,
 in a temporary PREFECT_HOME and results store), submits a 300-candidate enumerated screen
 with the ``li-metal-anode`` preset from the custom-run form in headless Chromium, waits for
-it, and writes ``docs/ui_run.png`` (the flow run page) and ``docs/pareto.png`` (the run's
+it, and writes ``docs/ui_form.png`` (the form with a refused budget), ``docs/ui_run.png``
+(the flow run page) and ``docs/pareto.png`` (the run's
 Pareto plot). Needs Debian's chromium (``make browser``); takes a few minutes.
 
     .venv/bin/python scripts/ui_screenshots.py
@@ -54,7 +55,13 @@ def main() -> None:
             page = ctx.new_page()
             open_custom_run_form(page, f"http://127.0.0.1:{port}")
             choose(page, "Candidates from", "enumerated")
-            fill_number(page, "Candidate budget", "int", "300")
+            budget = fill_number(page, "Candidate budget", "-5")  # refused in words next to the field
+            page.get_by_role("button", name="Submit").click()
+            budget.get_by_text("is less than the minimum").wait_for()
+            budget.scroll_into_view_if_needed()
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "ui_form.png"), full_page=False)
+            fill_number(page, "Candidate budget", "300")
             choose(page, "Ranking preset", "li-metal-anode")
             page.get_by_role("button", name="Submit").click()
             top_level = {"flow_runs": {"parent_task_run_id": {"is_null_": True}}}
@@ -75,12 +82,11 @@ def main() -> None:
             page.goto(f"http://127.0.0.1:{port}/runs/flow-run/{run_id}", wait_until="networkidle")
             page.get_by_text("Artifacts").first.click()
             page.wait_for_timeout(2000)
-            DOCS.mkdir(exist_ok=True)
             page.screenshot(path=str(DOCS / "ui_run.png"), full_page=False)
             ctx.close()
         plots = sorted((store.parent / "plots").glob("*_pareto.png"))
         shutil.copy(plots[-1], DOCS / "pareto.png")
-        print(f"wrote {DOCS / 'ui_run.png'} and {DOCS / 'pareto.png'}")
+        print(f"wrote {DOCS / 'ui_form.png'}, {DOCS / 'ui_run.png'} and {DOCS / 'pareto.png'}")
     finally:
         for p in reversed(procs):
             _stop(p)

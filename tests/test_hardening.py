@@ -7,7 +7,9 @@ duplicated or lost row.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -207,10 +209,25 @@ def test_cli_query_says_when_it_cut_the_output(small_store):
     assert len(out.stdout.strip().splitlines()) == 6 and "cut at 5 rows" in out.stderr
 
 
+def _wait_until_open(pid: int, path, timeout: float = 120) -> None:
+    """Wait until process ``pid`` has ``path`` open (Linux /proc), i.e. it has imported everything and connected."""
+    target = str(Path(path).resolve())
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"process {pid} did not open {target} within {timeout} s")
+
+
 def test_cli_ctrl_c_during_a_query_is_one_line(small_store):
     proc = subprocess.Popen([sys.executable, "-m", "screening.cli", "--store", str(small_store.path), "query", ENDLESS[0]],
                             env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(4)  # imported and running
+    _wait_until_open(proc.pid, small_store.path)  # imported and querying (a fixed 4 s was too short on a loaded machine)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -262,32 +279,47 @@ def test_predict_exits_non_zero_when_no_row_succeeded(capsys):
 # ----------------------------------------------------------------- 3./4. structure files from a glob
 
 SECRET = "SECRET-TOKEN-do-not-store"
-#: a 2-atom cell in a 400 A box: it used to report a BVSE barrier of 0.039 eV and 1e-6 g/cm3
-VACUUM_CIF = """data_vacuum
-_cell_length_a 400
-_cell_length_b 400
-_cell_length_c 400
+_CELL = """data_{name}
+_cell_length_a {a}
+_cell_length_b {a}
+_cell_length_c {a}
 _cell_angle_alpha 90
 _cell_angle_beta 90
 _cell_angle_gamma 90
-_symmetry_space_group_name_H-M 'P 1'
+_symmetry_space_group_name_H-M '{group}'
 loop_
 _atom_site_label
 _atom_site_type_symbol
 _atom_site_fract_x
 _atom_site_fract_y
 _atom_site_fract_z
-Li1 Li 0 0 0
-Cl1 Cl 0.5 0.5 0.5
+{sites}
 """
+
+
+def _cif(name="x", a=5.14, group="F m -3 m", sites="Li1 Li 0 0 0\nCl1 Cl 0.5 0.5 0.5") -> str:
+    return _CELL.format(name=name, a=a, group=group, sites=sites)
+
+
+#: a 2-atom cell in a 400 A box: it used to report a BVSE barrier of 0.039 eV and 1e-6 g/cm3
+VACUUM_CIF = _cif("vacuum", a=400, group="P 1")
 
 
 def _in_thread(fn, timeout=60):
     box = {}
-    thread = threading.Thread(target=lambda: box.update(out=fn()), daemon=True)
+
+    def target():
+        try:
+            box["out"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
     thread.start()
     thread.join(timeout)
     assert not thread.is_alive(), f"still running after {timeout} s"
+    if "exc" in box:
+        raise box["exc"]
     return box["out"]
 
 
@@ -329,3 +361,188 @@ def test_a_glob_has_a_match_cap(tmp_path, monkeypatch):
         monkeypatch.delenv("SCREENING_MAX_GLOB_MATCHES")
         get_settings.cache_clear()
     assert len(glob_paths(str(tmp_path / "*.cif"))) == 5
+
+
+# ----------------------------------------------------------------- 3. structure files: bounded before expansion
+
+from screening.errors import StructureReadError  # noqa: E402
+from screening.structures import read_structure  # noqa: E402
+
+
+def test_symmetry_times_sites_is_bounded_before_pymatgen_expands(tmp_path):
+    """The campaign's 104 KB CIF: 3,000 general positions in Fm-3m (576,000 sites) ran for more than 300 s."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"Li{i} Li {x:.5f} {y:.5f} {z:.5f}" for i, (x, y, z) in enumerate(rng.uniform(0.01, 0.24, (3000, 3))))
+    path = tmp_path / "general.cif"
+    path.write_text(_cif(a=40, sites=rows))
+    t = time.perf_counter()
+    with pytest.raises(StructureReadError, match=r"general.cif: 576000 sites after the 192 symmetry operations.*limit of 2000"):
+        _in_thread(lambda: read_structure(path), timeout=60)
+    assert time.perf_counter() - t < 20
+
+
+def test_special_positions_count_once_in_the_site_bound(tmp_path):
+    """Rock salt in Fm-3m: 2 special positions are 8 sites, not 2 x 192 (a legal file is not refused)."""
+    path = tmp_path / "rocksalt.cif"
+    path.write_text(_cif())
+    assert len(read_structure(path)) == 8
+    for seed in sorted((ROOT / "seeds").glob("*.cif")):
+        read_structure(seed)  # every shipped seed passes the bound
+
+
+def test_a_cif_with_two_structures_is_refused(tmp_path):
+    path = tmp_path / "two.cif"
+    path.write_text(_cif("one") + _cif("two", a=6.0, sites="Li1 Li 0 0 0\nBr1 Br 0.5 0.5 0.5"))
+    with pytest.raises(StructureReadError, match="two.cif: 2 data blocks with atom sites"):
+        read_structure(path)
+    # a publication block without atoms beside one structure is fine
+    path.write_text("data_global\n_journal_name_full 'J'\n" + _cif())
+    assert read_structure(path).composition.reduced_formula == "LiCl"
+
+
+def test_a_poscar_with_more_species_than_counts_is_refused(tmp_path):
+    lines = ["x", "1.0", "4 0 0", "0 4 0", "0 0 4", "Li Na Cl", "1 1", "Direct", "0 0 0", "0.5 0.5 0.5"]
+    path = tmp_path / "POSCAR"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StructureReadError, match="POSCAR: 3 species names on line 6 but 2 counts on line 7") as info:
+        read_structure(path)
+    assert "Na" not in str(info.value)  # the file's own text is not quoted
+    lines[5] = "Li Cl"
+    path.write_text("\n".join(lines) + "\n")
+    assert read_structure(path).composition.reduced_formula == "LiCl"
+
+
+def test_a_compressed_file_is_bounded_by_its_uncompressed_size(tmp_path, monkeypatch):
+    import gzip
+
+    from screening.config import get_settings
+
+    path = tmp_path / "big.cif.gz"
+    path.write_bytes(gzip.compress((_cif() + "#" * 20_000 + "\n").encode()))
+    monkeypatch.setenv("SCREENING_MAX_STRUCTURE_FILE_BYTES", "10000")
+    get_settings.cache_clear()
+    try:
+        assert path.stat().st_size < 10_000
+        with pytest.raises(StructureReadError, match="big.cif.gz: more than 10000 bytes uncompressed"):
+            read_structure(path)
+    finally:
+        monkeypatch.delenv("SCREENING_MAX_STRUCTURE_FILE_BYTES")
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("make", ["cif", "poscar", "pymatgen", "ase"])
+def test_a_1e30_cell_length_is_a_clear_error_from_every_entry(make, tmp_path):
+    """A 1e30 A cell used to end in 'Cannot create cython.array from NULL pointer' (pymatgen's neighbour search)."""
+    from pymatgen.core import Lattice, Structure
+
+    from screening.descriptors import describe_table
+    from screening.descriptors.bondvalence import bvse_barriers
+    from screening.structures import to_structure
+
+    if make == "cif":
+        item = tmp_path / "huge.cif"
+        item.write_text(_cif(a="1e30", group="P 1"))
+    elif make == "poscar":
+        item = tmp_path / "huge.vasp"
+        item.write_text("x\n1.0\n1e30 0 0\n0 1e30 0\n0 0 1e30\nLi Cl\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n")
+    else:
+        item = Structure(Lattice.cubic(1e30), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        if make == "ase":
+            from pymatgen.io.ase import AseAtomsAdaptor
+
+            item = AseAtomsAdaptor.get_atoms(item)
+    with pytest.raises(StructureReadError, match="cell length 1e\\+30 A is over the limit"):
+        to_structure(item)
+    if make == "pymatgen":
+        with pytest.raises(StructureReadError, match="cell length"):
+            bvse_barriers(item)
+    if make in ("cif", "poscar"):
+        assert "cell length 1e+30 A" in describe_table([str(item)], pbar=False)["error"].iloc[0]
+
+
+# ----------------------------------------------------------------- 3. the BVSE grid is bounded
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_points": 10**12, "resolution_A": 0.001}, r"a BVSE grid of \d+ points .* is more than the limit of \d+ .*GB"),
+    ({"max_points": 10}, r"max_points=10: at least 64"),
+    ({"resolution_A": 0.0}, r"resolution_A=0.0: must be a positive"),
+])  # fmt: skip
+def test_the_bvse_grid_is_bounded(kwargs, message):
+    from pymatgen.core import Lattice, Structure
+
+    from screening.descriptors.bondvalence import BVSEError, bvse_barriers
+
+    licl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.14), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with pytest.raises(BVSEError, match=f"LiCl: {message}"):
+        _in_thread(lambda: bvse_barriers(licl, **kwargs), timeout=30)
+    assert math.isfinite(bvse_barriers(licl)["bvse_barrier_3d_eV"])
+
+
+# ----------------------------------------------------------------- 7. quietly wrong: predict's inputs
+
+
+@pytest.mark.parametrize("formula, named", [
+    ("LiPuO2", "Pu is radioactive"), ("Li3UO4", "U is radioactive"), ("LiTcO4", "Tc is radioactive"),
+    ("Li", "lithium only"), ("NaCl", "no lithium"),
+])  # fmt: skip
+def test_predict_refuses_radioactive_and_non_electrolyte_formulas(formula, named):
+    import screening
+
+    out = screening.predict(["LiCl", formula], stability=False)
+    assert out.loc[0, "error"] is None
+    assert formula in out.loc[1, "error"] and named in out.loc[1, "error"]
+    assert math.isnan(out.loc[1, "log10_sigma_S_cm"])
+
+
+def test_cli_predict_names_the_refused_formula(capsys):
+    assert cli_main(["predict", "LiPuO2", "--no-stability", "--format", "csv"]) == 1
+    captured = capsys.readouterr()
+    assert "LiPuO2" in captured.out and "radioactive" in captured.out
+
+
+# ----------------------------------------------------------------- 6. store paths from the UI
+
+
+def test_a_ui_store_path_is_confined_to_the_results_root(tmp_path, monkeypatch):
+    from screening.config import get_settings
+    from screening.errors import ScreeningError
+    from screening.pipeline import confined_store_path
+
+    root = tmp_path / "results"
+    root.mkdir()
+    monkeypatch.setenv("SCREENING_RESULTS_ROOT", str(root))
+    get_settings.cache_clear()
+    try:
+        assert confined_store_path("mine.duckdb") == root.resolve() / "mine.duckdb"
+        assert confined_store_path(str(root / "sub" / "a.duckdb")) == root.resolve() / "sub" / "a.duckdb"
+        assert confined_store_path(None) is None  # the server's own SCREENING_RESULTS_PATH
+        for bad in ("../escape.duckdb", str(tmp_path / "elsewhere.duckdb"), "/etc/cron.d/x", "sub/../../x.duckdb"):
+            with pytest.raises(ScreeningError, match=f"store_path '{re.escape(bad)}' is outside the results folder"):
+                confined_store_path(bad)
+        os.symlink(tmp_path, root / "link")  # a link inside the root that leads out
+        with pytest.raises(ScreeningError, match="outside the results folder"):
+            confined_store_path("link/x.duckdb")
+    finally:
+        monkeypatch.delenv("SCREENING_RESULTS_ROOT")
+        get_settings.cache_clear()
+
+
+def test_a_deployment_run_with_a_store_path_outside_the_root_fails_before_writing(tmp_path, monkeypatch):
+    """The form of the ``screen`` deployment: a run from the UI or the API is confined; the CLI and Python are not."""
+    from flows.screen import screen
+    from screening.config import get_settings
+    from screening.pipeline import ScreenParameters
+
+    outside = tmp_path / "outside.duckdb"
+    monkeypatch.setenv("SCREENING_RESULTS_ROOT", str(tmp_path / "results"))
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "00000000-0000-0000-0000-000000000001")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(Exception, match="outside the results folder"):
+            screen(ScreenParameters(limit=2, store_path=str(outside)))
+    finally:
+        get_settings.cache_clear()
+    assert not outside.exists()

@@ -1,6 +1,7 @@
 """The example notebooks run from top to bottom, draw a plot, and are stored without outputs."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import nbformat
@@ -44,5 +45,8 @@ def test_notebook_runs_and_plots(path, tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook draws no plot"
+    if path.name == "explore_screen.ipynb":  # the notebook names the run it shows: id, name and preset
+        first = "".join(o.get("text", "") for o in nb.cells[1]["outputs"] if o.output_type == "stream")
+        assert re.search(r"run \S+ \(enumerated-.*-300-balanced[^)]*\), preset balanced", first), first
     if path.name == "descriptors.ipynb":  # the last cell shows the batch with an error row for the unknown element
         assert "Xx" in nb.cells[-1]["outputs"][-1]["data"]["text/plain"]

@@ -82,6 +82,7 @@ def chgnet():
     return "chgnet"
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 @pytest.mark.parametrize("potential", ["chgnet", "sevenn"])
 def test_tiny_cell_relaxes_a_few_steps(potential):
     pytest.importorskip("torch")
@@ -96,6 +97,7 @@ def test_tiny_cell_relaxes_a_few_steps(potential):
     assert len(out["structure"]) == 2
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 def test_formation_energy_of_lif_against_dft(chgnet):
     from screening.descriptors.stability import default_hull
     from screening.simulation import formation_energy, relax
@@ -108,6 +110,7 @@ def test_formation_energy_of_lif_against_dft(chgnet):
     assert abs(ef - dft) < 0.25, (ef, dft)
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 def test_short_md_gives_a_finite_diffusivity(chgnet):
     from screening.simulation import li_transport, run_md
 
@@ -118,6 +121,7 @@ def test_short_md_gives_a_finite_diffusivity(chgnet):
     assert tr["msd_final_A2"] > 0 and tr["msd_smoothing"] == "constant"  # 120 fs: the short-run analysis
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 def test_simulate_table_turns_bad_structures_into_error_rows(chgnet):
     from screening.simulation import simulate_table
 
@@ -144,6 +148,7 @@ def test_simulate_table_turns_bad_structures_into_error_rows(chgnet):
     assert again["mlip_formation_energy_eV_atom"].iloc[0] == out["mlip_formation_energy_eV_atom"].iloc[0]
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 def test_two_threads_relax_cells_of_different_size_at_once(chgnet):
     """A thread-pool screen simulates two candidates at once: each thread has its own calculator
     (a shared ase calculator mixed the arrays of a 2-atom and a 16-atom cell: 'cannot reshape')."""
@@ -168,6 +173,7 @@ def test_two_threads_relax_cells_of_different_size_at_once(chgnet):
     assert all(math.isfinite(r["energy_eV_atom"]) for r in results)
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 def test_md_deadline_keeps_what_ran_and_kinisi_gives_a_diffusivity_with_interval(chgnet):
     import time
 
@@ -181,6 +187,7 @@ def test_md_deadline_keeps_what_ran_and_kinisi_gives_a_diffusivity_with_interval
     assert cut["truncated"] and len(cut["snapshots"]) == 1
 
 
+@pytest.mark.slow  # an MLIP potential on CPU
 def test_a_tiny_md_run_is_kept_but_fails_the_quality_checks(chgnet):
     from screening.simulation import simulate_table
 

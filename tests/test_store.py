@@ -50,6 +50,19 @@ def test_run_table_reads_only_the_columns_asked_for(small_store):
     pd.testing.assert_frame_equal(part.astype({"family": object}), whole[list(part.columns)])
 
 
+def test_run_table_has_the_composition_descriptors_the_ranking_reads(small_store):
+    """``cost_usd_per_kg`` lives in ``descriptors``: the ranking of a stored run reads it through run_table
+    (it was left out of the join, so the cost objective silently dropped out of every flow's ranking)."""
+    from screening.pipeline.tiers import ranking_columns
+
+    ids = [f"c{i}" for i in range(6)]
+    small_store.write("descriptors", "r1", pd.DataFrame({"candidate_id": ids, "cost_usd_per_kg": [10.0, 20, 30, 40, 50, 60]}))
+    assert "cost_usd_per_kg" in ranking_columns()
+    part = small_store.run_table("r1", columns=ranking_columns())
+    assert part["cost_usd_per_kg"].tolist() == [10.0, 20, 30, 40, 50, 60]
+    assert small_store.run_table("r1")["cost_usd_per_kg"].notna().all()
+
+
 def test_a_write_that_runs_out_of_its_memory_limit_is_done_again_without_one(small_store):
     before = small_store.query("SELECT count(*) AS n FROM candidates")["n"].item()
     frame = pd.DataFrame({"candidate_id": [f"m{i}" for i in range(20000)], "formula": ["Li3YCl6"] * 20000, "x": np.arange(20000.0)})

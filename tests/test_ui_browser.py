@@ -1,7 +1,9 @@
-"""Drive the Prefect UI in headless Chromium: open the ``screen`` deployment, fill the
-custom-run form with a budget of 5 candidates, see a negative weight refused before a run
-exists, pick a ranking preset and a weight, submit, wait for the run to complete and find
-its rows in the results store.
+"""Drive the Prefect UI in headless Chromium: open the ``screen`` deployment, check the
+custom-run form (one section in words, the presets' weights shown), type a negative budget
+and weight into optional number fields (no type toggle) and see each refused in words next
+to its field before a run exists, then a budget of 5, a weight and a ranking preset, submit,
+wait for the run to complete, find its rows in the results store and check that its
+artifacts name the run and the preset.
 
 Needs Debian's /usr/bin/chromium (``make browser`` installs it). Skips only when it is
 absent and cannot be installed.
@@ -124,9 +126,15 @@ def open_custom_run_form(page, ui: str) -> None:
     page.wait_for_url("**/run**")
 
 
+def form_field(page, title: str):
+    """The form field titled ``title``: its label, description, input and the errors shown under it."""
+    label = page.get_by_text(f"{title} (Optional)", exact=True)
+    return label.locator("xpath=ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' schema-form-property ')][1]")
+
+
 def choose(page, title: str, option: str) -> None:
     """Pick ``option`` in the select of the form field titled ``title``."""
-    field = page.get_by_text(f"{title} (Optional)", exact=True).locator("xpath=ancestor::*[4]")
+    field = form_field(page, title)
     for _ in range(3):  # the select opens on a click of its icon (the first click may only focus it)
         field.locator("span.p-select-button__icon").click()
         if page.get_by_role("option", name=option).count():
@@ -134,11 +142,10 @@ def choose(page, title: str, option: str) -> None:
     page.get_by_role("option", name=option).click()
 
 
-def fill_number(page, title: str, kind: str, value: str):
-    """Switch the optional number field titled ``title`` to ``kind`` ('int' or 'float'), type ``value``; return the field."""
-    label = page.get_by_text(f"{title} (Optional)", exact=True)
-    field = label.locator(f"xpath=ancestor::*[.//button[normalize-space()='{kind}']][1]")
-    field.get_by_role("button", name=kind, exact=True).click()
+def fill_number(page, title: str, value: str):
+    """Type ``value`` in the number field titled ``title`` (an optional number needs no type toggle); return the field."""
+    field = form_field(page, title)
+    assert field.get_by_role("button", name="None", exact=True).count() == 0, f"{title}: a type toggle"
     field.locator("input[type=number]").fill(value)
     return field
 
@@ -160,15 +167,28 @@ def test_custom_run_from_the_ui(served, tmp_path):
         try:
             page = ctx.new_page()
             open_custom_run_form(page, ui)
-            # the form drawn from ScreenParameters: the budget is "int | None"; choose int and type 5
-            fill_number(page, "Candidate budget", "int", "5")
-            # a weight field per objective, stating its direction; a negative weight is refused by the form
-            weight = fill_number(page, "Ionic conductivity (log10) [log10(S/cm)], higher is better", "float", "-1")
+            # the form drawn from ScreenParameters: one section in words, no "params" wrapper or legacy text
+            page.get_by_text("Candidates from (Optional)", exact=True).wait_for()
+            assert page.get_by_text("params (Optional)", exact=True).count() == 0
+            assert page.get_by_text("Screening run (Optional)", exact=True).count() == 1
+            assert page.get_by_text("earlier versions").count() == 0
+            # the preset's weights are shown: in the preset's description and under every weight field
+            preset = form_field(page, "Ranking preset")
+            assert "'li-metal-anode': against Li metal" in preset.inner_text() and "reduction limit 1" in preset.inner_text()
+            sigma = "Ionic conductivity (log10) [log10(S/cm)], higher is better"
+            assert "li-metal-anode 1" in form_field(page, sigma).inner_text()
+            # optional numbers take a value without a type toggle; a bad one is refused in words next to its field
+            budget = fill_number(page, "Candidate budget", "-5")
+            weight = fill_number(page, sigma, "-1")
             page.get_by_role("button", name="Submit").click()
-            page.get_by_text("-1 is not valid under any of the given schemas").wait_for()
-            page.screenshot(path=str(shots / "bad_weight.png"), full_page=True)
+            budget.get_by_text("-5 is less than the minimum of 1").wait_for()
+            weight.get_by_text("-1 is less than the minimum of 0").wait_for()
+            assert page.get_by_text("is not valid under any of the given schemas").count() == 0
+            weight.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "bad_weight.png"))
             time.sleep(2)
             assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json() == []  # refused before a run exists
+            budget.locator("input[type=number]").fill("5")
             weight.locator("input[type=number]").fill("2")
             choose(page, "Ranking preset", "li-metal-anode")  # the ranking preset by name
             page.screenshot(path=str(shots / "form.png"), full_page=True)
@@ -207,3 +227,9 @@ def test_custom_run_from_the_ui(served, tmp_path):
     assert len(ranked) == 5 and ranked["candidate_id"].is_unique
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}, timeout=5).json()
     assert {a["key"] for a in artifacts} >= {"top-candidates", "screen-summary"}
+    # the artifacts name the run (store run id and name) and the preset
+    label = store.run_info(runs["run_id"][0]).label()
+    assert "preset li-metal-anode" in label and runs["run_id"][0] in label
+    by_key = {a["key"]: a for a in artifacts}
+    assert label in by_key["top-candidates"]["description"]
+    assert runs["run_id"][0] in by_key["screen-summary"]["data"] and "li-metal-anode" in by_key["screen-summary"]["data"]

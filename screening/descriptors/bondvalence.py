@@ -202,6 +202,32 @@ def _scatterers(structure: Structure, name: str):
     return (frac[morse[:, 0].astype(int)], morse[:, 1:]), (frac[coul[:, 0].astype(int)], coul[:, 1:]), prep
 
 
+#: bytes of memory a BVSE grid point takes (its energy, fractional and Cartesian coordinates, meshgrid temporaries)
+GRID_POINT_BYTES = 80
+
+
+def _check_grid(name: str, resolution_A: float, max_points: int) -> None:
+    """Refuse grid settings that cannot finish (a spacing of 0, a cap below the 4 x 4 x 4 minimum)."""
+    if not (isinstance(resolution_A, (int, float)) and math.isfinite(resolution_A) and resolution_A > 0):
+        raise BVSEError(f"{name}: resolution_A={resolution_A!r}: must be a positive number of A")
+    if max_points < 64:
+        raise BVSEError(f"{name}: max_points={max_points}: at least 64 (4 points along each axis)")
+
+
+def _check_grid_size(name: str, shape: tuple[int, int, int], resolution_A: float) -> None:
+    """Refuse a grid over ``SCREENING_MAX_BVSE_GRID_POINTS`` points before any memory is taken."""
+    from screening.config import get_settings
+
+    limit = get_settings().max_bvse_grid_points
+    points = math.prod(shape)
+    if points > limit:
+        raise BVSEError(
+            f"{name}: a BVSE grid of {points} points ({' x '.join(map(str, shape))} at {resolution_A:g} A) is more than "
+            f"the limit of {limit} (about {limit * GRID_POINT_BYTES / 1e9:.1f} GB of memory; SCREENING_MAX_BVSE_GRID_POINTS): "
+            "coarsen resolution_A or lower max_points"
+        )
+
+
 def _grid_shape(lattice: np.ndarray, resolution_A: float, max_points: int) -> tuple[int, int, int]:
     lengths = np.linalg.norm(lattice, axis=1)
     res = resolution_A
@@ -246,9 +272,11 @@ def bvse_energy_grid(
     """
     start = time.perf_counter() if _start is None else _start
     name = _name(structure, name)
+    _check_grid(name, resolution_A, max_points)
     (m_frac, m_par), (c_frac, c_par), prep = _scatterers(structure, name)
     lattice = prep.lattice
     shape = _grid_shape(lattice, resolution_A, max_points)
+    _check_grid_size(name, shape, resolution_A)
     axes = [np.arange(n) / n for n in shape]
     grid_frac = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     grid_cart = grid_frac @ lattice
@@ -393,6 +421,7 @@ def bvse_barriers(
     """
     start = time.perf_counter()
     name = _name(structure, name)
+    _check_grid(name, resolution_A, max_points)
     if reduce_cell:
         structure = reduced_cell(structure)
     grid = bvse_energy_grid(structure, resolution_A=resolution_A, max_points=max_points,

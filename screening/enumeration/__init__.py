@@ -12,6 +12,7 @@ Modules
 seeds     manifest, :class:`Seed` / :class:`SiteRule`, element notes, the seeds folder
 radii     Shannon radii, dopant pools, substitution log-odds (pymatgen)
 redox     forbidden (cation state, anion) pairs and their sources
+plausibility  SMACT oxidation-state probabilities of a dopant with the framework anion
 options   :class:`EnumerationOptions` (every knob, frozen) and :data:`PRESETS`
 rules     the dopant options and co-doped pairs of one site, option-level filters
 core      the combination loop, per-prototype uniqueness, cross-prototype distinctness
@@ -29,7 +30,8 @@ when (1) its element is in the pool (default: all minus :data:`DEFAULT_EXCLUDED`
 already in the parent with another state; (2) its Shannon radius is within ``tol``
 (relative, default 0.3) or ``abs_tol`` (angstrom) of the host's at a common coordination;
 (3) the substitution log-odds lambda of Hautier et al. (2011) is at least ``min_lambda``
-(default -2); (4) it is redox compatible with the parent's ions (:mod:`.redox`).
+(default -2); (4) it is redox compatible with the parent's ions (:mod:`.redox`); noble
+gases are never dopants.
 
 Each kept dopant gives one option per amount of a grid: isovalent dopants take site
 fractions from ``mixing_grid`` (0.25 ... 1), aliovalent ones from ``doping_grid``
@@ -45,7 +47,10 @@ it was chosen with, and the Li content compensates::
     n_Li' = n_Li - sum_i a_i (q_dopant,i - q_host,i) - sum_{i on Li sites} a_i
 
 within the seed's Li bounds and Li-site capacity. A candidate pairing a cation dopant
-with an anion dopant it would oxidise is dropped (``redox``). Compositions are unique per
+with an anion dopant it would oxidise is dropped (``redox``), and so is one holding a cation
+dopant whose oxidation state is rare with the candidate's framework anion (``plausibility``:
+SMACT's ICSD probability below ``min_oxidation_state_probability``, 0.4; :mod:`.plausibility`)
+or more than ``max_dopant_species`` dopant elements (``dopant_species``, default 2). Compositions are unique per
 prototype and then distinct over the whole space: one reached from several prototypes
 (same fractional composition) is yielded once, under the first in manifest order, its
 ``prototypes`` listing all. :class:`EnumerationReport` counts what each filter of

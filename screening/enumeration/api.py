@@ -56,6 +56,8 @@ def enumerate_candidates(
     li_min_factor: float | None = None,
     li_max_factor: float | None = None,
     redox: bool | None = None,
+    min_oxidation_state_probability: float | None = None,
+    max_dopant_species: int | None = None,
     limit: int | None = None,
     seed: int = 0,
     report: EnumerationReport | None = None,
@@ -75,8 +77,9 @@ def enumerate_candidates(
         An :class:`EnumerationOptions` or a preset name of :data:`PRESETS` (``"default"``,
         ``"large"``); the keyword arguments below that are not None override it.
     elements, exclude, radius_tolerance, min_lambda, mixing_grid, doping_grid, codoping,
-    codoping_grid, max_substitutions, li_min_factor, li_max_factor, redox
-        Fields of :class:`EnumerationOptions` (see there).
+    codoping_grid, max_substitutions, li_min_factor, li_max_factor, redox, min_oxidation_state_probability,
+    max_dopant_species
+        Fields of :class:`EnumerationOptions` (see there); None keeps the preset's value.
     limit
         Candidate budget: at most this many, drawn stratified by family and prototype
         (:mod:`screening.enumeration.sampling`), not the first ones. None: all.
@@ -99,6 +102,7 @@ def enumerate_candidates(
         options, elements=elements, exclude=exclude, radius_tolerance=radius_tolerance, min_lambda=min_lambda,
         mixing_grid=mixing_grid, doping_grid=doping_grid, codoping=codoping, codoping_grid=codoping_grid,
         max_substitutions=max_substitutions, li_min_factor=li_min_factor, li_max_factor=li_max_factor, redox=redox,
+        min_oxidation_state_probability=min_oxidation_state_probability, max_dopant_species=max_dopant_species,
     )
     if limit is not None and limit < 1:
         raise ScreeningError(f"limit={limit}: must be at least 1")

@@ -25,6 +25,7 @@ import numpy as np
 from pymatgen.core import Composition
 
 from screening.enumeration.options import EnumerationOptions
+from screening.enumeration.plausibility import framework_anion, judge
 from screening.enumeration.records import FILTERS, Candidate, EnumerationReport, fmt
 from screening.enumeration.redox import FORBIDDEN_PAIRS
 from screening.enumeration.rules import OPTION_STAGES, Choice, combinations_count, site_choices
@@ -92,10 +93,20 @@ def _seed_compositions(seed: Seed, opts: EnumerationOptions, counts: dict[str, i
     n_li = seed.amounts["Li"]
     order = list(seed.amounts)
     seen: set[int] = set()
-    n_redox = n_balanced = 0
+    n_redox = n_implausible = n_species = n_balanced = 0
+    parent_anion = framework_anion(seed.amounts, seed.oxidation_states)
+    parent_els = set(seed.amounts)
     for choice in _choice_products([s for _, s, _ in per_rule], [p for _, _, p in per_rule], max_k):
         if opts.redox and len(choice) >= 2 and _cross_redox(choice):
             n_redox += 1
+            continue
+        if opts.min_oxidation_state_probability is not None and not _plausible(seed, choice, parent_anion, opts):
+            n_implausible += 1
+            continue
+        if opts.max_dopant_species is not None and len(
+            {el for c in choice for el, _ in c.ions} - parent_els
+        ) > opts.max_dopant_species:
+            n_species += 1
             continue
         li = round(n_li - sum(c.charge_shift for c in choice) - sum(c.li_removed for c in choice), 6)
         li_site = sum(c.li_dopants for c in choice)
@@ -113,8 +124,28 @@ def _seed_compositions(seed: Seed, opts: EnumerationOptions, counts: dict[str, i
         seen.add(key)
         yield _Combo(key, li, choice, amounts, elements_order, oxi)
     counts["redox"] -= n_redox
+    counts["plausibility"] = counts["redox"] - n_implausible
+    counts["dopant_species"] = counts["plausibility"] - n_species
     counts["charge_balance"] = n_balanced
     counts["unique"] = len(seen)
+
+
+def _plausible(seed: Seed, choice: tuple[Choice, ...], parent_anion: tuple[str, int] | None, opts: EnumerationOptions) -> bool:
+    """Every cation dopant is common in its oxidation state with the candidate's framework anion (SMACT; a species
+    SMACT's table lacks passes). The framework anion is the parent's unless anion dopants change the majority."""
+    cations = [ion for c in choice for ion in c.cations]
+    if not cations or parent_anion is None:
+        return True
+    anion = parent_anion
+    if any(c.anions for c in choice):
+        amounts = {el: a for el, a in seed.amounts.items() if seed.oxidation_states[el] < 0}
+        states = dict(seed.oxidation_states)
+        for o in (o for c in choice for o in c.options if o.dop_oxi < 0):
+            amounts[o.host_el] -= o.amount
+            amounts[o.dop_el] = amounts.get(o.dop_el, 0.0) + o.amount
+            states[o.dop_el] = o.dop_oxi
+        anion = framework_anion(amounts, states) or parent_anion
+    return all(judge(el, q, anion, opts.min_oxidation_state_probability) is not False for el, q in cations)
 
 
 def _cross_redox(choice: tuple[Choice, ...]) -> bool:

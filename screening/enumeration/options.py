@@ -6,7 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from pymatgen.core import Element
+
 from screening.chemistry import EXCLUDED_ELEMENTS
+from screening.enumeration.plausibility import DEFAULT_MIN_PROBABILITY
 from screening.errors import ScreeningError
 
 #: Fractions of a site for isovalent substitution (solid solutions).
@@ -21,6 +24,8 @@ DEFAULT_EXCLUDED: frozenset[str] = frozenset(EXCLUDED_ELEMENTS)
 #: Co-doping modes: no co-doping; one isovalent plus one aliovalent dopant on a site
 #: (LAGP: Ge4+ and Al3+ on the Ti4+ site); any two dopants of different elements.
 CODOPING_MODES: tuple[str, ...] = ("none", "iso+alio", "any")
+#: Noble gases: never dopants, whatever the pool says.
+NOBLE_GASES: frozenset[str] = frozenset(e.symbol for e in Element if e.is_noble_gas)
 
 
 def _grid(name: str, values: Iterable[float]) -> tuple[float, ...]:
@@ -55,6 +60,12 @@ class EnumerationOptions:
         Default Li bounds as multiples of the parent's Li per formula unit.
     redox
         Drop cation states the anions would reduce (:mod:`screening.enumeration.redox`).
+    min_oxidation_state_probability
+        Smallest SMACT oxidation-state probability (ICSD) a cation dopant may have with the
+        candidate's framework anion (:mod:`screening.enumeration.plausibility`; None: no check).
+    max_dopant_species
+        Most dopant elements a candidate may hold (elements the parent does not have;
+        None: no limit). Noble gases are never dopants (:data:`NOBLE_GASES`).
     """
 
     elements: frozenset[str] | None = None
@@ -69,6 +80,8 @@ class EnumerationOptions:
     li_min_factor: float = 0.5
     li_max_factor: float = 1.5
     redox: bool = True
+    min_oxidation_state_probability: float | None = DEFAULT_MIN_PROBABILITY
+    max_dopant_species: int | None = 2
 
     def __post_init__(self) -> None:
         if self.elements is not None:
@@ -80,6 +93,14 @@ class EnumerationOptions:
             raise ScreeningError(f"codoping={self.codoping!r}: must be one of {CODOPING_MODES}")
         if self.radius_tolerance < 0:
             raise ScreeningError(f"radius_tolerance={self.radius_tolerance}: must be >= 0")
+        noble = sorted((self.elements or frozenset()) & NOBLE_GASES)
+        if noble:
+            raise ScreeningError(f"elements={noble}: noble gases are never dopants")
+        p = self.min_oxidation_state_probability
+        if p is not None and not 0 <= p <= 1:
+            raise ScreeningError(f"min_oxidation_state_probability={p}: must lie in [0, 1] (None: no check)")
+        if self.max_dopant_species is not None and self.max_dopant_species < 0:
+            raise ScreeningError(f"max_dopant_species={self.max_dopant_species}: must be >= 0 (None: no limit)")
         if self.max_substitutions is not None and self.max_substitutions < 0:
             raise ScreeningError(f"max_substitutions={self.max_substitutions}: must be >= 0")
         if not 0 <= self.li_min_factor <= self.li_max_factor:
@@ -102,12 +123,15 @@ class EnumerationOptions:
         return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
 
 
-#: Named parameter sets. ``default``: the bundled space (about 0.48 million candidates).
+#: Named parameter sets. ``default``: the bundled space (at most two dopant elements a
+#: candidate, each common in its oxidation state with the framework anion; about 0.12
+#: million candidates).
 #: ``large``: more than 10^6 distinct candidates, by admitting more dopants and more
 #: amounts: Shannon-radius tolerance 0.35 (instead of 0.3), substitution log-odds
 #: lambda >= -3 (instead of -2), any two dopants on one site (not only an isovalent plus
 #: an aliovalent one), a dilute 1/8 step for isovalent mixing, 0.4 for doping and 0.375
-#: for co-doping. Counts and timings: benchmarks/results/enumeration.md.
+#: for co-doping, up to three dopant elements a candidate. Counts and timings:
+#: benchmarks/results/enumeration.md.
 PRESETS: dict[str, EnumerationOptions] = {
     "default": EnumerationOptions(),
     "large": EnumerationOptions(
@@ -117,6 +141,7 @@ PRESETS: dict[str, EnumerationOptions] = {
         mixing_grid=(0.125, 0.25, 0.5, 0.75, 1.0),
         doping_grid=(0.05, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75),
         codoping_grid=(0.125, 0.25, 0.375, 0.5, 0.75),
+        max_dopant_species=3,
     ),
 }
 

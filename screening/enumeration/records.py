@@ -16,12 +16,17 @@ if TYPE_CHECKING:
 #: ``redox`` drops cation states the anions would reduce (:mod:`screening.enumeration.redox`);
 #: ``unique`` is per prototype; ``distinct`` drops a composition already yielded under an
 #: earlier prototype (it keeps the list of prototypes in ``Candidate.prototypes``).
+#: ``plausibility`` drops a cation dopant whose oxidation state is rare with the framework
+#: anion (SMACT, :mod:`screening.enumeration.plausibility`); ``dopant_species`` a candidate
+#: with more dopant elements than ``max_dopant_species``.
 FILTERS: tuple[str, ...] = (
     "oxidation_state",
     "element_pool",
     "ionic_radius",
     "substitution_probability",
     "redox",
+    "plausibility",
+    "dopant_species",
     "charge_balance",
     "unique",
     "distinct",

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from pymatgen.core import Element
 
-from screening.enumeration.options import EnumerationOptions
+from screening.enumeration.options import NOBLE_GASES, EnumerationOptions
 from screening.enumeration.radii import ANION_POOL, cation_pool, ion, pair_stats, shannon_radius, species_str
 from screening.enumeration.records import Substitution
 from screening.enumeration.redox import FORBIDDEN_PAIRS
@@ -71,12 +71,14 @@ def dopant_species(rule: SiteRule, host_oxi: int) -> list[tuple[str, int]]:
     if rule.dopants is not None:
         out = []
         for d in rule.dopants:
-            out.append(ion(d))
+            el, q = ion(d)
+            if el not in NOBLE_GASES:  # never a dopant, even when a manifest lists one
+                out.append((el, q))
         return out
     pool = ANION_POOL if host_oxi < 0 else cation_pool()
     out = []
     for el in pool:
-        if el == rule.element:
+        if el == rule.element or el in NOBLE_GASES:
             continue
         for q in Element(el).common_oxidation_states:
             if (q < 0) == (host_oxi < 0) and q != 0 and (q - host_oxi) in rule.charge_changes:

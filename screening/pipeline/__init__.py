@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from screening.chemistry import FAMILIES
 from screening.pipeline.cache import chunk_key, fingerprint, fingerprint_digest, tier_digest
-from screening.pipeline.params import ANIONS, ELEMENT_SYMBOLS, RUN_OPTION_FIELDS, RunOptions, ScreenParameters, screen_spec
+from screening.pipeline.params import (
+    ANIONS,
+    ELEMENT_SYMBOLS,
+    RUN_OPTION_FIELDS,
+    RunOptions,
+    ScreenParameters,
+    confined_store_path,
+    screen_spec,
+)
 from screening.pipeline.ranked import (
     MEASURED_SCATTER_LOG10,
     SCORE_COLUMNS,
@@ -37,7 +45,7 @@ from screening.pipeline.ranked import (
 )
 from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
 from screening.pipeline.run import ScreenRun, check_resume, failure_text
-from screening.pipeline.simulation import simulation_tier
+from screening.pipeline.simulation import relax_tier, simulation_tier
 from screening.pipeline.sources import (
     CANDIDATE_COLUMNS,
     CandidateSource,
@@ -65,9 +73,11 @@ __all__ = [
     "check_resume",
     "failure_text",
     "MEASURED_SCATTER_LOG10",
+    "confined_store_path",
     "CandidateSource",
     "candidate_source",
     "candidate_structures",
+    "relax_tier",
     "simulation_tier",
     "use_measured",
     "use_simulated",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob as _glob
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
@@ -22,6 +23,7 @@ from screening.ranking import OBJECTIVES, PRESETS, validate_filters, validate_we
 __all__ = [
     "ANIONS",
     "ObjectiveWeights",
+    "confined_store_path",
     "ELEMENT_SYMBOLS",
     "RUN_OPTION_FIELDS",
     "RunOptions",
@@ -31,21 +33,57 @@ __all__ = [
 
 #: anions: elements that need not be in the element pool of OBELiX/CIF candidates
 ANIONS = frozenset(ANION_CHARGES)
-#: every element symbol pymatgen knows (the ``elements`` form field is a multi-select of these)
-ELEMENT_SYMBOLS = tuple(e.symbol for e in Element)
+#: every element symbol pymatgen knows but the noble gases, never dopants (the ``elements`` form field is a multi-select of these)
+ELEMENT_SYMBOLS = tuple(e.symbol for e in Element if not e.is_noble_gas)
 ElementSymbol = Literal[ELEMENT_SYMBOLS]  # type: ignore[valid-type]  # a Literal built at run time (pydantic reads it)
 Family = Literal[FAMILIES]  # type: ignore[valid-type]  # as above
-Tier = Literal["composition", "stability", "structure", "simulation"]
+Tier = Literal["composition", "stability", "structure", "relax", "simulation"]
 if TYPE_CHECKING:  # the presets are known at run time only: a str to the type checker
     Preset = str
 else:
     Preset = Literal[tuple(PRESETS)]
 
 
+def form_schema(schema: dict[str, Any], model: type | None = None) -> None:
+    """Draw an optional field (default None) of the UI form as its own input, with no type toggle.
+
+    pydantic writes ``int | None = None`` as ``anyOf: [{integer}, {null}]``, which the Prefect
+    form draws as a choice between "int" and "None" that must be clicked before a number can
+    be typed. Here such a property becomes its non-null schema without a default: the form
+    draws a plain input, an empty input is left out (the field keeps None; the description
+    says what empty means), and Prefect's validator still accepts null for a property that is
+    not required and has no default.
+
+    The bounds of a field (minimum, maximum, pattern ...) move into an ``allOf``: the form sends
+    a field's schema to Prefect's validator without its bounds, but with its ``allOf``, so only
+    there is a bad value refused next to its field, before Submit creates anything ("-5 is
+    less than the minimum of 1" under "Candidate budget"). Validation in Python is unchanged.
+    """
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if options and prop.get("default", ...) is None:
+            real = [o for o in options if o != {"type": "null"}]
+            if len(real) == 1 and len(options) == 2:
+                del prop["anyOf"], prop["default"]
+                prop.update({k: v for k, v in real[0].items() if k not in prop})
+        bounds = {k: prop.pop(k) for k in _BOUNDS if k in prop}
+        if bounds:
+            prop.setdefault("allOf", []).append(bounds)
+
+
+#: JSON-schema bounds the Prefect form validates only inside ``allOf``/``anyOf`` (:func:`form_schema`)
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern", "minLength", "maxLength")
+
+
+def _preset_weights(column: str) -> str:
+    """``balanced 1, li-metal-anode 0.5, ...``: the weight each preset gives an objective."""
+    return ", ".join(f"{p.name} {p.weights.get(column, 0.0):g}" for p in PRESETS.values())
+
+
 class _Weights(BaseModel):
     """Ranking weights, one optional field per objective of :data:`screening.ranking.OBJECTIVES`."""
 
-    model_config = ConfigDict(extra="forbid", title="Ranking weights")
+    model_config = ConfigDict(extra="forbid", title="Ranking weights", json_schema_extra=form_schema)
 
     def chosen(self) -> dict[str, float]:
         """``objective -> weight`` of the fields that are set (empty: the preset's weights)."""
@@ -59,8 +97,8 @@ def _weight_field(objective) -> tuple[Any, Any]:
         Field(
             None, ge=0.0, le=100.0, allow_inf_nan=False,
             title=f"{objective.label[0].upper()}{objective.label[1:]} [{objective.unit}], {better}",
-            description=f"weight of {objective.column} ({objective.failure_mode}); empty: not ranked on "
-            "(every field empty: the preset's weights)",
+            description=f"weight of {objective.column} ({objective.failure_mode}), 0-100; every field empty: the "
+            f"preset's weights, which are {_preset_weights(objective.column)}",
         ),
     )  # fmt: skip
 
@@ -70,6 +108,11 @@ _WEIGHT_FIELDS: dict[str, Any] = {c: _weight_field(o) for c, o in OBJECTIVES.ite
 ObjectiveWeights = create_model("ObjectiveWeights", __base__=_Weights, **_WEIGHT_FIELDS)
 
 
+def _weight_text(preset) -> str:
+    """``conductivity 1, reduction 0.4, ...``: a preset's weights by objective label."""
+    return ", ".join(f"{OBJECTIVES[c].label} {w:g}" for c, w in preset.weights.items() if c in OBJECTIVES)
+
+
 class RunOptions(BaseModel):
     """How to run a screen: where results go, which run to resume, the task runner and chunking.
 
@@ -77,7 +120,7 @@ class RunOptions(BaseModel):
     with other run options (another runner, more workers) but not with another screen.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=form_schema)
 
     run_id: str | None = Field(
         None,
@@ -85,7 +128,11 @@ class RunOptions(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="id of the run in the store; give the id of a crashed run to resume it (empty: a new id)",
     )
-    store_path: str | None = Field(None, title='Results file (DuckDB)', description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb)")
+    store_path: str | None = Field(
+        None, title="Results file (DuckDB)",
+        description="DuckDB results file (empty: SCREENING_RESULTS_PATH or results/screening.duckdb); a run from the UI "
+        "may write only inside the results folder (SCREENING_RESULTS_ROOT), a file name is taken there",
+    )  # fmt: skip
     task_runner: Literal["threads", "dask"] = Field(
         "threads", description="'threads' (local thread pool) or 'dask' (prefect-dask: a local cluster or dask_address)",
         title='Task runner',
@@ -93,6 +140,12 @@ class RunOptions(BaseModel):
     dask_address: str | None = Field(None, title='Dask scheduler address', description="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
     max_workers: int = Field(2, ge=1, le=256, title='Parallel workers', description="parallel tasks (threads, or workers of a local Dask cluster)")
     chunk_size: int = Field(1000, ge=1, le=100_000, title='Candidates per chunk', description="candidates per task (a chunk is cached and stored as a unit)")
+    per_prototype: int = Field(
+        10, ge=0, le=1000, title="Most candidates per prototype in the run's table",
+        description="the run's top table and report show at most this many candidates of one parent prototype "
+        "(a shortlist diverse across prototypes; the funnel says how many were held back); 0: no cap. "
+        "The stored ranking is the same either way (its prototype_rank column)",
+    )
     reuse_identical: bool = Field(
         True, title="Reuse an identical finished run",
         description="a new run with the parameters, code, models and data of a finished run shows that run instead of "
@@ -121,15 +174,14 @@ RUN_OPTION_FIELDS = tuple(RunOptions.model_fields)
 
 
 class ScreenParameters(BaseModel):
-    """What to screen and how to rank it, plus the run options (section ``run``).
+    """What to screen, how to rank it, and how to run it (the last section).
 
-    Every field has a default; bad values (no family, a negative budget, an unknown
-    element, a weight on an unknown objective) are refused before any work starts. The
-    run options may also be given flat (``ScreenParameters(store_path=...)``), as in
-    earlier versions and in ``screening screen --store``; they end up in ``run``.
+    Every field has a default; a bad value is refused before any work starts.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # The run options may also be given flat (``ScreenParameters(store_path=...)``, as
+    # ``screening screen --store`` does); they end up in ``run``.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=form_schema)
 
     source: Literal["obelix", "enumerated", "file"] = Field(
         "obelix",
@@ -159,13 +211,25 @@ class ScreenParameters(BaseModel):
         "'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula), "
         "'structure' (the candidate's own structure: Li sublattice, bottlenecks, BVSE barriers and a structure-aware "
         "conductivity the ranking uses, about 0.5-1 s a structure, on the best structure_top_k) and 'simulation' "
-        "(MLIP relaxation and MD, minutes a candidate)",
+        "(MLIP relaxation and MD, minutes a candidate, on the best simulation_top_k); 'relax' (MLIP e_hull, relaxation only, "
+        "of the best mlip_relax_top_k after the structure tier, seconds a candidate); both need the mlip extra",
     )
     stability_top_k: int | None = Field(
         2000,
         title='Stability tier on the best K',
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
+    )
+    #: default K': 15 min of relaxation on 2 CPU cores / 64 s for a 117-atom enumerated cell (CHGNet, ase path;
+    #: README, simulation tier) = 14, rounded to 15; not yet measured on a 3,000-candidate screen
+    mlip_relax_top_k: int = Field(
+        15,
+        title="MLIP relaxation on the best K'",
+        ge=1,
+        le=100_000,
+        description="tier 'relax': relax (no MD) the best K' ranked candidates with the interatomic potential, batched "
+        "with torch-sim where it wraps the potential (SevenNet-0; CHGNet relaxes one by one), and gate and rank on their "
+        "MLIP e_hull (needs the mlip extra)",
     )
     structure_top_k: int = Field(
         300,
@@ -195,8 +259,9 @@ class ScreenParameters(BaseModel):
     space: Literal["default", "large"] = Field(
         "default",
         title="Substitution space (enumerated)",
-        description="for 'enumerated': the enumeration preset, 'default' (about 0.48 million candidates) or 'large' "
-        "(about 1.26 million: more dopants, any two dopants on a site, finer grids; see screening.enumeration.PRESETS)",
+        description="for 'enumerated': the enumeration preset, 'default' (about 0.12 million candidates) or 'large' "
+        "(about 1.0 million: more dopants, any two dopants on a site, finer grids, three dopant elements; see "
+        "screening.enumeration.PRESETS)",
     )
     min_lambda: float | None = Field(
         None, ge=-5.0, le=5.0,
@@ -204,18 +269,26 @@ class ScreenParameters(BaseModel):
         "(empty: the space's own, -2 for 'default', -3 for 'large')",
         title='Smallest substitution log-odds (enumerated)',
     )
+    max_dopant_species: int | None = Field(
+        None, ge=0, le=6,
+        title="Most dopant elements a candidate (enumerated)",
+        description="for 'enumerated': the most elements a candidate may hold that its parent does not (empty: the "
+        "space's own, 2 for 'default', 3 for 'large'); every cation dopant must also be common in its oxidation state "
+        "with the framework anion (SMACT's ICSD probability >= 0.4)",
+    )
     cif_glob: str | None = Field(None, title="Structure files (glob, source 'file')", description="for source 'file': a glob pattern of CIF/POSCAR files")
     preset: Preset = Field(
         "balanced",
         title='Ranking preset',
         description="ranking preset: weights and gates for a use case ("
-        + "; ".join(f"'{p.name}': {p.description}" for p in PRESETS.values())
+        + "; ".join(f"'{p.name}': {p.description}, weights {_weight_text(p)}" for p in PRESETS.values())
         + ")",
     )
     weights: ObjectiveWeights = Field(
         default_factory=ObjectiveWeights,
         title="Ranking weights (empty: the preset's)",
-        description="a weight >= 0 per objective, replacing the preset's weights; each says whether higher or lower is better",
+        description="a weight from 0 to 100 per objective, replacing the preset's weights (each field lists them); "
+        "each says whether higher or lower is better",
     )
     filters: dict[str, tuple[float | None, float | None]] = Field(
         default_factory=dict,
@@ -265,6 +338,12 @@ class ScreenParameters(BaseModel):
         run = run.model_dump(exclude_unset=True) if isinstance(run, RunOptions) else dict(run)
         data["run"] = {**run, **flat}
         return data
+
+    @field_validator("elements", mode="before")
+    @classmethod
+    def _empty_pool_is_all(cls, value: Any) -> Any:
+        """An emptied multi-select of the form sends []: the same as no pool (all elements)."""
+        return None if isinstance(value, (list, tuple)) and not value else value
 
     @field_validator("weights", mode="before")
     @classmethod
@@ -327,6 +406,29 @@ class ScreenParameters(BaseModel):
     def with_run(self, **options: Any) -> ScreenParameters:
         """A copy with some run options changed (validated), e.g. ``params.with_run(run_id="again")``."""
         return self.model_copy(update={"run": RunOptions.model_validate({**self.run.model_dump(), **options})})
+
+
+def confined_store_path(store_path: str | None) -> Path | None:
+    """The store path of a run from the UI or the API, inside ``SCREENING_RESULTS_ROOT`` (default results/).
+
+    A relative path is taken inside that folder; the resolved path (links followed) must lie in
+    it, or a ScreeningError names the path and the folder (the form's field could otherwise
+    create files anywhere the server's user may write). None stays None: the server's own
+    ``SCREENING_RESULTS_PATH``. The command line and Python calls are not confined.
+    """
+    from screening.config import get_settings
+
+    if store_path is None or not str(store_path).strip():
+        return None
+    root = Path(get_settings().results_root).resolve()
+    path = Path(store_path).expanduser()
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ScreeningError(
+            f"store_path {store_path!r} is outside the results folder {root} (SCREENING_RESULTS_ROOT): a run from the "
+            "UI or the API writes its store only there; give a file name such as 'my_screen.duckdb'"
+        )
+    return resolved
 
 
 def screen_spec(parameters: ScreenParameters | Mapping) -> dict:

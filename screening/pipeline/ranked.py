@@ -18,6 +18,7 @@ from screening.pipeline.params import ScreenParameters
 from screening.pipeline.report import TOP_TABLE
 from screening.pipeline.sources import CANDIDATE_COLUMNS
 from screening.ranking import DEFAULT_GATES, KNOWN_COLUMNS, OBJECTIVES, PRESETS, rank, resolve_preset
+from screening.shortlist import prototype_ranks
 from screening.simulation.diffusion_fit import QUALITY
 
 __all__ = ["MEASURED_SCATTER_LOG10", "MIN_MD_PS", "SCORE_COLUMNS", "funnel_stages", "rank_funnel", "rank_run",
@@ -57,7 +58,7 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     for :func:`~screening.pipeline.use_measured`. The columns only the report shows for its
     best rows (formula, prototype ...) are :func:`report_columns`.
     """
-    names = {"candidate_id", "error", "family", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
+    names = {"candidate_id", "error", "family", "prototype", "G_over_G_Li", *DEFAULT_GATES, *(filters or {})}
     if measured:
         names.add(columns.MEASURED_SIGMA)
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
@@ -228,9 +229,10 @@ def rank_funnel(
     ranked = rank(head, weights=weights or None, filters=filters, objectives=objectives, kappa=kappa, preset=preset,
                   e_hull_z=e_hull_z, sort=sort or len(tail) > 0)  # fmt: skip
     if len(tail):
-        tail = tail.assign(**{columns.PASSES: False}, pareto_rank=0, score=np.nan)
+        tail = tail.assign(**{columns.PASSES: False}, pareto_rank=0, score=np.nan, why="not ranked: outside the pool")
         tail["rank"] = np.arange(len(ranked) + 1, len(ranked) + len(tail) + 1)
         ranked = pd.concat([ranked, tail], ignore_index=True)
+    ranked["prototype_rank"] = prototype_ranks(ranked)  # the per-prototype cap of the run's table (screening.shortlist)
     return ranked
 
 

@@ -36,13 +36,14 @@ def funnel_markdown(
 TOP_TABLE = columns.report_headers()
 
 
-def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced") -> list[dict]:
-    """The best ``n`` rows that passed the gates as the compact table of ``preset`` (:func:`screening.display.compact_table`):
-    about ten columns, units in the headers, one number format per quantity, text cells (no NaN)."""
+def top_table(ranked: pd.DataFrame, n: int, preset: str = "balanced", per_prototype: int = 0) -> list[dict]:
+    """The best ``n`` rows that passed the gates, at most ``per_prototype`` of one prototype (0: no cap;
+    :func:`screening.shortlist.shortlist`), as the compact table of ``preset`` (:func:`screening.display.compact_table`):
+    about ten columns, units in the headers, one number format per quantity, text cells (no NaN), and each row's ``why``."""
     from screening.display import artifact_rows
+    from screening.shortlist import shortlist
 
-    best = ranked[passed_gates(ranked)]
-    best = best.nsmallest(n, "rank") if "rank" in best else best.head(n)  # (a run's ranking is not sorted)
+    best, _ = shortlist(ranked, n, per_prototype)
     return artifact_rows(best, preset)
 
 

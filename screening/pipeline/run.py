@@ -29,6 +29,7 @@ from screening.pipeline.params import ScreenParameters, screen_spec
 from screening.pipeline.ranked import funnel_stages, rank_run, ranking_columns, report_columns, score_table, with_details
 from screening.pipeline.report import LABEL_TOP
 from screening.pipeline.sources import CandidateSource, candidate_source
+from screening.shortlist import shortlist
 from screening.store import ResultStore
 
 __all__ = ["ScreenRun", "check_resume", "failure_text"]
@@ -170,6 +171,12 @@ class ScreenRun:
             self.store.write("scores", run_id, score_table(ranked))
             ranked = self._with_report_details(ranked)
         self.funnel.update(funnel_stages(ranked))
+        per_prototype = self.params.run.per_prototype
+        if per_prototype and len(ranked):  # the table's diversity cap: how many passing rows it holds back
+            held = shortlist(ranked, self.params.top_n, per_prototype)[1]
+            passing = self.funnel["ranking"]["out"]
+            self.funnel[f"table: at most {per_prototype} per prototype"] = {
+                "in": passing, "out": passing - held["beyond_cap"], "failed": held["beyond_cap"]}
         if not self.funnel.get("composition", {}).get("in"):
             self.note = _empty_note(self.params)
         self.timings.update(timings or {})
@@ -197,6 +204,8 @@ class ScreenRun:
         """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
         shown = max(self.params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
         best = ranked.loc[ranked[PASSES].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
+        capped, _ = shortlist(ranked, self.params.top_n, self.params.run.per_prototype)  # the table's rows under the cap
+        best = pd.concat([best, capped[["candidate_id", "rank"]]]).drop_duplicates("candidate_id")
         details = self.store.run_table(self._id(), columns=report_columns(), ids=best["candidate_id"].tolist())
         return with_details(ranked, details)
 

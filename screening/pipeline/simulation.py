@@ -18,7 +18,7 @@ import pandas as pd
 from screening import columns
 from screening.columns import SIGMA
 
-__all__ = ["SIMULATION_COLUMNS", "simulation_tier"]
+__all__ = ["SIMULATION_COLUMNS", "relax_tier", "simulation_tier"]
 
 #: simulated columns the ranking uses, and where their value goes
 SIMULATION_COLUMNS = {"mlip_e_hull_eV_atom": "e_hull_eV_atom", "mlip_log10_sigma_S_cm": SIGMA}
@@ -43,3 +43,18 @@ def simulation_tier(
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["candidate_id", "error"])
     out = out.drop(columns=[c for c in ("formula", "structure", "relaxed_structure", "id") if c in out])
     return columns.tier_errors(out, "simulation")
+
+
+def relax_tier(candidates: pd.DataFrame, structures: Sequence, potential: str = "chgnet", batch_size: int = 16) -> pd.DataFrame:
+    """The relax-only MLIP stage: MLIP e_hull of each candidate (no MD), batched where the potential allows.
+
+    :func:`screening.simulation.batched.relax_table` on the candidates' structures (a string
+    in ``structures`` is the error of a candidate without one); rows keyed by ``candidate_id``
+    with the simulation table's columns, errors in ``simulation_error``. :func:`use_simulated`
+    then gates and ranks on ``mlip_e_hull_eV_atom`` wherever it exists.
+    """
+    from screening.simulation.batched import relax_table
+
+    out = relax_table(list(structures), potential=potential, batch_size=batch_size)
+    out.insert(0, "candidate_id", list(candidates["candidate_id"]))
+    return out.rename(columns={"error": "simulation_error"})

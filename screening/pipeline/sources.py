@@ -244,7 +244,8 @@ def enumeration_arguments(params: ScreenParameters) -> dict:
     first seed.
     """
     kwargs: dict = {"families": [f for f in params.families if f in ("sulfide", "halide", "oxide")], "options": params.space,
-                    "min_lambda": params.min_lambda, "limit": params.limit, "seed": 0}  # fmt: skip
+                    "min_lambda": params.min_lambda, "max_dopant_species": params.max_dopant_species, "limit": params.limit,
+                    "seed": 0}  # fmt: skip
     if params.elements:
         kwargs["elements"] = list(params.elements)
     return kwargs

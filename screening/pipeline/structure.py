@@ -187,8 +187,7 @@ def use_structure(table: pd.DataFrame) -> pd.DataFrame:
     if not has.any():
         return table
     table["conductivity_source"] = table["conductivity_source"].astype(object).copy()
-    for target, column in zip(("log10_sigma_S_cm", "log10_sigma_S_cm_std", "log10_sigma_S_cm_lo80", "log10_sigma_S_cm_hi80"),
-                              _SIGMA, strict=True):  # fmt: skip
+    for target, column in zip((columns.SIGMA, columns.SIGMA_STD, columns.SIGMA_LO80, columns.SIGMA_HI80), _SIGMA, strict=True):
         replaced = pd.to_numeric(table[target], errors="coerce").to_numpy(float, copy=True) if target in table else np.full(len(table), np.nan)
         replaced[has] = pd.to_numeric(table[column], errors="coerce").to_numpy(float)[has]
         table[target] = replaced

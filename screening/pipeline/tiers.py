@@ -23,7 +23,6 @@ from screening.pipeline.steps import (
 
 __all__ = ["composition_tier", "stability_tier"]
 
-
 def composition_tier(candidates: pd.DataFrame, model=None) -> dict[str, pd.DataFrame]:
     """Tier 0 of one chunk: composition descriptors and surrogate predictions.
 

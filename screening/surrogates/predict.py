@@ -14,7 +14,7 @@ from pymatgen.core import Composition, Element
 from threadpoolctl import threadpool_limits
 
 from screening import columns
-from screening.chemistry import ELEMENTS, as_composition, check_charge_balance
+from screening.chemistry import ELEMENTS, EXCLUDED_ELEMENTS, as_composition, check_charge_balance
 from screening.descriptors.composition import magpie_labels
 from screening.descriptors.stability import STABILITY_COLUMNS, reference_elements
 from screening.errors import InvalidCompositionError, ModelNotFoundError, ScreeningError, UnsupportedChemistryError
@@ -51,14 +51,28 @@ def _as_formula(item: Any) -> str:
 
 def check_domain(formula: str) -> None:
     """Raise unless the models and the hull can describe ``formula``: every element in the
-    reference data (:class:`~screening.errors.UnsupportedChemistryError` naming it) and a
-    charge balance some known oxidation states reach (InvalidCompositionError, as ``describe``)."""
+    reference data (:class:`~screening.errors.UnsupportedChemistryError` naming it), a lithium
+    compound with at least one other element, no radioactive element
+    (:data:`~screening.chemistry.EXCLUDED_ELEMENTS`: no stable isotope, so no electrolyte; the
+    models would still give numbers for LiPuO2) and a charge balance some known oxidation
+    states reach (InvalidCompositionError, as ``describe``)."""
     comp = as_composition(formula)
-    outside = sorted({el.symbol for el in comp.elements} - reference_elements(), key=lambda s: Element(s).Z)
+    symbols = {el.symbol for el in comp.elements}
+    outside = sorted(symbols - reference_elements(), key=lambda s: Element(s).Z)
     if outside:
         raise UnsupportedChemistryError(
             f"{formula}: {', '.join(outside)} {'is' if len(outside) == 1 else 'are'} outside the reference data "
             "(no Materials Project phase): neither the models nor the hull can describe it"
+        )
+    if "Li" not in symbols:
+        raise UnsupportedChemistryError(f"{formula}: no lithium: the models predict Li-ion electrolytes only")
+    if symbols == {"Li"}:
+        raise UnsupportedChemistryError(f"{formula}: lithium only (a metal, not an electrolyte)")
+    radioactive = sorted((s for s in symbols if EXCLUDED_ELEMENTS.get(s, "").startswith("radioactive")), key=lambda s: Element(s).Z)
+    if radioactive:
+        raise UnsupportedChemistryError(
+            f"{formula}: {', '.join(radioactive)} {'is' if len(radioactive) == 1 else 'are'} radioactive "
+            "(no stable isotope): not a practical electrolyte, not predicted"
         )
     check_charge_balance(formula)
 

@@ -43,8 +43,9 @@ def structure_conductivity(
     features
         One row per formula with the structure-only feature columns the model was trained
         on (those of ``structure_descriptor_row(structure, bvse=True)``); extra columns are
-        ignored. A row with a missing non-BVSE feature gets NaN (the caller keeps the
-        composition estimate there); a missing BVSE barrier is a NaN the trees take.
+        ignored. A row with a missing required feature (the card's ``required_features``:
+        volumes, Li coordination, percolation dimension ...) gets NaN (the caller keeps the
+        composition estimate there); other missing values (a NaN BVSE barrier) the model takes.
 
     Returns
     -------
@@ -73,8 +74,9 @@ def estimate(model: Surrogate, composition: np.ndarray, strata: np.ndarray, feat
     """``model``'s conductivity and 80 % interval from composition features and structure features, row for row.
 
     The one place the structure-aware model is applied (:func:`structure_conductivity` and
-    :func:`screening.predict`'s structure rows). A row gets NaN where a composition feature or a
-    non-BVSE structure feature is missing; a missing BVSE barrier is a NaN the trees take.
+    :func:`screening.predict`'s structure rows). A row gets NaN where a composition feature or one
+    of the card's ``required_features`` (default: every non-BVSE structure feature) is missing;
+    the model takes the other missing values (a NaN barrier, no Li-Li distance ...).
     """
     out = pd.DataFrame(np.nan, index=features.index, columns=list(STRUCTURE_CONDUCTIVITY_COLUMNS))
     labels = structure_labels(model)
@@ -82,7 +84,8 @@ def estimate(model: Surrogate, composition: np.ndarray, strata: np.ndarray, feat
     if missing:
         raise KeyError(f"structure_conductivity: feature columns missing: {missing[:5]}{' ...' if len(missing) > 5 else ''}")
     S = features[labels].to_numpy(float)
-    needed = np.array([not k.startswith("bvse_") for k in labels])
+    required = model.card.get("required_features")  # the columns the model cannot do without (default: every non-BVSE one)
+    needed = np.array([k in required if required is not None else not k.startswith("bvse_") for k in labels], dtype=bool)
     ok = np.isfinite(composition).all(axis=1) & np.isfinite(S[:, needed]).all(axis=1)
     if ok.any():
         mean, lo, hi = model.regressor.predict_interval(np.hstack([composition, S])[ok], strata[ok])

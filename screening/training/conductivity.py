@@ -7,6 +7,7 @@ split; see :func:`train_conductivity` and :func:`train_conductivity_structure`.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold, cross_val_predict
 
 from screening.columns import SIGMA
 from screening.datasets import (
@@ -34,13 +34,11 @@ from screening.surrogates.selection import (
     CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
     NOVEL_L1,
-    STRUCTURE_CANDIDATES,
     chemical_system,
     composition_keys,
     dedup_metrics,
     sample_weights,
     select_conductivity,
-    structure_vs_composition_cv,
 )
 from screening.surrogates.selection import novel_rows as _novel
 from screening.surrogates.selection import regression_metrics as _regression_metrics
@@ -217,91 +215,51 @@ def train_conductivity(save: bool = True, models_dir: str | Path | None = None, 
 
 # --------------------------------------------------------------------------- conductivity from structure
 
-_STRUCTURE_ROWS_CACHE: dict[tuple[str, bool], dict[str, float] | None] = {}
+#: the structure-aware candidate the round-6 rule chose on train (benchmarks/results/models.md, "Round 6";
+#: ``python -m screening.training.lofo`` records the scores in benchmarks/results/conductivity_round6_train.json)
+STRUCTURE_CANDIDATE = "stack_mono"
+#: where :mod:`screening.training.lofo` writes the round-6 selection scores
+ROUND6_SCORES = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "conductivity_round6_train.json"
 
 
-def _structure_rows(ids: list[str], structures: list[object], bvse: bool) -> list[dict[str, float] | None]:
-    """Structure features of OBELiX entries, computed once per (id, bvse) per process; None when they fail."""
-    from screening.surrogates import structure_descriptor_row
+def _round6_selection() -> dict:
+    """The round-6 scores (train only) from :data:`ROUND6_SCORES`, or the grouped CV (a) of the shipped candidate
+    against ``composition`` recomputed when the file is absent."""
+    from screening.training.lofo import family_data, grouped_cv
 
-    out = []
-    for i, s in zip(ids, structures):
-        key = (str(i), bvse)
-        if key not in _STRUCTURE_ROWS_CACHE:
-            try:
-                _STRUCTURE_ROWS_CACHE[key] = structure_descriptor_row(s, bvse=bvse) if s is not None else None
-            except ValueError:  # ScreeningError (no Li, BVSE failed ...) or pymatgen's ValueError: the row has no structure features
-                _STRUCTURE_ROWS_CACHE[key] = None
-        out.append(_STRUCTURE_ROWS_CACHE[key])
-    return out
-
-
-def _structure_matrix(df: pd.DataFrame, bvse: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(X, ok, labels)``: composition + structure features of the rows of an OBELiX table."""
-    from screening.surrogates import CONDUCTIVITY_FEATURES, structural_feature_labels
-
-    Xc, _, _ = feature_table(df["formula"].tolist(), "conductivity")
-    labels = structural_feature_labels(bvse)
-    rows = _structure_rows(df["id"].tolist(), df["structure"].tolist(), bvse)
-    Xs = np.array([[r[k] for k in labels] if r is not None else [np.nan] * len(labels) for r in rows], float)
-    ok = np.isfinite(Xc.to_numpy(float)).all(axis=1) & np.array([r is not None for r in rows])
-    return np.hstack([Xc.to_numpy(float), Xs]), ok, CONDUCTIVITY_FEATURES + labels
+    if ROUND6_SCORES.is_file():
+        scores = json.loads(ROUND6_SCORES.read_text())
+        if scores.get("winner") == STRUCTURE_CANDIDATE:
+            return scores
+    d = family_data(("train",))
+    cv = {n: grouped_cv(n, d) for n in ("composition", STRUCTURE_CANDIDATE)}
+    return {"rows_with_structure": int(d.structure.sum()), "repeats": list(CV_REPEATS), "winner": STRUCTURE_CANDIDATE,
+            "scores": {n: {"cv_mae": float(np.mean(v)), "cv_mae_per_repeat": v} for n, v in cv.items()},
+            "note": f"{ROUND6_SCORES.name} absent: grouped CV (a) only, recomputed"}  # fmt: skip
 
 
 def train_conductivity_structure(save: bool = True, models_dir: str | Path | None = None) -> Surrogate:
-    """Conductivity from composition + crystal structure, on the OBELiX rows that have a CIF.
+    """Conductivity from composition + crystal structure: the round-6 candidate :data:`STRUCTURE_CANDIDATE`.
 
-    Features: the conductivity model's composition features + structural descriptors
-    (+ BVSE barriers when they lower the grouped CV MAE). The feature set and estimator are
-    chosen by 5-fold GroupKFold (chemical system) CV on train only; the test rows with a
-    structure are scored with both this model and the composition model
-    (``models/conductivity``) and reported. Whether :func:`screening.surrogates.predict` uses
-    it by default for structures is decided on train only (``better_than_composition_in_cv``,
-    :func:`~screening.surrogates.selection.structure_vs_composition_cv`), never on the test rows.
+    Chosen on the OBELiX train split only by the pre-registered round-6 rule (repeated grouped CV
+    and leave-one-family-out, :mod:`screening.training.lofo`); fitted on every usable train row
+    (structure stages on the rows with structure features, from the cache of
+    :mod:`screening.training.structure_features`), with family-grouped conformal intervals
+    (:class:`~screening.surrogates.physics.StructureConductivityModel`). The test rows with
+    structure features are scored once, against the shipped composition model on the same rows.
     """
     from screening.surrogates import CONDUCTIVITY_FEATURES, load_model
+    from screening.surrogates.physics import PHYSICS_LABELS, REQUIRED_FEATURES, STRUCTURE_LABELS, StructureConductivityModel
+    from screening.training.lofo import family_data
 
     t0 = time.perf_counter()
-    train, test = load_obelix("train", structures=True), load_obelix("test", structures=True)
-    has_tr, has_te = train["structure"].notna().to_numpy(), test["structure"].notna().to_numpy()
-    train, test = train[has_tr].reset_index(drop=True), test[has_te].reset_index(drop=True)
-    ytr, yte = train[SIGMA].to_numpy(float), test[SIGMA].to_numpy(float)
-    cv = GroupKFold(n_splits=5)
-    cv_mae: dict[str, float] = {}
-    data = {}
-    for bvse in (False, True):
-        X, ok, labels = _structure_matrix(train, bvse)
-        ok &= np.isfinite(ytr)
-        data[bvse] = (X, ok, labels)
-    # one common set of training rows (structure descriptors computed) for every candidate
-    ok_tr = data[False][1] & data[True][1]
-    groups = np.array([chemical_system(f) for f in train["formula"][ok_tr]])
-    y = ytr[ok_tr]
-    n_comp = len(CONDUCTIVITY_FEATURES)
-    for bvse in (False, True):
-        X = data[bvse][0][ok_tr]
-        for name, make in STRUCTURE_CANDIDATES.items():
-            oof = cross_val_predict(make(), X, y, cv=cv, groups=groups)
-            cv_mae[f"{'comp+struct+bvse' if bvse else 'comp+struct'}/{name}"] = float(np.mean(np.abs(oof - y)))
-    for name, make in STRUCTURE_CANDIDATES.items():  # reference: composition features alone, same rows
-        oof = cross_val_predict(make(), data[False][0][ok_tr][:, :n_comp], y, cv=cv, groups=groups)
-        cv_mae[f"comp_only(reference)/{name}"] = float(np.mean(np.abs(oof - y)))
-    best = min((k for k in cv_mae if not k.startswith("comp_only")), key=cv_mae.__getitem__)
-    use_bvse = best.startswith("comp+struct+bvse")
-    est_name = best.split("/", 1)[1]
-    X, _, labels = data[use_bvse]
-    X = X[ok_tr]
-    _, _, strata_tr = feature_table(train["formula"][ok_tr].tolist(), "conductivity")
-    reg = ConformalRegressor(STRUCTURE_CANDIDATES[est_name](), coverage=COVERAGE, calibration=5, random_state=SEED)
-    reg.fit(X, y, groups=groups, strata=strata_tr)
-    # test: rows with a structure whose descriptors compute (the others fall back to composition in predict)
-    Xte, ok_te, _ = _structure_matrix(test, use_bvse)
-    ok_te &= np.isfinite(yte)
-    _, _, strata_te = feature_table(test["formula"][ok_te].tolist(), "conductivity")
-    yt = yte[ok_te]
-    mean, lo, hi = reg.predict_interval(Xte[ok_te], strata_te)
+    tr, te = family_data(("train",)), family_data(("test",))
+    reg = StructureConductivityModel(STRUCTURE_CANDIDATE, coverage=COVERAGE).fit(tr.X, tr.y, tr.groups, tr.families, tr.strata)
+    s = te.structure
+    Xt, yt, st = te.X[s], te.y[s], te.strata[s]
+    mean, lo, hi = reg.predict_interval(Xt, st)
     metrics = _regression_metrics(yt, mean, lo, hi)
-    metrics["mae_median_baseline"] = float(np.mean(np.abs(np.median(y) - yt)))
+    metrics["mae_median_baseline"] = float(np.mean(np.abs(np.median(tr.y) - yt)))
     try:  # the composition model as shipped (models_dir, else the default models directory)
         comp_model = load_model("conductivity", models_dir)
     except ModelNotFoundError:
@@ -309,57 +267,81 @@ def train_conductivity_structure(save: bool = True, models_dir: str | Path | Non
             comp_model = load_model("conductivity")
         except ModelNotFoundError:
             comp_model = train_conductivity(save=False)
-    cm, clo, chi = comp_model.regressor.predict_interval(Xte[ok_te][:, :n_comp], strata_te)
+    n_comp = len(CONDUCTIVITY_FEATURES)
+    cm, clo, chi = comp_model.regressor.predict_interval(Xt[:, :n_comp], st)
     comp_metrics = _regression_metrics(yt, cm, clo, chi)
     metrics["mae_composition_model"] = comp_metrics["mae"]
     metrics["spearman_composition_model"] = comp_metrics["spearman"]
     metrics["coverage80_composition_model"] = comp_metrics["coverage80"]
-    # diagnostic (not used for any choice): the best composition-only candidate of the CV above, fitted on the
-    # same train rows as this model, so that "fewer rows" and "structure features" can be told apart
-    comp_best = min((k for k in cv_mae if k.startswith("comp_only")), key=cv_mae.__getitem__).split("/", 1)[1]
-    same_rows = STRUCTURE_CANDIDATES[comp_best]().fit(X[:, :n_comp], y).predict(Xte[ok_te][:, :n_comp])
-    metrics["mae_composition_features_same_train_rows"] = float(np.mean(np.abs(same_rows - yt)))
-    metrics["spearman_composition_features_same_train_rows"] = float(spearmanr(same_rows, yt)[0])
-    better = bool(metrics["mae"] < comp_metrics["mae"])  # reported only: the choice below is made on train
-    cv_choice = structure_vs_composition_cv(train, ok_tr, X, y, groups, est_name)
+    frac = [i for i, c in enumerate(CONDUCTIVITY_FEATURES) if c.startswith("frac_")]
+    from screening.surrogates.domain import nearest_l1
+
+    novel = nearest_l1(tr.X[:, frac], Xt[:, frac]) > NOVEL_L1
+    metrics_novel = {"definition": f"test rows with structure further than {NOVEL_L1} atomic-fraction L1 from every train row",
+                     "structure": _regression_metrics(yt[novel], mean[novel], lo[novel], hi[novel]),
+                     "composition_model": _regression_metrics(yt[novel], cm[novel], clo[novel], chi[novel])}  # fmt: skip
+    selection = _round6_selection()
+    sc = selection["scores"]
+    cv_choice = {"rows": selection.get("rows_with_structure"), "composition_candidate": "composition",
+                 "structure_candidate": STRUCTURE_CANDIDATE,
+                 "mae_oof_structure": sc[STRUCTURE_CANDIDATE]["cv_mae"], "mae_oof_composition": sc["composition"]["cv_mae"],
+                 "mae_oof_structure_per_repeat": sc[STRUCTURE_CANDIDATE]["cv_mae_per_repeat"],
+                 "mae_oof_composition_per_repeat": sc["composition"]["cv_mae_per_repeat"],
+                 "structure_better": bool(sc[STRUCTURE_CANDIDATE]["cv_mae"] < sc["composition"]["cv_mae"])}  # fmt: skip
+    rule = selection.get("rule", {}).get("candidates", {})
+    chosen_by_rule = bool(selection.get("winner") == STRUCTURE_CANDIDATE and STRUCTURE_CANDIDATE != "composition" and rule)
     cal_abs = np.abs(reg.calibration_residuals_)
-    n_struct = X.shape[1] - n_comp
+    n_struct = int(tr.structure.sum())
     card = {
         "name": "conductivity_structure",
-        "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition + crystal structure, with an 80 % "
-        "conformal interval. Used by predict() for structures only when better_than_composition_in_cv is true "
-        "(repeated grouped CV on train, against the composition model trained on every train row).",
+        "summary": "log10 room-temperature Li-ion conductivity (S/cm) from composition + crystal structure (BVSE barriers, "
+        "Li-sublattice geometry), built to extrapolate to unseen structure families, with an 80 % conformal interval "
+        "calibrated on held-out families. Used by predict() for structures when better_than_composition_in_cv is true.",
         "target": SIGMA,
-        "model": f"{est_name}: {type(reg.estimator_).__name__} {reg.estimator_.get_params()}",
-        "features": f"{X.shape[1]}: the conductivity model's {n_comp} composition features + {n_struct} structure features "
-        f"(screening.descriptors.structural{' + BVSE barriers, screening.descriptors.bondvalence' if use_bvse else ''}; "
-        "anion framework one-hot)",
-        "feature_labels": labels,
-        "uses_bvse": use_bvse,
-        "train": {"dataset": "obelix/train.csv + bundled CIFs", "rows": int(ok_tr.sum()), "rows_with_structure": int(has_tr.sum()),
-                  "structure_descriptors_failed": int(has_tr.sum() - ok_tr.sum())},
-        "test": {"dataset": "obelix/test.csv + bundled CIFs", "rows": int(ok_te.sum()), "rows_with_structure": int(has_te.sum()),
-                 "structure_descriptors_failed": int(has_te.sum() - ok_te.sum())},
-        "split": "official OBELiX train/test split restricted to rows with a CIF; test never used for selection",
-        "selection": "feature set (with/without BVSE) and estimator with the lowest 5-fold GroupKFold (groups = chemical "
-        "system) CV MAE on the train rows with a structure",
-        "cv_selection": cv_mae,
-        "uncertainty": "Mondrian CV+ conformal (ConformalRegressor): |out-of-fold residual| quantiles (grouped 5-fold CV "
-        f"on train) per coarse family (>= {reg.min_stratum_size} rows, else pooled); std = half-width / 1.2816",
+        "model": f"{STRUCTURE_CANDIDATE}: StructureConductivityModel (screening.surrogates.physics); composition stage "
+        f"{type(reg.composition_).__name__ if reg.composition_ is not None else None}, structure stage "
+        f"{type(reg.estimator_).__name__ if reg.estimator_ is not None else None} "
+        f"{reg.estimator_.get_params() if reg.estimator_ is not None and not hasattr(reg.estimator_, 'steps') else ''}",
+        "features": f"input: the {n_comp} composition features + {len(STRUCTURE_LABELS)} structure features "
+        f"(screening.descriptors.structural + BVSE barriers); the structure stage sees the {len(PHYSICS_LABELS)} physics "
+        "columns physics_labels (no element fractions, no family or prototype one-hot)"
+        + (" and the composition model's prediction (out-of-fold on the training rows), monotone increasing in it and "
+           "decreasing in the three barriers" if STRUCTURE_CANDIDATE == "stack_mono" else ""),
+        "feature_labels": CONDUCTIVITY_FEATURES + STRUCTURE_LABELS,
+        "physics_labels": list(PHYSICS_LABELS),
+        "required_features": list(REQUIRED_FEATURES),
+        "uses_bvse": True,
+        "train": {"dataset": "obelix/train.csv + structure features of the bundled CIFs (datasets/derived)", "rows": int(len(tr.y)),
+                  "rows_with_structure": n_struct},
+        "test": {"dataset": "obelix/test.csv + structure features of the bundled CIFs", "rows": int(s.sum())},
+        "split": "official OBELiX train/test split; the test rows with structure features are scored; test never used for selection",
+        "selection": "round 6 (benchmarks/results/models.md): six candidates, score = mean of repeated grouped CV MAE "
+        "(5 folds by chemical system, 3 shuffles) and row-weighted leave-one-family-out MAE (9 families) on the train rows "
+        "with structure; eligible if LOFO coverage80 >= 0.70 and CV MAE <= composition's + 0.05",
+        "chosen_by_round6_rule": chosen_by_rule,
+        "round6_selection": selection,
+        "uncertainty": "Mondrian CV+ conformal with calibration folds grouped by OBELiX family (GroupKFold(5) over families; "
+        "each fold's candidate refitted without those families): quantile of |residual| per coarse anion family "
+        f"(>= {reg.min_stratum_size} residuals, else pooled); std = half-width / 1.2816",
         "conformal_quantiles": {"pooled": reg.quantile_, **reg.stratum_quantiles_},
-        "metrics_cv_train": {"mae_oof": float(np.mean(cal_abs)), "coverage80_oof": float(np.mean(cal_abs <= reg.half_widths(strata_tr, len(y))))},
+        "metrics_cv_train": {"mae_family_held_out": float(np.mean(cal_abs)),
+                             "coverage80_family_held_out": float(np.mean(cal_abs <= reg.half_widths(tr.strata[reg.calibration_index_], len(cal_abs))))},  # fmt: skip
         "metrics_test": metrics,
         "metrics_test_composition_model_same_rows": comp_metrics,
-        "better_than_composition_on_test": better,
+        "metrics_test_novel": metrics_novel,
+        "better_than_composition_on_test": bool(metrics["mae"] < comp_metrics["mae"]),
         "cv_structure_vs_composition": cv_choice,
-        "better_than_composition_in_cv": cv_choice["structure_better"],
-        "data_sha256": checksums("obelix/"),
+        # the round-6 rule (train only: grouped CV and leave-one-family-out) preferred it to the composition model
+        "better_than_composition_in_cv": chosen_by_rule,
+        "data_sha256": checksums("obelix/") | checksums("derived/"),
         "seed": SEED,
         "retrain": retrain_text("conductivity_structure"),
         "limitations": [
-            f"trained on only {int(ok_tr.sum())} OBELiX rows with a CIF (the composition model has 478)",
-            "CIFs are the reported (often disordered) structures; processing and microstructure stay invisible",
+            f"the structure stage learns from only {n_struct} OBELiX rows with a CIF (the composition stage from {len(tr.y)})",
+            "CIFs are the reported (often disordered) structures, BVSE barriers a mean-field estimate; processing and "
+            "microstructure stay invisible",
             "test subset is small: the comparison with the composition model has a large sampling error",
+            "leave-one-family-out numbers are in benchmarks/results/conductivity_lofo.md",
         ],
     }
     return finish_model("conductivity_structure", SIGMA, "conductivity_structure", reg, card, t0, save, models_dir)

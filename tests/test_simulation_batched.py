@@ -1,0 +1,94 @@
+"""Batched relaxation (screening.simulation.batched): torch-sim against the ase path on tiny cells, and the fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from screening.errors import SimulationError
+
+
+def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+
+
+def cells() -> list[Structure]:
+    """Three small cells off their minimum: strained LiCl and Li2S, Li3N with rattled atoms and a strained cell."""
+    li2s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.9), ["S", "Li"], [[0, 0, 0], [0.25, 0.25, 0.25]]).get_primitive_structure()
+    li3n = Structure.from_spacegroup("P6/mmm", Lattice.hexagonal(3.75, 3.80), ["N", "Li", "Li"], [[0, 0, 0], [0, 0, 0.5], [1 / 3, 2 / 3, 0]])
+    li3n.perturb(0.08, min_distance=0.02, seed=1)
+    return [rocksalt(5.35), li2s, li3n]
+
+
+@pytest.fixture(scope="module")
+def torchsim():
+    pytest.importorskip("torch_sim")
+    pytest.importorskip("sevenn")
+
+
+def test_batched_and_ase_relaxed_energies_agree_within_2_meV_per_atom(torchsim):
+    from screening.simulation.batched import relax_many
+
+    batched = relax_many(cells(), "sevenn", fmax=0.02, steps=300, device="cpu", engine="torch-sim")
+    single = relax_many(cells(), "sevenn", fmax=0.02, steps=300, device="cpu", engine="ase")
+    assert [r["engine"] for r in batched] == ["torch-sim"] * 3 and [r["engine"] for r in single] == ["ase"] * 3
+    for b, s, c in zip(batched, single, cells(), strict=True):
+        assert b["error"] is None and s["error"] is None
+        assert b["converged"] and s["converged"]
+        assert abs(b["volume_change"]) > 0.01  # the cell really relaxed
+        assert abs(b["energy_eV_atom"] - s["energy_eV_atom"]) <= 0.002, c.composition.reduced_formula
+        assert b["structure"].volume == pytest.approx(s["structure"].volume, rel=0.01)
+
+
+def test_auto_engine_falls_back_to_ase_for_a_potential_torch_sim_does_not_wrap():
+    pytest.importorskip("chgnet")
+    from screening.simulation.batched import batched_available, relax_many
+
+    assert not batched_available("chgnet")
+    (r,) = relax_many([rocksalt(5.2)], "chgnet", steps=20, device="cpu")
+    assert r["engine"] == "ase" and r["error"] is None and np.isfinite(r["energy_eV_atom"])
+    with pytest.raises(SimulationError, match="no batched engine"):
+        relax_many([rocksalt(5.2)], "chgnet", engine="torch-sim")
+
+
+def test_a_batch_that_fails_as_a_whole_is_relaxed_one_by_one(torchsim, monkeypatch):
+    from screening.simulation import batched
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(batched, "_relax_batched", broken)
+    out = batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "sevenn", steps=20, device="cpu")
+    assert [r["engine"] for r in out] == ["ase", "ase"]
+    assert all(r["error"] is None and "out of memory" in r["fallback"] for r in out)
+
+
+def test_relax_table_keeps_bad_rows_as_errors_and_gives_e_hull_for_the_others(torchsim):
+    from screening.descriptors.stability import ReferenceHull
+    from screening.simulation.batched import relax_table
+
+    hull = ReferenceHull(["Li", "Cl", "LiCl"], [0.0, 0.0, -1.9])
+    t = relax_table(["no structure: enumerator failed", rocksalt(5.2)], "sevenn", steps=50, hull=hull, device="cpu")
+    assert len(t) == 2
+    assert "no structure" in t["error"].iloc[0] and np.isnan(t["mlip_e_hull_eV_atom"].iloc[0])
+    assert t["error"].iloc[1] is None and t["relax_engine"].iloc[1] == "torch-sim"
+    assert np.isfinite(t["mlip_e_hull_eV_atom"].iloc[1]) and np.isfinite(t["mlip_formation_energy_eV_atom"].iloc[1])
+    assert t["mlip_hull_formation_energy_eV_atom"].iloc[1] == pytest.approx(-1.9)
+    assert t["mlip_e_hull_eV_atom"].iloc[1] == pytest.approx(t["mlip_formation_energy_eV_atom"].iloc[1] + 1.9, abs=1e-9)
+
+
+def test_relax_tier_rows_replace_the_composition_e_hull_in_the_ranking(torchsim):
+    import pandas as pd
+
+    from screening.pipeline import ScreenParameters, relax_tier, use_simulated
+
+    assert ScreenParameters(tiers=["composition", "stability", "relax"], mlip_relax_top_k=2, potential="sevenn").mlip_relax_top_k == 2
+    cands = pd.DataFrame({"candidate_id": ["a", "b"]})
+    sim = relax_tier(cands, ["a: structure not found in source 'obelix'", rocksalt(5.2)], potential="sevenn")
+    assert list(sim["candidate_id"]) == ["a", "b"]
+    assert "not found" in sim["simulation_error"].iloc[0] and sim["simulation_error"].iloc[1] is None
+    table = pd.DataFrame({"candidate_id": ["a", "b"], "e_hull_eV_atom": [0.0, 0.0], "e_hull_source": ["composition"] * 2})
+    ranked = use_simulated(table.merge(sim[["candidate_id", "mlip_e_hull_eV_atom"]], on="candidate_id", how="left"))
+    assert list(ranked["e_hull_ranked_source"]) == ["composition", "simulation"]
+    assert ranked["e_hull_eV_atom"].iloc[1] == pytest.approx(sim["mlip_e_hull_eV_atom"].iloc[1])
