@@ -118,7 +118,7 @@ def run(n_workers: int, limit: int, top_k: int, chunk_size: int) -> dict:
             client.get_task_stream()  # the scheduler records the task stream from now on
 
         store_path = tmp / "bench.duckdb"
-        argv = [sys.executable, "-m", "screening.cli", "--store", str(store_path), "screen", "--source", "enumerated",
+        argv = [sys.executable, "-m", "flows.cli", "--store", str(store_path), "screen", "--source", "enumerated",
                 "--limit", str(limit), "--chunk-size", str(chunk_size), "--stability-top-k", str(top_k),
                 "--task-runner", "dask", "--dask-address", address, "--max-workers", str(n_workers),
                 "--run-id", f"dask{n_workers}", "--top-n", "5"]  # fmt: skip

@@ -43,18 +43,11 @@ if not os.path.exists(path):
     print("written", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, flush=True)
     sys.exit()
 store = ResultStore(path)
-
-
-def rank_run(params: ScreenParameters, store: ResultStore, run_id: str) -> pd.DataFrame:
-    """What the screen flow ranks, through the public pipeline API: the run's table, simulated numbers first, unsorted."""
-    table = pipeline.use_simulated(store.run_table(run_id, columns=pipeline.ranking_columns(params.filters), ordered=False))
-    return pipeline.rank_funnel(table, weights=params.weights.chosen(), filters=params.filters, preset=params.preset,
-                                kappa=params.kappa, e_hull_z=params.e_hull_z, sort=False)  # fmt: skip
-
+from screening.pipeline import ScreenRun
 
 t = time.perf_counter()
 r0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
-ranked = rank_run(ScreenParameters(), store, "big")
+ranked = ScreenRun(ScreenParameters(), store, "big").rank()
 print("rank s", time.perf_counter()-t, "maxrss MiB before", r0, "after", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, "passed", int(ranked.passes_gates.sum()), (ranked.pareto_rank>0).sum())
 t = time.perf_counter()
 store.write("scores", "big", pipeline.score_table(ranked))

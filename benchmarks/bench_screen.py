@@ -42,7 +42,7 @@ def run(n: int, top_k: int, workers: int, space: str = "default", runner: str = 
     tmp = Path(tempfile.mkdtemp(prefix="bench_screen_"))
     env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     env.pop("PREFECT_API_URL", None)
-    argv = [sys.executable, "-m", "screening.cli", "--store", str(tmp / "bench.duckdb"), "screen", "--source", "enumerated",
+    argv = [sys.executable, "-m", "flows.cli", "--store", str(tmp / "bench.duckdb"), "screen", "--source", "enumerated",
             "--limit", str(n), "--chunk-size", str(chunk_size), "--stability-top-k", str(top_k),
             "--max-workers", str(workers), "--run-id", f"bench{n}", "--top-n", "5", "--space", space,
             "--task-runner", runner]  # fmt: skip

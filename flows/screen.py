@@ -1,7 +1,10 @@
 """The ``screen`` flow: candidates -> descriptors -> predictions -> ranking -> results store.
 
-The flow is thin: every task calls a function of :mod:`screening.pipeline` and every
-read or write of the store is a :class:`~screening.store.ResultStore` method. It runs from
+The flow is thin: every task calls a function of :mod:`screening.pipeline`, and the run's
+life in the store (start or resume, chunk writes, ranking, notes, finish or fail) is one
+:class:`screening.pipeline.ScreenRun` that the flow calls in a few steps. Process plumbing
+(signals, Prefect's temporary server, memory trimming, flow-run names) is
+:mod:`flows.runtime`; the artifacts are :mod:`flows.artifacts`. It runs from
 the Prefect UI (``make ui``: a form drawn from :class:`ScreenParameters`, with the run
 options as a section), from the command line (``screening screen ...`` or
 ``python -m flows.screen``) and from Python (``screen(ScreenParameters(limit=10))``).
@@ -29,7 +32,8 @@ How a run is organised:
 Steps 2 to 4 run in the subflow ``screen tiers``, started with
 ``screen_tiers.with_options(task_runner=...)`` for the runner the run options ask for
 (threads, or Dask). Every run ends ``completed`` (a run with no candidate too, with a
-note saying why) or ``failed`` with the error text in ``runs.error``.
+note saying why) or ``failed`` with the error text in ``runs.error``; Ctrl-C or SIGTERM
+ends it ``failed`` with a one-line ``interrupted by signal ...`` and its finished chunks kept.
 
 Only the flow process writes to the store (DuckDB has one writer); tasks return tables.
 Writes are keyed by (run_id, candidate_id), so a crashed run started again with the
@@ -39,11 +43,8 @@ and goes on where it stopped, in the same process or a new one.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -51,17 +52,13 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from screening import display, pipeline, run_scope
-from screening.columns import PASSES, SIGMA, error_column
-from screening.errors import RunConflictError
-from screening.pipeline import RunOptions, ScreenParameters
-from screening.pipeline.report import LABEL_TOP, premise_note
-from screening.ranking import resolve_preset
-from screening.shortlist import held_back_text, shortlist
-from screening.store import ResultStore
+from flows import artifacts, runtime
+from screening import pipeline
+from screening.columns import error_column
+from screening.pipeline import RunOptions, ScreenParameters, ScreenRun
+from screening.pipeline.run import check_resume
 
 __all__ = [
     "ScreenParameters",
@@ -177,9 +174,9 @@ def simulation_candidate(candidate_id: str, structure, potential: str, settings:
 @flow(name="screen simulation", log_prints=True)
 def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) -> dict:
     """The simulation tier on the best ``simulation_top_k`` ranked candidates, written to the store's ``simulation`` table."""
-    store = ResultStore(params.run.store_path)
+    run = ScreenRun.attach(params, run_id)
     best = ranked.sort_values("rank").head(params.simulation_top_k)
-    structures = pipeline.candidate_source(params).structures(list(best["candidate_id"]))
+    structures = run.source.structures(list(best["candidate_id"]))
     settings = {"md_steps": params.md_steps}
     futures = simulation_candidate.map(
         candidate_id=list(best["candidate_id"]), structure=structures, potential=unmapped(params.potential),
@@ -188,7 +185,7 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     n_failed = 0
     for future in futures:
         table = future.result()
-        store.write("simulation", run_id, table)
+        run.write("simulation", table)
         n_failed += int(table[error_column("simulation")].notna().sum())
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
@@ -200,12 +197,12 @@ def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) ->
     Rows go to the store's ``simulation`` table (the simulation tier, run after it, replaces
     the rows of its own candidates); the re-ranking then gates and ranks on the MLIP e_hull.
     """
-    store = ResultStore(params.run.store_path)
+    run = ScreenRun.attach(params, run_id)
     best = ranked.sort_values("rank").head(params.mlip_relax_top_k)
-    structures = pipeline.candidate_source(params).structures(list(best["candidate_id"]))
+    structures = run.source.structures(list(best["candidate_id"]))
     table = pipeline.relax_tier(best, structures, params.potential)
-    store.write("simulation", run_id, table)
-    n_failed = int(table["simulation_error"].notna().sum())
+    run.write("simulation", table)
+    n_failed = int(table[error_column("simulation")].notna().sum())
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
@@ -228,22 +225,6 @@ def _digest() -> str:
     return pipeline.fingerprint_digest({**pipeline.fingerprint(), "flow": here})
 
 
-def check_resume(store: ResultStore, params: ScreenParameters) -> None:
-    """Refuse (RunConflictError) to resume ``params.run.run_id`` when that run was started with other screening parameters."""
-    run_id = params.run.run_id
-    previous = store.run_parameters(run_id) if run_id else None
-    if previous is None:
-        return
-    old, new = pipeline.screen_spec(previous), pipeline.screen_spec(params)
-    if old != new:
-        differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in differ)
-        raise RunConflictError(
-            f"run {run_id!r} in {store.path} was started with other parameters ({detail}); "
-            "resume it with the same parameters, or give another run_id"
-        )
-
-
 def _is_cached(future) -> bool:
     state = getattr(future, "state", None)
     return bool(state is not None and state.name == "Cached")
@@ -261,20 +242,16 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
     Returns ``{"funnel": ..., "timings": ...}`` (counts per stage, seconds and cached chunks per tier).
     """
     logger = get_run_logger()
-    store = ResultStore(params.run.store_path)
+    run = ScreenRun.attach(params, run_id)
     funnel: dict[str, dict] = {}
     timings: dict[str, float] = {}
     counts = {"in": 0, "failed": 0, "chunks": 0, "cached": 0}
     window = 2 * params.run.max_workers
-    # a run with no stored row yet appends its chunks (candidate ids are unique within a run):
-    # no lookup of earlier rows, whose cost grows with the table; a resumed run replaces
-    fresh = store.query("SELECT count(*) AS n FROM candidates WHERE run_id = ?", [run_id])["n"].item() == 0
 
     def write_composition(index: int, future) -> None:
-        tables = future.result()
-        store.write_many(run_id, {name: tables[name] for name in ("candidates", "descriptors", "predictions")}, replace=not fresh)
-        counts["in"] += len(tables["candidates"])
-        counts["failed"] += int(tables["candidates"]["error"].notna().sum())
+        n, n_failed = run.write_composition(future.result())
+        counts["in"] += n
+        counts["failed"] += n_failed
         counts["chunks"] += 1
         counts["cached"] += _is_cached(future)
         logger.info("chunk %d stored: %d candidates so far", index, counts["in"])
@@ -283,7 +260,7 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
 
     t = time.perf_counter()
     pending: list[tuple[int, object]] = []
-    chunks: Iterable[pd.DataFrame] = pipeline.candidate_source(params).frames()
+    chunks: Iterable[pd.DataFrame] = run.source.frames()
     composition = composition_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
     for i, chunk in enumerate(chunks):
         pending.append((i, composition.submit(index=i, candidates=chunk, digest=digest)))
@@ -299,14 +276,14 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
 
     if "stability" in params.tiers and n_in:
         t = time.perf_counter()
-        best = store.best_predicted(run_id, params.stability_top_k)
+        best = run.best_predicted(params.stability_top_k)
         pieces = list(_chunks(best, max(1, min(params.run.chunk_size, 200))))
         stability = stability_chunk.with_options(cache_result_in_memory=_in_memory(params.run))
         futures = stability.map(index=range(len(pieces)), candidates=pieces, digest=unmapped(digest))
         n_failed = n_cached = 0
         for future in futures:
             table = future.result()
-            store.write("stability", run_id, table)
+            run.write("stability", table)
             n_failed += int(table[error_column("stability")].notna().sum())
             n_cached += _is_cached(future)
         funnel["stability"] = {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
@@ -314,26 +291,27 @@ def screen_tiers(params: ScreenParameters, run_id: str, digest: str) -> dict:
         timings["stability_chunks"] = len(pieces)
         timings["stability_cached_chunks"] = n_cached
     if "structure" in params.tiers and n_in:
-        funnel["structure"] = _structure_tier(params, store, run_id, digest, timings)
+        funnel["structure"] = _structure_tier(run, digest, timings)
     return {"funnel": funnel, "timings": timings}
 
 
-def _structure_tier(params: ScreenParameters, store: ResultStore, run_id: str, digest: str, timings: dict) -> dict:
+def _structure_tier(run: ScreenRun, digest: str, timings: dict) -> dict:
     """The structure tier on the best ``structure_top_k`` candidates, written to the store's ``structure`` table chunk by chunk.
 
     The pool is the run ranked after the stability tier with the conductivity gates off
     (:func:`screening.pipeline.structure_pool`); its structures come from the run's source in one
     pass (an enumerated source is walked once), a structure that cannot be had being its row's error.
     """
+    params = run.params
     t = time.perf_counter()
-    pool = pipeline.structure_pool(_rank(params, store, run_id, pool=True), params.structure_top_k)
-    rows = store.run_table(run_id, columns=["formula", "source"], ids=pool["candidate_id"].tolist())
+    pool = pipeline.structure_pool(run.rank(pool=True), params.structure_top_k)
+    rows = run.run_table(["formula", "source"], pool["candidate_id"].tolist())
     rows = pool[["candidate_id"]].merge(rows, on="candidate_id", how="left")
     rows["source"] = rows["source"].astype(object)
     if rows.empty:  # no candidate passed the stability gates
         return {"in": 0, "out": 0, "failed": 0}
     try:
-        structures = pipeline.candidate_source(params).structures(rows["candidate_id"].tolist())
+        structures = run.source.structures(rows["candidate_id"].tolist())
     except Exception as exc:  # the source itself failed: every row says so, the run goes on
         structures = [f"{i}: structures of source {params.source!r} could not be read ({type(exc).__name__}: {exc})"
                       for i in rows["candidate_id"]]  # fmt: skip
@@ -346,7 +324,7 @@ def _structure_tier(params: ScreenParameters, store: ResultStore, run_id: str, d
     n_failed = n_cached = 0
     for future in futures:
         table = future.result()
-        store.write("structure", run_id, table)
+        run.write("structure", table)
         n_failed += int(table["structure_log10_sigma_S_cm"].isna().sum())
         n_cached += _is_cached(future)
     timings["structure_s"] = round(time.perf_counter() - t, 3)
@@ -355,128 +333,34 @@ def _structure_tier(params: ScreenParameters, store: ResultStore, run_id: str, d
     return {"in": len(rows), "out": len(rows) - n_failed, "failed": n_failed}
 
 
-def _empty_note(params: ScreenParameters) -> str:
-    pool = f", element pool {params.elements}" if params.elements else ""
-    where = f" in {params.cif_glob!r}" if params.source == "file" else ""
-    return (f"No candidates: source {params.source!r}{where} gives none of the families {params.families}{pool}. "
-            "The run is complete and empty.")  # fmt: skip
-
-
-def _tiers_and_ranking(
-    params: ScreenParameters, store: ResultStore, run_id: str, digest: str, timings: dict
-) -> tuple[pd.DataFrame, dict, str | None]:
-    """The tiers (subflow on the run's task runner) and the ranking of a run; fills ``timings``.
-
-    Returns the ranked table, the funnel counts and a note when the run has no candidate.
-    """
-    runner = task_runner_for(params.run)
-    tiers = screen_tiers.with_options(task_runner=runner)(params=params, run_id=run_id, digest=digest)
-    funnel = tiers["funnel"]
-    timings.update(tiers["timings"])
+def _tiers_and_ranking(run: ScreenRun, digest: str) -> pd.DataFrame:
+    """The tiers (subflows on the run's task runner) and the ranking of a started run (again after the simulation
+    tier, when it runs); fills ``run.funnel`` and ``run.timings``. Returns the ranked table, unsorted."""
+    params = run.params
+    tiers = screen_tiers.with_options(task_runner=task_runner_for(params.run))(params=params, run_id=run.run_id, digest=digest)
+    run.funnel.update(tiers["funnel"])
+    run.timings.update(tiers["timings"])
     t = time.perf_counter()
-    ranked = _rank(params, store, run_id)
+    runtime.release_freed_memory()  # tier 0's freed tables, before the ranking's read
+    ranked = run.rank()
     if "relax" in params.tiers and len(ranked):
-        timings["rank_s"] = round(time.perf_counter() - t, 3)
+        run.timings["rank_s"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        funnel["relax"] = screen_relax(params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]])
-        timings["relax_s"] = round(time.perf_counter() - t, 3)
+        run.funnel["relax"] = screen_relax(params=params, run_id=run.run_id, ranked=ranked[["candidate_id", "rank"]])
+        run.timings["relax_s"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        ranked = _rank(params, store, run_id)  # again, gated and ranked on the MLIP e_hull where it exists
+        ranked = run.rank()  # again, gated and ranked on the MLIP e_hull where it exists
     if "simulation" in params.tiers and len(ranked):
-        timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
+        run.timings["rank_s"] = round(run.timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
         t = time.perf_counter()
-        funnel["simulation"] = screen_simulation.with_options(task_runner=task_runner_for(params.run))(
-            params=params, run_id=run_id, ranked=ranked[["candidate_id", "rank"]]
+        run.funnel["simulation"] = screen_simulation.with_options(task_runner=task_runner_for(params.run))(
+            params=params, run_id=run.run_id, ranked=ranked[["candidate_id", "rank"]]
         )
-        timings["simulation_s"] = round(time.perf_counter() - t, 3)
+        run.timings["simulation_s"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        ranked = _rank(params, store, run_id)  # again, with the simulated numbers where they exist
-    if len(ranked):
-        store.write("scores", run_id, pipeline.score_table(ranked))
-        ranked = _with_report_details(params, store, run_id, ranked)
-    for gate in ranked.attrs.get("gate_funnel", []):  # one funnel stage per gate, over the rows that entered it
-        if gate["applied"]:
-            bounds = f"{'' if gate['min'] is None else gate['min']}..{'' if gate['max'] is None else gate['max']}"
-            funnel[f"gate {gate['gate']} in [{bounds}]"] = {k: gate[k] for k in ("in", "failed", "unchecked")} | {"out": gate["remaining"]}
-    funnel["ranking"] = {"in": len(ranked), "out": int(ranked[PASSES].sum()) if len(ranked) else 0, "failed": 0}
-    if params.run.per_prototype and len(ranked):  # the table's diversity cap: how many passing rows it holds back
-        held = shortlist(ranked, params.top_n, params.run.per_prototype)[1]
-        passing = funnel["ranking"]["out"]
-        funnel[f"table: at most {params.run.per_prototype} per prototype"] = {
-            "in": passing, "out": passing - held["beyond_cap"], "failed": held["beyond_cap"]}
-    timings["rank_s"] = round(timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
-    return ranked, funnel, (_empty_note(params) if not funnel["composition"]["in"] else None)
-
-
-def _release_freed_memory() -> None:
-    """Give the memory tier 0's many short-lived tables freed back to the system (glibc ``malloc_trim``).
-
-    glibc keeps freed blocks in each thread's arena, so after tier 0 the process holds
-    hundreds of MB it no longer uses, on top of which the ranking's read would come; a
-    no-op where there is no glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _rank(params: ScreenParameters, store: ResultStore, run_id: str, pool: bool = False) -> pd.DataFrame:
-    """The run's table ranked under its preset, with the structure-aware and simulated conductivities in place of
-    the composition model's where they exist (and measured conductivities, with ``use_measured``).
-
-    ``pool``: the ranking that chooses the structure tier's candidates: on the tiers before it only (a resumed
-    run, whose structure and simulation rows are stored already, chooses the same candidates, so its chunks
-    come from the cache), every gate on the conductivity off (the structure estimate may lift a candidate
-    over the floor the composition model put it under).
-    """
-    _release_freed_memory()
-    columns = pipeline.ranking_columns(params.filters, measured=params.use_measured)
-    table = store.run_table(run_id, columns=columns, ordered=False)
-    if pool:
-        table = table.drop(columns=[c for c in table.columns if c.startswith(("structure_", "mlip_"))])
-    table = pipeline.use_simulated(pipeline.use_structure(table))
-    if params.use_measured:
-        table = pipeline.use_measured(table)
-    filters = dict(params.filters)
-    if pool:
-        gates = {**resolve_preset(params.preset).gates, **filters}
-        filters.update({c: (None, None) for c in gates if c.startswith(SIGMA)})
-    # unsorted (``rank`` gives the order): sorting would copy every column of a 10^6-row run
-    return pipeline.rank_funnel(
-        table, weights=params.weights.chosen(), filters=filters, preset=params.preset, kappa=params.kappa,
-        e_hull_z=params.e_hull_z, sort=False,
-    )
-
-
-def _with_report_details(params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame) -> pd.DataFrame:
-    """The report's columns (formula, prototype ...) added for the rows it shows: the best that passed the gates."""
-    shown = max(params.top_n, LABEL_TOP)  # the top table and the Pareto plot's labels
-    best = ranked.loc[ranked[PASSES].astype(bool), ["candidate_id", "rank"]].nsmallest(shown, "rank")
-    capped, _ = shortlist(ranked, params.top_n, params.run.per_prototype)  # the table's rows under the per-prototype cap
-    best = pd.concat([best, capped[["candidate_id", "rank"]]]).drop_duplicates("candidate_id")
-    details = store.run_table(run_id, columns=pipeline.report_columns(), ids=best["candidate_id"].tolist())
-    return pipeline.with_details(ranked, details)
-
-
-@contextmanager
-def _terminate_as_exit() -> Iterator[None]:
-    """While a run is open, SIGTERM raises SystemExit (so the run is marked failed) instead of killing the process."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise SystemExit(f"terminated by signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        ranked = run.rank()  # again, with the simulated numbers where they exist
+    run.timings["rank_s"] = round(run.timings.get("rank_s", 0.0) + time.perf_counter() - t, 3)
+    return ranked
 
 
 def _run_name() -> str:
@@ -494,17 +378,12 @@ def _run_name() -> str:
 
 def _name_flow_run(run_id: str) -> tuple[str | None, str | None]:
     """Give this flow run the screen's name ending in the store's ``run_id``; return its id and name."""
-    from prefect import get_client
     from prefect.runtime import flow_run
 
-    if not flow_run.id:
-        return None, None
     name = flow_run.name or "screen"
     if not name.endswith(f"-{run_id}"):  # a new run id, or a name given in the UI: append the store's run id
         name = f"{_run_name()}-{run_id}"
-        with get_client(sync_client=True) as client:
-            client.update_flow_run(flow_run.id, name=name)
-    return str(flow_run.id), name
+    return runtime.name_flow_run(name)
 
 
 @flow(name="screen", flow_run_name=_run_name, log_prints=True, persist_result=True)
@@ -517,38 +396,34 @@ def screen(params: ScreenParameters = ScreenParameters()) -> str:
     logger = get_run_logger()
     t_start = time.perf_counter()
     params = _confined(params)
-    store = ResultStore(params.run.store_path)
-    check_resume(store, params)
+    run = ScreenRun.open(params)  # refused when run_id names a run of other parameters
     from screening.surrogates import MODEL_NAMES
 
     versions = pipeline.model_versions(names=tuple(MODEL_NAMES))  # a missing model: refused here, with `make train`
     digest = _digest()
-    earlier = _identical_run(store, params, digest)
+    earlier = run.identical_run(digest)
     if earlier is not None:  # the same screen on the same code, models and data: its rows, not a copy
         _name_flow_run(earlier.run_id)  # this flow run is named after the run it shows
-        _reused_artifacts(params, store, earlier)
+        artifacts.reused_artifacts(params, run, earlier)
         return earlier.run_id
-    run_id = store.start_run(params.model_dump(mode="json"), flow="screen", run_id=params.run.run_id, model_versions=versions)
-    run_scope.record_fingerprint(store, run_id, digest)
-    store.set_flow_run(run_id, *_name_flow_run(run_id))
-    logger.info("run %s -> %s", run_id, store.path)
-    timings: dict[str, float] = {}
-    with _terminate_as_exit():
+    run_id = run.start(digest, versions)
+    run.set_flow_run(*_name_flow_run(run_id))
+    logger.info("run %s -> %s", run_id, run.store.path)
+    with runtime.interrupts_raise():  # Ctrl-C, SIGTERM: the run is marked failed ("interrupted by signal ...")
         try:
-            ranked, funnel, note = _tiers_and_ranking(params, store, run_id, digest, timings)
-            timings["total_s"] = round(time.perf_counter() - t_start, 3)
-            store.set_run_note(run_id, note)
-            store.finish_run(run_id, timings=timings)
+            ranked = _tiers_and_ranking(run, digest)
+            ranked = run.finish(ranked, timings={"total_s": round(time.perf_counter() - t_start, 3)})
         except BaseException as exc:
             try:
-                store.fail_run(run_id, f"{type(exc).__name__}: {exc}", timings=timings)
+                text = run.fail(exc)
+                logger.error("run %s failed: %s", run_id, text.splitlines()[0] if text else type(exc).__name__)
             except Exception as store_exc:  # the store itself is the problem (disk, lock): keep the original error
                 logger.error("run %s failed and could not be marked failed: %s", run_id, store_exc)
             raise
-    if note:
-        logger.warning("run %s: %s", run_id, note)
+    if run.note:
+        logger.warning("run %s: %s", run_id, run.note)
     try:
-        _artifacts(params, store, run_id, ranked, funnel, timings, note or "")
+        artifacts.run_artifacts(run, ranked)
     except OSError as exc:  # disk full, permissions: the run's results are stored, only the report is missing
         logger.warning("run %s completed, but its report could not be written: %s", run_id, exc)
     return run_id
@@ -563,67 +438,12 @@ def _confined(params: ScreenParameters) -> ScreenParameters:
     return params.with_run(store_path=str(pipeline.confined_store_path(params.run.store_path)))
 
 
-def _identical_run(store: ResultStore, params: ScreenParameters, digest: str) -> run_scope.RunInfo | None:
-    """The finished run a new run would copy (same screening parameters, code, models, data), unless a run id is given."""
-    if params.run.run_id is not None or not params.run.reuse_identical:
-        return None
-    return run_scope.identical_run(store, pipeline.screen_spec(params), digest, spec_of=pipeline.screen_spec)
-
-
-def _reused_artifacts(params: ScreenParameters, store: ResultStore, earlier: run_scope.RunInfo) -> None:
-    """Artifacts and a printout that say this flow run computed nothing and show the earlier run's best rows."""
-    logger = get_run_logger()
-    text = (f"Nothing recomputed: {earlier.label()} was screened with the same parameters on the same code, models and "
-            f"data, so this run shows its rows instead of writing a copy (run options: reuse_identical=false for a copy).")  # fmt: skip
-    logger.info(text)
-    columns = [c for c in display.compact_source_columns(params.preset) if c in store.query("SELECT * FROM ranked LIMIT 0")]
-    best = store.top(params.top_n, run_id=earlier.run_id, columns=columns, per_prototype=params.run.per_prototype)
-    create_table_artifact(key="top-candidates", table=display.artifact_rows(best, params.preset),
-                          description=f"best {len(best)} of {earlier.label()} (passed every gate; reused)")  # fmt: skip
-    create_markdown_artifact(key="screen-summary", markdown=f"# Screen `{earlier.run_id}` (reused)\n\n{text}\n",
-                             description=f"run {earlier.run_id} reused")  # fmt: skip
-    print(text)
-    if len(best):
-        print(display.render(display.compact_table(best, params.preset), title=earlier.label()), end="")
-
-
 def run_screen(params: ScreenParameters | dict | None = None) -> str:
     """Validate ``params`` (a model, a dict in nested or flat form, or None for the defaults) and run :func:`screen`."""
     if not isinstance(params, ScreenParameters):
         params = ScreenParameters.model_validate(params or {})
-    return screen(params)
-
-
-def _artifacts(
-    params: ScreenParameters, store: ResultStore, run_id: str, ranked: pd.DataFrame, funnel: dict, timings: dict, note: str
-) -> None:
-    """The top-N table, the funnel summary with the Pareto plot, and a printout."""
-    best, held = shortlist(ranked, params.top_n, params.run.per_prototype) if len(ranked) else (ranked, {})
-    label = store.run_info(run_id).label()
-    note = " ".join(t for t in (note, premise_note(ranked, params.preset), held_back_text(held, len(best))) if t)
-    rows = pipeline.top_table(ranked, params.top_n, params.preset, params.run.per_prototype) if len(ranked) else []  # no NaN
-    create_table_artifact(key="top-candidates", table=rows, description=f"best {len(rows)} of {label} (passed every gate)")
-    png = None
-    if len(ranked):
-        png = pipeline.pareto_plot(ranked, store.path.parent / "plots" / f"{run_id}_pareto.png", preset=params.preset,
-                                   weights=params.weights.chosen() or None, title=label)  # fmt: skip
-    extra = ""
-    if png is not None:
-        encoded = base64.b64encode(png.read_bytes()).decode()
-        extra = f"\n## Pareto plot\n\n![Pareto plot](data:image/png;base64,{encoded})\n\nFile: `{png}`\n"
-    timing_text = ", ".join(f"{k} {v}" for k, v in timings.items())
-    outputs = (f"\nAll results: `screening --store {store.path} top -n 50 --run-id {run_id}`, any SQL with "
-               f"`screening --store {store.path} query ...`, Parquet files with `screening --store {store.path} export DIR`.\n")  # fmt: skip
-    summary = pipeline.funnel_markdown(
-        run_id, funnel, store.run_errors(run_id), str(store.path), extra=f"\nTimings (s): {timing_text}\n{outputs}{extra}", note=note,
-        run_label=label,
-    )
-    create_markdown_artifact(key="screen-summary", markdown=summary, description=f"funnel of run {run_id}")
-    print(f"run {run_id}: {funnel}, results in {store.path}")
-    if note:
-        print(note)
-    if len(best):
-        print(display.render(display.compact_table(best, params.preset), title=label), end="")
+    with runtime.protected_temporary_server():  # Ctrl-C in a terminal does not kill Prefect's server under the flow
+        return screen(params)
 
 
 if __name__ == "__main__":

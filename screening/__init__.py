@@ -7,7 +7,7 @@ Top-level shortcuts (imported lazily, so ``import screening`` stays fast):
 ``screening.predict(items)`` and ``screening.rank(table, ...)``.
 """
 
-__version__ = "0.2.0"
+from screening._version import __version__
 
 __all__ = ["predict", "rank", "__version__"]
 

@@ -11,7 +11,9 @@
 ``--store PATH`` (before the command) points at another DuckDB file; the default is
 ``SCREENING_RESULTS_PATH`` or ``results/screening.duckdb``. ``screening screen`` takes
 the same parameters as the ``screen`` flow and validates them the same way: a bad value
-is refused with a message (exit status 2) before any work starts.
+is refused with a message (exit status 2) before any work starts. The run itself is the
+Prefect flow's, which this module never imports: the ``screening`` console script is
+:func:`flows.cli.main`, this command line with the flow as its ``run_screen``.
 
 The read commands (``query``, ``top``, ``runs``, ``export``) open the store read-only and
 never write to it; ``query`` runs one SELECT on a sandboxed connection (see
@@ -24,9 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ import pandas as pd
 from screening.columns import SIGMA
 from screening.errors import ScreeningError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "ScreenRunner"]
 
 
 def _emit(frame: pd.DataFrame, fmt: str, out=None) -> None:
@@ -405,18 +406,28 @@ def _validation_message(exc) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``screening`` console script; returns the exit status."""
+#: the type of the ``screen`` command's runner: validated parameters in, the run id out
+ScreenRunner = Callable[..., str]
+
+
+def main(argv: Sequence[str] | None = None, *, run_screen: ScreenRunner | None = None) -> int:
+    """The command line; returns the exit status.
+
+    ``run_screen(params)`` runs a validated screen and returns its run id. The library has
+    none (it never imports the Prefect flows): the ``screening`` console script is
+    :func:`flows.cli.main`, which passes the ``screen`` flow. Without it, ``screen`` still
+    validates its parameters (``--dry-run``) but refuses to run.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _run(args)
-    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT
-        print(f"interrupted: screening {args.command} stopped (Ctrl-C)", file=sys.stderr)
-        return 130
+        return _run(args, run_screen)
+    except KeyboardInterrupt as exc:  # Ctrl-C (or a signal a runner turned into one): one line, the shell's status
+        print(f"interrupted: screening {args.command} stopped ({str(exc) or 'Ctrl-C'})", file=sys.stderr)
+        return int(getattr(exc, "exit_status", 130))
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, run_screen: ScreenRunner | None = None) -> int:
     """The command of ``args``; expected failures are one ``error:`` line and status 1."""
     from pydantic import ValidationError
 
@@ -431,15 +442,14 @@ def _run(args: argparse.Namespace) -> int:
             if args.dry_run:
                 print(params.model_dump_json(indent=2))
                 return 0
+            if run_screen is None:
+                print("error: this command line has no flow runner: run a screen with the `screening` console script "
+                      "or `python -m flows.cli screen ...` (the Prefect flows)", file=sys.stderr)  # fmt: skip
+                return 2
             from screening.store import ResultStore
 
             ResultStore(params.run.store_path)  # an unusable store path: one line, before Prefect starts
-            # without a Prefect server, `screen` starts a temporary one; its 20 s default start-up
-            # limit is too short on a busy 2-core machine (a real failure while the tests ran)
-            os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-            from flows.screen import screen
-
-            run_id = screen(params)
+            run_id = run_screen(params)
             print(f"run_id: {run_id}")
             return 0
 

@@ -25,7 +25,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from screening import __version__, columns
+from screening import columns
+from screening._version import __version__
 from screening.errors import StoreError, UnknownValueError
 from screening.run_scope import LATEST_VIEW_SQL
 

@@ -36,7 +36,7 @@ def test_the_source_object_is_the_one_every_tier_uses(tmp_path):
 
     assert type(candidate_source(ScreenParameters(source="obelix"))) is ObelixSource
     (tmp_path / "a.cif").write_text("x")
-    assert type(CandidateSource.from_params(ScreenParameters(source="cif", cif_glob=str(tmp_path / "*.cif")))) is FileSource
+    assert type(CandidateSource.from_params(ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif")))) is FileSource
     assert type(candidate_source(ScreenParameters(source="enumerated"))) is EnumeratedSource
 
 
@@ -60,7 +60,7 @@ def test_file_structures_read_only_the_named_files_and_notice_a_changed_file(tmp
     for p in parents:
         (tmp_path / f"{p}.cif").write_text(obelix_cif_text(p))
     (tmp_path / "bad.cif").write_text("data_x\n_cell_length_a 1\n")
-    source = candidate_source(ScreenParameters(source="cif", cif_glob=str(tmp_path / "*.cif")))
+    source = candidate_source(ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif")))
     table = pd.concat(source.frames())
     good = table[table["error"].isna()]
     bad = table[table["error"].notna()]

@@ -15,6 +15,28 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def run_app(capsys, *argv):
+    """The ``screening`` console script (:func:`flows.cli.main`): the library's command line with the ``screen`` flow
+    (here without Prefect's temporary server: these tests replace the flow)."""
+    import contextlib
+
+    import flows.runtime
+    from flows.cli import main as app_main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flows.runtime, "protected_temporary_server", contextlib.nullcontext)
+        code = app_main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_library_command_line_validates_a_screen_but_runs_none(capsys, tmp_path):
+    """``screening.cli`` has no flow runner (it never imports ``flows``): a screen is validated, then refused."""
+    store = tmp_path / "never.duckdb"
+    code, _, err = run(capsys, "--store", str(store), "screen", "--family", "halide", "--limit", "3")
+    assert code == 2 and "flows.cli" in err and not store.exists()
+
+
 def test_query_formats(small_store, capsys):
     sql = "SELECT formula, family FROM ranked ORDER BY rank LIMIT 2"
     code, out, _ = run(capsys, "--store", str(small_store.path), "query", sql, "--format", "json")
@@ -66,7 +88,7 @@ def test_screen_refuses_bad_parameters_before_work(argv, message, capsys, tmp_pa
 def test_screen_with_an_unusable_store_path_is_one_line_before_prefect_starts(capsys, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    code, out, err = run(capsys, "--store", str(blocker / "sub" / "s.duckdb"), "screen", "--limit", "3")
+    code, out, err = run_app(capsys, "--store", str(blocker / "sub" / "s.duckdb"), "screen", "--limit", "3")
     assert code == 1 and err.startswith("error: cannot create the store folder") and "Traceback" not in err + out
     assert len(err.strip().splitlines()) == 1
 
@@ -173,7 +195,7 @@ def test_a_store_folder_that_cannot_be_made_is_one_line(capsys, monkeypatch, tmp
     (tmp_path / "a_file").write_text("not a folder")
     monkeypatch.setattr(flows.screen, "screen", lambda params: ResultStore(params.store_path))
     store = tmp_path / "a_file" / "sub" / "s.duckdb"
-    code, _, err = run(capsys, "--store", str(store), "screen", "--family", "halide", "--limit", "3")
+    code, _, err = run_app(capsys, "--store", str(store), "screen", "--family", "halide", "--limit", "3")
     assert code == 1 and err.startswith(f"error: cannot create the store folder {store.parent}") and len(err.splitlines()) == 1
 
 
@@ -185,7 +207,7 @@ def test_dataset_error_in_screen_is_one_line(capsys, monkeypatch, tmp_path):
         raise DatasetError("datasets/SHA256SUMS: line 3 is not '<sha256> <file>'")
 
     monkeypatch.setattr(flows.screen, "screen", broken)
-    code, _, err = run(capsys, "--store", str(tmp_path / "s.duckdb"), "screen", "--family", "halide", "--limit", "3")
+    code, _, err = run_app(capsys, "--store", str(tmp_path / "s.duckdb"), "screen", "--family", "halide", "--limit", "3")
     assert code == 1 and err == "error: datasets/SHA256SUMS: line 3 is not '<sha256> <file>'\n"
 
 

@@ -83,7 +83,7 @@ def test_two_runs_at_once_both_complete(tmp_path):
     for name in ("one", "two"):
         env = {**os.environ, "PREFECT_HOME": str(tmp_path / f"prefect-{name}")}
         env.pop("PREFECT_API_URL", None)
-        argv = [sys.executable, "-m", "screening.cli", "--store", str(path), "screen", "--limit", "30", "--chunk-size", "5",
+        argv = [sys.executable, "-m", "flows.cli", "--store", str(path), "screen", "--limit", "30", "--chunk-size", "5",
                 "--tier", "composition", "--run-id", name]  # fmt: skip
         procs.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outputs = [p.communicate()[0] for p in procs]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from pymatgen.core import Lattice, Species, Structure
 
@@ -12,8 +12,30 @@ from screening.enumeration.radii import ion, shannon_radius
 from screening.enumeration.seeds import Seed, SeedError, load_seeds
 from screening.errors import ScreeningError
 
-if TYPE_CHECKING:
-    from screening.enumeration.records import Candidate
+
+class Buildable(Protocol):
+    """What :func:`build_structure` reads of a candidate (a :class:`~screening.enumeration.records.Candidate`).
+
+    A protocol, not the class: ``records`` imports this module (``Candidate.structure()``), so this
+    module does not import ``records``, not even for its annotations. Read-only members, as the
+    frozen dataclass has them.
+    """
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def formula(self) -> str: ...
+    @property
+    def parent(self) -> str: ...
+    @property
+    def substitutions(self) -> Sequence[Any]: ...  # of records.Substitution
+    @property
+    def oxidation_states(self) -> Mapping[str, int]: ...
+    @property
+    def li_content(self) -> float: ...
+    @property
+    def _seed(self) -> Seed | None: ...
+
 
 _EPS = 1e-6
 
@@ -40,7 +62,7 @@ def _water_fill(weights: list[float], caps: list[float], target: float) -> list[
     return out
 
 
-def build_structure(candidate: Candidate, seeds: Sequence[Seed] | None = None) -> Structure:
+def build_structure(candidate: Buildable, seeds: Sequence[Seed] | None = None) -> Structure:
     """Build the structure of a candidate from its parent CIF.
 
     Dopants go onto the host's sites as partial occupancies (``fraction`` of each host

@@ -5,13 +5,16 @@ Modules, in the order of a run:
 ``params``   :class:`ScreenParameters` (what to screen) with its nested :class:`RunOptions` (how to run it)
 ``sources``  :class:`CandidateSource`: a run's candidates in chunks and their structures (OBELiX, files, enumerated)
 ``steps``    descriptor and prediction steps; the trained models a screen needs
-``tiers``    the composition and stability tiers of a chunk, the ranking of a run
+``tiers``    the composition and stability tiers of a chunk
 ``structure`` the structure tier of a chunk (descriptors, BVSE, structure-aware conductivity) and its use in the ranking
+``simulation`` the simulation tier (MLIP relaxation and MD) of the best candidates
+``ranked``   the ranking of a run: better tiers' numbers in place, preset, scores, funnel stages
+``run``      :class:`ScreenRun`: one run's life in the store (start or resume, writes, ranking, finish or fail)
 ``cache``    cache keys: the code/model/data fingerprint and canonical chunk keys
 ``report``   the funnel summary (markdown) and the Pareto plot
 
-``flows/screen.py`` arranges these into Prefect tasks; :func:`launch` reaches that flow
-from the library (the CLI's ``screen`` command) without importing ``flows`` at import time.
+``flows/screen.py`` arranges these into Prefect tasks; nothing here imports ``flows`` or Prefect
+(the ``screen`` command of the console script is ``flows/cli.py``).
 """
 
 from __future__ import annotations
@@ -27,14 +30,22 @@ from screening.pipeline.params import (
     confined_store_path,
     screen_spec,
 )
-from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
-from screening.pipeline.simulation import (
+from screening.pipeline.ranked import (
     MEASURED_SCATTER_LOG10,
-    relax_tier,
-    simulation_tier,
+    SCORE_COLUMNS,
+    funnel_stages,
+    rank_funnel,
+    rank_run,
+    ranking_columns,
+    report_columns,
+    score_table,
     use_measured,
     use_simulated,
+    with_details,
 )
+from screening.pipeline.report import funnel_markdown, pareto_plot, top_table
+from screening.pipeline.run import ScreenRun, check_resume, failure_text
+from screening.pipeline.simulation import relax_tier, simulation_tier
 from screening.pipeline.sources import (
     CANDIDATE_COLUMNS,
     CandidateSource,
@@ -55,18 +66,12 @@ from screening.pipeline.steps import (
     require_models,
 )
 from screening.pipeline.structure import STRUCTURE_COLUMNS, structure_pool, structure_tier, use_structure
-from screening.pipeline.tiers import (
-    SCORE_COLUMNS,
-    composition_tier,
-    rank_funnel,
-    ranking_columns,
-    report_columns,
-    score_table,
-    stability_tier,
-    with_details,
-)
+from screening.pipeline.tiers import composition_tier, stability_tier
 
 __all__ = [
+    "ScreenRun",
+    "check_resume",
+    "failure_text",
     "MEASURED_SCATTER_LOG10",
     "confined_store_path",
     "CandidateSource",
@@ -100,6 +105,8 @@ __all__ = [
     "composition_tier",
     "stability_tier",
     "rank_funnel",
+    "rank_run",
+    "funnel_stages",
     "ranking_columns",
     "report_columns",
     "with_details",
@@ -114,17 +121,5 @@ __all__ = [
     "funnel_markdown",
     "pareto_plot",
     "top_table",
-    "launch",
 ]
 
-
-def launch(params: ScreenParameters | dict | None = None) -> str:
-    """Run the ``screen`` flow (``flows/screen.py``, needs Prefect) and return the run id.
-
-    The flow module is imported here, when called, so that the library itself never
-    imports Prefect or ``flows``.
-    """
-    import importlib
-
-    flows_screen = importlib.import_module("flows.screen")
-    return flows_screen.run_screen(params)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from screening import __version__
+from screening._version import __version__
 
 __all__ = ["fingerprint", "fingerprint_digest", "tier_digest", "chunk_key", "source_digest", "module_closure", "data_digest",
            "KEY_DECIMALS", "TIER_MODULES"]  # fmt: skip

@@ -91,7 +91,7 @@ class ModelCard(BaseModel):
 
 def new_card(**fields: Any) -> dict:
     """A validated card dict: ``fields`` plus code version, git commit, package versions and training date."""
-    from screening import __version__
+    from screening._version import __version__
 
     base = {
         "schema_version": CARD_SCHEMA_VERSION,
