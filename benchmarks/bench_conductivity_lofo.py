@@ -37,7 +37,7 @@ from screening.surrogates.domain import NOVEL_L1, nearest_l1
 from screening.surrogates.physics import N_COMP, StructureConductivityModel, composition_estimator
 from screening.training.common import COVERAGE, SEED
 from screening.training.conductivity import STRUCTURE_CANDIDATE
-from screening.training.lofo import FamilyData, _spearman, family_data
+from screening.training.lofo import FamilyData, family_data, spearman
 
 MIN_ROWS = 9
 
@@ -53,7 +53,7 @@ def structure_model(d: FamilyData, candidate: str) -> StructureConductivityModel
 
 
 def metrics(y, mean, lo, hi) -> dict:
-    return {"rows": int(len(y)), "mae": float(np.mean(np.abs(mean - y))), "spearman": _spearman(mean, y),
+    return {"rows": int(len(y)), "mae": float(np.mean(np.abs(mean - y))), "spearman": spearman(mean, y),
             "coverage80": float(np.mean((y >= lo) & (y <= hi)))}  # fmt: skip
 
 

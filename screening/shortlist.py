@@ -31,7 +31,7 @@ __all__ = ["DEFAULT_PER_PROTOTYPE", "prototype_ranks", "shortlist", "why_text", 
 DEFAULT_PER_PROTOTYPE = 10
 
 
-def prototype_ranks(ranked: pd.DataFrame) -> pd.array:
+def prototype_ranks(ranked: pd.DataFrame) -> pd.api.extensions.ExtensionArray:
     """Rank of each row within its prototype among the rows that pass the gates (1 best; NA for the others).
 
     Needs ``rank`` and ``prototype`` (without ``prototype``: every row NA); ``passes_gates``
@@ -133,7 +133,7 @@ def why_text(
     terms = np.asarray(terms, dtype=float).reshape(len(terms), len(names))
     weights = np.asarray(weights, dtype=float)
     keep = np.flatnonzero(weights > 0)
-    labels = _labels([names[j] for j in keep])
+    labels = _labels([names[int(j)] for j in keep])
     n = len(terms)
     if not len(keep) or not n:
         out = np.full(n, "", dtype=object)

@@ -134,7 +134,8 @@ def _plausible(seed: Seed, choice: tuple[Choice, ...], parent_anion: tuple[str, 
     """Every cation dopant is common in its oxidation state with the candidate's framework anion (SMACT; a species
     SMACT's table lacks passes). The framework anion is the parent's unless anion dopants change the majority."""
     cations = [ion for c in choice for ion in c.cations]
-    if not cations or parent_anion is None:
+    threshold = opts.min_oxidation_state_probability
+    if not cations or parent_anion is None or threshold is None:  # (None: the rule is off)
         return True
     anion = parent_anion
     if any(c.anions for c in choice):
@@ -145,7 +146,7 @@ def _plausible(seed: Seed, choice: tuple[Choice, ...], parent_anion: tuple[str, 
             amounts[o.dop_el] = amounts.get(o.dop_el, 0.0) + o.amount
             states[o.dop_el] = o.dop_oxi
         anion = framework_anion(amounts, states) or parent_anion
-    return all(judge(el, q, anion, opts.min_oxidation_state_probability) is not False for el, q in cations)
+    return all(judge(el, q, anion, threshold) is not False for el, q in cations)
 
 
 def _cross_redox(choice: tuple[Choice, ...]) -> bool:

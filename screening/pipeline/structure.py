@@ -126,10 +126,10 @@ def structure_tier(candidates: pd.DataFrame, structures: Sequence, models_dir=No
     sigma = _conductivity(frame["formula"].tolist(), features, models_dir)
     for column in _SIGMA:
         out[column] = sigma[column].to_numpy(float)
-    described = np.array([f is not None for f in features])
-    if described.any():  # the model's cost, shared over the rows it estimated
-        out.loc[described, "structure_wall_s"] += (time.perf_counter() - t) / described.sum()
-    no_estimate = described & out["structure_log10_sigma_S_cm"].isna().to_numpy()
+    has_features = np.array([f is not None for f in features])
+    if has_features.any():  # the model's cost, shared over the rows it estimated
+        out.loc[has_features, "structure_wall_s"] += (time.perf_counter() - t) / has_features.sum()
+    no_estimate = has_features & out["structure_log10_sigma_S_cm"].isna().to_numpy()
     errors = [e or (_no_estimate(f) if gap else None) for e, f, gap in zip(errors, features, no_estimate, strict=True)]
     out["structure_error"] = np.array(errors, dtype=object)
     out["li_percolation_dim"] = pd.to_numeric(out["li_percolation_dim"], errors="coerce").astype("Int64")

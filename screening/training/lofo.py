@@ -30,7 +30,7 @@ from scipy.stats import spearmanr
 from screening.surrogates.physics import SIMPLICITY, STRUCTURE_LABELS, StructureConductivityModel, has_structure
 from screening.surrogates.selection import CV_REPEATS, _splits
 
-__all__ = ["LOFO_FAMILIES", "FamilyData", "choose", "family_data", "grouped_cv", "lofo", "normalise_family"]
+__all__ = ["LOFO_FAMILIES", "FamilyData", "choose", "family_data", "grouped_cv", "lofo", "normalise_family", "spearman"]
 
 #: the families the train-side LOFO holds out (named in the protocol before any number was computed)
 LOFO_FAMILIES = ("argyrodites", "garnet", "nasicon", "oxides", "perovskites", "lgps", "phosphates", "lisicon", "thio-lisicon")
@@ -101,7 +101,8 @@ def grouped_cv(candidate: str, d: FamilyData, repeats=CV_REPEATS) -> list[float]
     return out
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of a family's predictions and measurements (NaN below 3 rows or for a constant side)."""
     if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b)[0])
@@ -119,7 +120,7 @@ def lofo(candidate: str, d: FamilyData, families=LOFO_FAMILIES, scored: np.ndarr
         mean, lo, hi = _fit(candidate, d.rows(~held), calibrate=True).predict_interval(d.X[test], d.strata[test])
         y = d.y[test]
         e, cov = np.abs(mean - y), (y >= lo) & (y <= hi)
-        per[fam] = {"rows": int(test.sum()), "mae": float(e.mean()), "spearman": _spearman(mean, y),
+        per[fam] = {"rows": int(test.sum()), "mae": float(e.mean()), "spearman": spearman(mean, y),
                     "coverage80": float(cov.mean()), "mean_width80": float(np.mean(hi - lo)),
                     "mae_train_median": float(np.mean(np.abs(np.median(d.y[~held]) - y)))}  # fmt: skip
         err.append(e)
