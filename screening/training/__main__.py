@@ -4,4 +4,5 @@ import sys
 
 from screening.training.retrain import main
 
-sys.exit(main())
+if __name__ == "__main__":  # (importing the module, as a walk over the package does, retrains nothing)
+    sys.exit(main())

@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from screening.columns import SIGMA
-from screening.datasets import (
-    load_obelix,
-)
 from screening.errors import ModelNotFoundError
 from screening.surrogates import (
     ConformalRegressor,
     Surrogate,
-    feature_table,
 )
 from screening.surrogates.baseline import ConductivityBaseline
 from screening.surrogates.selection import (
     CONDUCTIVITY_CANDIDATES,
     CV_REPEATS,
     NOVEL_L1,
-    chemical_system,
     composition_keys,
     dedup_metrics,
     sample_weights,
@@ -44,6 +35,7 @@ from screening.surrogates.selection import novel_rows as _novel
 from screening.surrogates.selection import regression_metrics as _regression_metrics
 from screening.surrogates.selection import subset_metrics as _subset_metrics
 from screening.training.common import COVERAGE, SEED, checksums, finish_model, retrain_text
+from screening.training.data import ConductivityData, conductivity_data
 
 __all__ = ["ConductivityData", "conductivity_data", "fit_conductivity", "repeat_scatter", "train_conductivity",
            "train_conductivity_structure"]
@@ -52,49 +44,6 @@ FAST_LOG10 = -4.0  # "fast" conductor: sigma > 1e-4 S/cm
 SLOW_LOG10 = -8.0  # "slow" conductor: sigma < 1e-8 S/cm
 
 # --------------------------------------------------------------------------- conductivity
-
-
-@dataclass(frozen=True)
-class ConductivityData:
-    """One OBELiX split as the conductivity trainers and benchmarks read it.
-
-    ``table``, ``features`` and ``strata`` (coarse family) have every row of the split; ``ok``
-    marks the usable rows (finite features and target), which the array properties hold.
-    """
-
-    table: pd.DataFrame
-    features: pd.DataFrame
-    strata: np.ndarray
-    ok: np.ndarray
-
-    @cached_property
-    def X(self) -> np.ndarray:
-        return self.features.to_numpy(float)[self.ok]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self.table[SIGMA].to_numpy(float)[self.ok]
-
-    @cached_property
-    def groups(self) -> np.ndarray:
-        """The chemical system of each usable row (the CV groups)."""
-        return np.array([chemical_system(f) for f in self.table["formula"][self.ok]])
-
-    @cached_property
-    def fractions(self) -> np.ndarray:
-        return self.features[[c for c in self.features.columns if c.startswith("frac_")]].to_numpy(float)[self.ok]
-
-    @property
-    def censored(self) -> np.ndarray:
-        return self.table["censored"].to_numpy(bool)[self.ok]
-
-
-def conductivity_data(split: Literal["train", "test"]) -> ConductivityData:
-    """The ``"train"`` or ``"test"`` OBELiX split with its conductivity features."""
-    table = load_obelix(split)
-    features, _, strata = feature_table(table["formula"].tolist(), "conductivity")
-    ok = np.isfinite(features.to_numpy(float)).all(axis=1) & np.isfinite(table[SIGMA].to_numpy(float))
-    return ConductivityData(table, features, strata, ok)
 
 
 def repeat_scatter(*splits: ConductivityData) -> dict[str, float]:

@@ -68,7 +68,7 @@ class FamilyData:
 
 def family_data(splits: tuple[str, ...] = ("train",)) -> FamilyData:
     """The usable rows of the OBELiX ``splits`` with the cached structure features of their CIFs."""
-    from screening.training.conductivity import conductivity_data
+    from screening.training.data import conductivity_data
     from screening.training.structure_features import obelix_structure_features
 
     cache = obelix_structure_features()
