@@ -130,7 +130,7 @@ def structure_tier(candidates: pd.DataFrame, structures: Sequence, models_dir=No
     if has_features.any():  # the model's cost, shared over the rows it estimated
         out.loc[has_features, "structure_wall_s"] += (time.perf_counter() - t) / has_features.sum()
     no_estimate = has_features & out["structure_log10_sigma_S_cm"].isna().to_numpy()
-    errors = [e or (_no_estimate(f) if gap else None) for e, f, gap in zip(errors, features, no_estimate, strict=True)]
+    errors = [e or (_no_estimate(f) if gap and f is not None else None) for e, f, gap in zip(errors, features, no_estimate, strict=True)]
     out["structure_error"] = np.array(errors, dtype=object)
     out["li_percolation_dim"] = pd.to_numeric(out["li_percolation_dim"], errors="coerce").astype("Int64")
     out["structure_n_sites"] = pd.to_numeric(out["structure_n_sites"], errors="coerce").astype("Int64")

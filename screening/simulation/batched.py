@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import lru_cache
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ def _sevennet_wrapper():
     import torch
 
     if not hasattr(sevenn.calculator, "torch_script_type"):
-        sevenn.calculator.torch_script_type = torch.jit.ScriptModule  # type: ignore[attr-defined]
+        sevenn.calculator.torch_script_type = torch.jit.ScriptModule
     from torch_sim.models import sevennet
 
     missing = [n for n in ("torch_script_type", "AtomGraphData", "Collater", "key") if not hasattr(sevennet, n)]
@@ -93,7 +94,7 @@ def _relax_batched(structures: list[Structure], potential: str, fmax: float, ste
     relaxed = ts.io.state_to_structures(final)
     counts = [len(s) for s in structures]
     bounds = np.cumsum([0, *counts])
-    results = []
+    results: list[dict] = []
     for i, (s0, s1) in enumerate(zip(structures, relaxed, strict=True)):
         f = forces[bounds[i] : bounds[i + 1]]
         fmax_i = float(np.linalg.norm(f, axis=1).max()) if len(f) else 0.0
@@ -165,7 +166,7 @@ def relax_many(
         for i in todo:
             t0 = time.perf_counter()
             results[i] = {**_relax_ase(structures[i], name, fmax, steps, device), "wall_s": time.perf_counter() - t0}
-    return results
+    return cast(list[dict], results)  # every index was filled above
 
 
 def relax_table(
@@ -201,7 +202,7 @@ def relax_table(
     rows: list[dict] = []
     ordered: list = []
     for i, s in enumerate(structures):
-        row = {"potential": name, "potential_version": version, "device": device, "error": None}
+        row: dict[str, Any] = {"potential": name, "potential_version": version, "device": device, "error": None}
         try:
             if not isinstance(s, Structure):
                 raise SimulationError(f"structure {i}: {s if isinstance(s, str) else type(s).__name__}")

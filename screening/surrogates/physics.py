@@ -166,7 +166,8 @@ def composition_estimator():
 
 
 # composition fits are the slow part and are shared by several candidates on the same rows
-_COMP_CACHE: dict[tuple[str, str], object] = {}
+_COMP_CACHE: dict[str, BaseEstimator] = {}  # fitted composition estimators
+_OOF_CACHE: dict[str, np.ndarray] = {}  # their out-of-fold predictions
 
 
 def _key(*arrays: np.ndarray) -> str:
@@ -177,7 +178,7 @@ def _key(*arrays: np.ndarray) -> str:
 
 
 def _comp_full(Xc: np.ndarray, y: np.ndarray):
-    key = ("full", _key(Xc, y))
+    key = _key(Xc, y)
     if key not in _COMP_CACHE:
         _COMP_CACHE[key] = composition_estimator().fit(Xc, y)
     return _COMP_CACHE[key]
@@ -185,13 +186,13 @@ def _comp_full(Xc: np.ndarray, y: np.ndarray):
 
 def _comp_oof(Xc: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Out-of-fold composition predictions, 5 folds grouped by ``groups`` (chemical systems), shuffled with the seed."""
-    key = ("oof", _key(Xc, y, np.array([str(g) for g in groups]).astype("U")))
-    if key not in _COMP_CACHE:
+    key = _key(Xc, y, np.array([str(g) for g in groups]).astype("U"))
+    if key not in _OOF_CACHE:
         oof = np.full(len(y), np.nan)
         for tr, te in GroupKFold(n_splits=5, shuffle=True, random_state=SEED).split(Xc, y, groups):
             oof[te] = composition_estimator().fit(Xc[tr], y[tr]).predict(Xc[te])
-        _COMP_CACHE[key] = oof
-    return _COMP_CACHE[key]
+        _OOF_CACHE[key] = oof
+    return _OOF_CACHE[key]
 
 
 def has_structure(X: np.ndarray) -> np.ndarray:
@@ -219,7 +220,7 @@ class StructureConductivityModel(RegressorMixin, BaseEstimator):
         self.folds = folds
 
     # ---------------------------------------------------------------- point model
-    def _fit_point(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[object, object]:
+    def _fit_point(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[BaseEstimator | None, BaseEstimator | None]:
         c = self.candidate
         if c not in CANDIDATES:
             raise ValueError(f"candidate={c!r}: expected one of {CANDIDATES}")
@@ -267,7 +268,8 @@ class StructureConductivityModel(RegressorMixin, BaseEstimator):
             raise ValueError(f"coverage={self.coverage!r}: expected a number in (0, 1)")
         if X.shape[1] != N_COMP + len(STRUCTURE_LABELS):
             raise ValueError(f"StructureConductivityModel.fit: {X.shape[1]} columns, expected {N_COMP + len(STRUCTURE_LABELS)}")
-        self.quantile_, self.stratum_quantiles_ = math.nan, {}
+        self.quantile_ = math.nan
+        self.stratum_quantiles_: dict[str, float] = {}
         self.calibration_residuals_, self.calibration_index_ = np.array([]), np.array([], int)
         if calibrate:
             self._calibrate(X, y, groups, families, strata)
@@ -288,6 +290,7 @@ class StructureConductivityModel(RegressorMixin, BaseEstimator):
             if not len(te) or not s.any():
                 continue
             if stack:
+                assert oof is not None
                 inner = tr[s]
                 second = second_stage(self.candidate).fit(np.column_stack([oof[inner], physics_block(X[inner])]), y[inner])
                 pred[te] = self._predict_point(_comp_full(X[tr, :N_COMP], y[tr]), second, X[te])

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -66,7 +67,7 @@ class FamilyData:
         return FamilyData(*(getattr(self, f)[mask] for f in ("X", "y", "groups", "families", "strata", "ids", "formulas", "split")))
 
 
-def family_data(splits: tuple[str, ...] = ("train",)) -> FamilyData:
+def family_data(splits: tuple[Literal["train", "test"], ...] = ("train",)) -> FamilyData:
     """The usable rows of the OBELiX ``splits`` with the cached structure features of their CIFs."""
     from screening.training.data import conductivity_data
     from screening.training.structure_features import obelix_structure_features
@@ -131,7 +132,7 @@ def lofo(candidate: str, d: FamilyData, families=LOFO_FAMILIES, scored: np.ndarr
             "rows": int(len(e)), "per_family": per}  # fmt: skip
 
 
-def choose(scores: dict[str, dict]) -> tuple[str, dict[str, dict]]:
+def choose(scores: dict[str, dict]) -> tuple[str, dict[str, Any]]:
     """The protocol's rule: ``(winner, {candidate: {score, eligible ...}})``."""
     ref = scores["composition"]["cv_mae"]
     table = {}
@@ -156,7 +157,7 @@ RUN_ORDER = ("phys_ridge", "phys_hgb_mono", "stack_mono", "stack_ridge", "compos
 
 def main(out: str | Path = "benchmarks/results/conductivity_round6_train.json", candidates=RUN_ORDER) -> dict:
     d = family_data(("train",))
-    scores = {}
+    scores: dict[str, dict[str, Any]] = {}
     result = {"rows_usable": int(len(d.y)), "rows_with_structure": int(d.structure.sum()), "repeats": list(CV_REPEATS),
               "families": list(LOFO_FAMILIES), "scores": scores}  # fmt: skip
     for name in candidates:
