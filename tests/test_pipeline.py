@@ -322,6 +322,19 @@ def test_a_formula_every_step_rejects_gets_its_reason_once():
     assert error.iloc[0].count("unknown element Xx") == 1 and error.iloc[1] is None
 
 
+def test_a_runs_ranking_reads_every_column_use_simulated_needs():
+    """use_simulated ranks the MD conductivity only where ``mlip_transport_ok``: a stored run's ranking must read it
+    (it was not among the columns read, so a flow never ranked on MD transport however good the fit)."""
+    from screening.pipeline.ranked import use_simulated
+
+    wanted = set(pipeline.ranking_columns())
+    assert {"mlip_transport_ok", "mlip_md_ps", "mlip_log10_sigma_S_cm", "mlip_e_hull_eV_atom"} <= wanted
+    table = pd.DataFrame({"candidate_id": ["a"], "log10_sigma_S_cm": [-6.0], "mlip_log10_sigma_S_cm": [-3.0],
+                          "mlip_log10_sigma_S_cm_std": [0.2], "mlip_md_ps": [20.0], "mlip_transport_ok": [True]})  # fmt: skip
+    out = use_simulated(table[[c for c in table.columns if c in wanted]])
+    assert out["conductivity_source"].tolist() == ["simulation"] and out["log10_sigma_S_cm"].tolist() == [-3.0]
+
+
 def test_a_runs_ranking_reads_no_formula_and_the_report_gets_details_for_its_rows_only():
     assert "formula" not in pipeline.ranking_columns() and "formula" in pipeline.report_columns()
     assert not set(pipeline.ranking_columns()) & set(pipeline.report_columns())

@@ -64,7 +64,7 @@ def ranking_columns(filters: dict | None = None, measured: bool = False) -> list
     for c in list(OBJECTIVES) + [g for preset in PRESETS.values() for g in preset.gates]:
         names.update({c, f"{c}_std", f"{c}_lo80", f"{c}_hi80"})
     names.update({"e_hull_source", "window_source", "e_hull_clipped", columns.MLIP_SIGMA, f"{columns.MLIP_SIGMA}_std",
-                  "mlip_md_ps", "mlip_e_hull_eV_atom"})  # fmt: skip
+                  "mlip_md_ps", "mlip_transport_ok", "mlip_e_hull_eV_atom"})  # fmt: skip
     names.update(c for c in columns.names("structure") if c.startswith("structure_log10_sigma_S_cm"))  # use_structure's
     return sorted(names)
 
