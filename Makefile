@@ -53,7 +53,7 @@ $(VENV)/.notebooks: $(VENV)/.installed
 notebook: $(VENV)/.notebooks
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $${JUPYTER_ARGS:-}
 
-# Debian's headless Chromium for tests/test_ui_browser.py (skipped when /usr/bin/chromium exists)
+# Debian's headless Chromium for tests/flows/test_ui_browser.py (skipped when /usr/bin/chromium exists)
 browser:
 	@if [ -x /usr/bin/chromium ]; then echo "chromium present"; else apt-get update && apt-get install -y chromium chromium-driver; fi
 

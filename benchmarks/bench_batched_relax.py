@@ -86,7 +86,7 @@ def main() -> None:
     lines += ["", f"Speed-up of the batch over one by one (SevenNet-0): {tw / ts_:.2f}x wall, {tc / tsc:.2f}x CPU."
               f" Relaxed energies, torch-sim against ase: largest difference {max(de):.2f} meV/atom, median"
               f" {float(np.median(de)):.2f} ({len(de)} cells; the 2 meV/atom agreement is also a test,"
-              " tests/test_simulation_batched.py).", ""]  # fmt: skip
+              " tests/simulation/test_batched.py).", ""]  # fmt: skip
     write_section_of(OUT, SECTION, "\n".join(lines) + "\n")
     print("\n".join(lines))
 

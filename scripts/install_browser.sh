@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's headless Chromium and its driver for the browser test (tests/test_ui_browser.py).
+# Install Debian's headless Chromium and its driver for the browser test (tests/flows/test_ui_browser.py).
 # Skipped when /usr/bin/chromium exists. Needs root (or sudo) and the apt repositories.
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then

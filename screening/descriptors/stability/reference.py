@@ -83,7 +83,7 @@ def minimum_energy_at_kinks(ir: InterfacialReactivity) -> float:
     """Lowest reaction energy (eV/atom) at the critical compositions, without balancing.
 
     Relies on pymatgen's private ``InterfacialReactivity._get_energy(ratio)`` and on
-    ``get_kinks``' mixing-ratio convention; tests/test_stability.py checks both against
+    ``get_kinks``' mixing-ratio convention; tests/descriptors/stability/test_stability.py checks both against
     ``ir.minimum`` so that a pymatgen release changing them fails a test.
     """
     c1 = ir.pd.pd_coords(ir.comp1)

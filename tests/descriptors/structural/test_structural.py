@@ -195,7 +195,7 @@ def test_featurizer_in_dataframe(obelix_dir):
 # ------------------------------------------------- Li networks of the fast-conductor seeds
 
 
-SEEDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "seeds"
+SEEDS = __import__("pathlib").Path(__file__).resolve().parents[3] / "seeds"
 
 
 @pytest.mark.parametrize("cif", ["Li7P3S11.cif", "Li3InCl6_C2m.cif", "LLTO_Li0.35La0.55TiO3.cif"])

@@ -105,7 +105,7 @@ def test_featurizer():
 def _seed(name: str) -> Structure:
     from pathlib import Path
 
-    return read_structure(Path(__file__).resolve().parents[1] / "seeds" / name)
+    return read_structure(Path(__file__).resolve().parents[2] / "seeds" / name)
 
 
 @pytest.mark.parametrize("seed, scales", [("Li3OCl_antiperovskite.cif", (2, 3)), ("Li6PS5Cl_argyrodite.cif", (2,))])
@@ -161,7 +161,7 @@ def test_shared_sites_are_mean_field_on_llto():
     """LLTO's A sites hold La 0.32 / Li 0.5 (z = 1/2) and La 0.784 / Li 0.16 (z = 0): La counts with its occupancy."""
     from screening.descriptors.bondvalence import _scatterers
 
-    s = read_structure(Path(__file__).resolve().parents[1] / "seeds" / "LLTO_Li0.35La0.55TiO3.cif")
+    s = read_structure(Path(__file__).resolve().parents[2] / "seeds" / "LLTO_Li0.35La0.55TiO3.cif")
     _, (c_frac, c_par), _ = _scatterers(s, "LLTO")
     # the cations at z = 0 and 1/2 are the A-site La (Ti sits at z = 0.265 and 0.735)
     weights = {round(float(z), 3): float(w) for (_, _, z), w in zip(c_frac, c_par[:, 0]) if min(abs(z), abs(z - 0.5)) < 1e-6}

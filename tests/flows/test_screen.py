@@ -18,7 +18,7 @@ from screening.errors import RunConflictError
 from screening.store import ResultStore
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = dict(limit=40, chunk_size=10, tiers=["composition"])
 
 

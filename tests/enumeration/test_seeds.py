@@ -10,7 +10,7 @@ from pymatgen.core import Composition
 
 from screening.enumeration import DEFAULT_EXCLUDED, element_notes, load_seeds
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 REQUIRED = {
     "Li6PS5Cl": "sulfide",

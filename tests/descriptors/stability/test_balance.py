@@ -10,7 +10,7 @@ from pymatgen.core import Composition
 from screening.descriptors import describe
 from screening.descriptors.stability.balance import balanced_composition
 
-SEEDS = sorted((Path(__file__).resolve().parents[1] / "seeds").glob("*.cif"))
+SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.cif"))
 
 
 @pytest.mark.parametrize("cif", SEEDS, ids=[p.stem for p in SEEDS])

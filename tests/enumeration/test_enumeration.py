@@ -32,7 +32,7 @@ from screening.enumeration import (
 from screening.errors import ScreeningError
 from screening.structures import composition_id
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 #: Known electrolytes that are not parents, with the parent they must come from.
 REDISCOVER = {

@@ -26,7 +26,7 @@ from flows.screen import ScreenParameters, screen
 from screening.store import ResultStore
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DASK = Path(sys.executable).with_name("dask")  # the `dask` console script of this environment
 SMALL = dict(limit=40, chunk_size=10, tiers=["composition"])  # as in test_flows.py: 4 chunks
 N_WORKERS = 2
