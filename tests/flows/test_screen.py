@@ -124,7 +124,8 @@ def test_parameter_schema_is_a_form_with_descriptions():
     # how to run it is one section of the same form
     assert "store_path" not in fields and fields["run"]["description"]
     run_fields = schema["definitions"]["RunOptions"]["properties"]
-    assert {"run_id", "store_path", "task_runner", "dask_address", "max_workers", "chunk_size", "reuse_identical"} == set(run_fields)
+    assert {"run_id", "store_path", "task_runner", "dask_address", "max_workers", "chunk_size", "reuse_identical",
+            "per_prototype"} == set(run_fields)  # fmt: skip
     assert all(f.get("description") for f in run_fields.values())
     # human titles, not the field names pydantic would title-case
     for name, field in {**fields, **run_fields}.items():
@@ -142,7 +143,9 @@ def test_the_form_has_a_weight_field_per_objective_with_its_direction_and_refuse
     for column, field in weights["properties"].items():
         better = "higher is better" if OBJECTIVES[column].direction > 0 else "lower is better"
         assert better in field["title"], column
-        assert {"minimum": 0.0}.items() <= next(a for a in field["anyOf"] if a.get("type") == "number").items()
+        # a plain number input (no type toggle), its bounds in allOf where the form's validator reads them
+        assert field["type"] == "number" and "anyOf" not in field, column
+        assert {"minimum": 0.0}.items() <= field["allOf"][0].items()
     preset = schema["definitions"]["ScreenParameters"]["properties"]["preset"]
     assert set(preset.get("enum") or schema["definitions"][preset["$ref"].split("/")[-1]]["enum"]) == set(PRESETS)
     assert "kappa" in schema["definitions"]["ScreenParameters"]["properties"]
@@ -315,12 +318,12 @@ def test_composition_only_run_ranks_in_a_store_that_held_a_stability_run(tmp_pat
 
 
 def test_a_run_that_fails_is_marked_failed_with_its_error(tmp_path, monkeypatch):
-    from screening import pipeline
+    from screening.pipeline import ranked
 
     def broken(*args, **kwargs):
         raise RuntimeError("ranking broke")
 
-    monkeypatch.setattr(pipeline, "rank_funnel", broken)
+    monkeypatch.setattr(ranked, "rank_funnel", broken)  # (where rank_run, which the flow calls, finds it)
     path = str(tmp_path / "failed.duckdb")
     state = screen(ScreenParameters(**SMALL, run_id="f", store_path=path), return_state=True)
     assert state.is_failed()
