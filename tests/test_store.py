@@ -53,7 +53,7 @@ def test_run_table_reads_only_the_columns_asked_for(small_store):
 def test_run_table_has_the_composition_descriptors_the_ranking_reads(small_store):
     """``cost_usd_per_kg`` lives in ``descriptors``: the ranking of a stored run reads it through run_table
     (it was left out of the join, so the cost objective silently dropped out of every flow's ranking)."""
-    from screening.pipeline.tiers import ranking_columns
+    from screening.pipeline import ranking_columns
 
     ids = [f"c{i}" for i in range(6)]
     small_store.write("descriptors", "r1", pd.DataFrame({"candidate_id": ids, "cost_usd_per_kg": [10.0, 20, 30, 40, 50, 60]}))
