@@ -62,6 +62,7 @@ def main() -> None:
     warm = [cells[0].copy()]
     relax_many(warm, "sevenn", steps=2, device=a.device, engine="torch-sim")  # model load, first call
     relax_many(warm, "sevenn", steps=2, device=a.device, engine="ase")
+    load_before = os.getloadavg()[0]
     res = {}
     res["sevenn torch-sim (one batch)"] = timed(lambda: relax_many(cells, "sevenn", a.fmax, a.steps, a.device, batch_size=len(cells), engine="torch-sim"))
     print("torch-sim", res["sevenn torch-sim (one batch)"][1:], flush=True)
@@ -74,8 +75,8 @@ def main() -> None:
     de = [abs(x["energy_eV_atom"] - y["energy_eV_atom"]) * 1000 for x, y in zip(b, s, strict=True) if x.get("error") is None and y.get("error") is None]
     conv = {k: sum(bool(r.get("converged")) for r in v[0]) for k, v in res.items()}
     lines = [SECTION, "", f"Run {datetime.now(timezone.utc):%Y-%m-%d} with `bench_batched_relax.py --n {a.n} --device {a.device}"
-             f" --fmax {a.fmax} --steps {a.steps}` (one thread, CPU shared with other jobs: load average 10-30 on 2 cores"
-             f" during the run). {len(cells)} cells of {min(len(c) for c in cells)}-{max(len(c) for c in cells)} atoms"
+             f" --fmax {a.fmax} --steps {a.steps} --max-atoms {a.max_atoms}` (one thread; 1-minute load average"
+             f" {load_before:.1f} before the timings and {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores). {len(cells)} cells of {min(len(c) for c in cells)}-{max(len(c) for c in cells)} atoms"
              f" ({atoms} in all): the smallest rows of the e_hull validation set ({', '.join(rows['red'])}).", "",
              "| engine | relaxations | converged | wall s | CPU s | relaxations/hour (wall) | relaxations/hour (CPU) |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip

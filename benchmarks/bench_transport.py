@@ -238,12 +238,19 @@ def main() -> None:
     ap.add_argument("--potential", default="chgnet")
     ap.add_argument("--work", default="/tmp/transport_cpu")
     ap.add_argument("--deadline", default=None, help="HH:MM UTC today: no run starts, and production stops, after it")
+    ap.add_argument("--names", default=None, help="comma-separated material names: run only these (e.g. to split the list over processes sharing --work)")
     ap.add_argument("--render-only", action="store_true")
     a = ap.parse_args()
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     temps = [float(t) for t in a.temperatures.split(",")]
     mats = CPU_MATERIALS if a.materials == "cpu" else GPU_MATERIALS
+    if a.names:
+        wanted = a.names.split(",")
+        unknown = sorted(set(wanted) - {n for n, _ in mats})
+        if unknown:
+            ap.error(f"--names: {', '.join(unknown)} not in the {a.materials} materials ({', '.join(n for n, _ in mats)})")
+        mats = [m for m in mats if m[0] in wanted]
     deadline = None
     if a.deadline:
         hh, mm = map(int, a.deadline.split(":"))

@@ -83,6 +83,10 @@ _STABILITY_KEY_COLUMNS = ["candidate_id", "formula", "formation_energy_eV_atom",
 _STRUCTURE_KEY_COLUMNS = ["candidate_id", "formula", "source"]
 #: candidates per structure-tier task (about 0.5-1 s each): small enough to spread over the workers
 STRUCTURE_CHUNK = 25
+#: columns of a relax chunk that its results depend on: the structure's (above) and the potential with its version
+_RELAX_KEY_COLUMNS = [*_STRUCTURE_KEY_COLUMNS, "potential", "potential_version"]
+#: candidates per relax-tier task (seconds to a minute each on CPU): one torch-sim batch, a resume point, a progress step
+RELAX_CHUNK = 8
 
 ChunkCallback = Callable[[int, int], None]
 _chunk_callbacks: list[ChunkCallback] = []
@@ -190,20 +194,59 @@ def screen_simulation(params: ScreenParameters, run_id: str, ranked: pd.DataFram
     return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
 
 
+def _relax_key(context, parameters: dict) -> str:
+    digest = _tier_digest("relax", parameters["digest"])
+    return pipeline.chunk_key("relax", digest, parameters["candidates"], _RELAX_KEY_COLUMNS)
+
+
+@task(name="relax tier", task_run_name="relax tier: chunk {index}", cache_key_fn=_relax_key, persist_result=True)
+def relax_chunk(index: int, candidates: pd.DataFrame, structures: list, digest: str) -> pd.DataFrame:
+    """The relax tier of one chunk (candidate_id, formula, source, potential and its version) with its structures."""
+    return pipeline.relax_tier(candidates, structures, str(candidates["potential"].iloc[0]))
+
+
 @flow(name="screen relax", log_prints=True)
-def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame) -> dict:
+def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame, digest: str = "") -> dict:
     """Tier 'relax': MLIP e_hull (relaxation only, batched where the potential allows) of the best ``mlip_relax_top_k``.
 
-    Rows go to the store's ``simulation`` table (the simulation tier, run after it, replaces
-    the rows of its own candidates); the re-ranking then gates and ranks on the MLIP e_hull.
+    The candidates are the first ``mlip_relax_top_k`` rows of the run's table as it is shown
+    (:func:`screening.shortlist.shortlist`: passing the gates, at most ``per_prototype`` of one
+    prototype), so the relaxations go to the shortlist a user reads. Chunks of
+    :data:`RELAX_CHUNK` are cached tasks (a resumed run relaxes nothing twice). Rows go to the
+    store's ``simulation`` table (the simulation tier, run after it, replaces the rows of its own
+    candidates); the re-ranking then gates and ranks on the MLIP e_hull. Without the mlip extra
+    the tier is skipped: the returned counts carry a ``note`` saying so, which becomes the run's note.
     """
+    from screening.shortlist import shortlist
+    from screening.simulation.potentials import potential_version
+
+    logger = get_run_logger()
     run = ScreenRun.attach(params, run_id)
-    best = ranked.sort_values("rank").head(params.mlip_relax_top_k)
-    structures = run.source.structures(list(best["candidate_id"]))
-    table = pipeline.relax_tier(best, structures, params.potential)
-    run.write("simulation", table)
-    n_failed = int(table[error_column("simulation")].notna().sum())
-    return {"in": len(best), "out": len(best) - n_failed, "failed": n_failed}
+    try:
+        version = potential_version(params.potential)
+    except Exception as exc:  # the mlip extra is not installed: the screen goes on without the tier
+        note = f"relax tier skipped: {exc}"
+        logger.warning(note)
+        return {"in": 0, "out": 0, "failed": 0, "note": note}
+    best = shortlist(ranked, params.mlip_relax_top_k, params.run.per_prototype)[0]
+    if best.empty:
+        return {"in": 0, "out": 0, "failed": 0}
+    rows = run.run_table(["formula", "source"], best["candidate_id"].tolist())
+    rows = best[["candidate_id"]].merge(rows, on="candidate_id", how="left").assign(potential=params.potential, potential_version=version)
+    rows["source"] = rows["source"].astype(object)
+    structures = run.source.structures(rows["candidate_id"].tolist())
+    n_failed = n_cached = n_chunks = 0
+    for index, start in enumerate(range(0, len(rows), RELAX_CHUNK)):
+        part = rows.iloc[start : start + RELAX_CHUNK].reset_index(drop=True)
+        state = relax_chunk(index=index, candidates=part, structures=structures[start : start + RELAX_CHUNK], digest=digest,
+                            return_state=True)  # fmt: skip
+        table = state.result()
+        run.write("simulation", table)
+        n_failed += int(table[error_column("simulation")].notna().sum())
+        n_cached += state.name == "Cached"
+        n_chunks += 1
+        logger.info("relax tier: %d of %d candidates relaxed", min(start + RELAX_CHUNK, len(rows)), len(rows))
+    return {"in": len(rows), "out": len(rows) - n_failed, "failed": n_failed, "chunks": n_chunks, "cached": n_cached}
 
 
 def task_runner_for(options: RunOptions):
@@ -346,7 +389,12 @@ def _tiers_and_ranking(run: ScreenRun, digest: str) -> pd.DataFrame:
     if "relax" in params.tiers and len(ranked):
         run.timings["rank_s"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        run.funnel["relax"] = screen_relax(params=params, run_id=run.run_id, ranked=ranked[["candidate_id", "rank"]])
+        shown = [c for c in ("candidate_id", "rank", "passes_gates", "prototype", "prototype_rank") if c in ranked]
+        relaxed = screen_relax(params=params, run_id=run.run_id, ranked=ranked[shown], digest=digest)
+        run.note = relaxed.pop("note", None) or run.note
+        run.timings["relax_chunks"] = relaxed.pop("chunks", 0)
+        run.timings["relax_cached_chunks"] = relaxed.pop("cached", 0)
+        run.funnel["relax"] = relaxed
         run.timings["relax_s"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
         ranked = run.rank()  # again, gated and ranked on the MLIP e_hull where it exists

@@ -97,7 +97,7 @@ def test_screen_dry_run_prints_validated_parameters(capsys):
     code, out, _ = run(capsys, "screen", "--family", "halide", "--element", "Y", "--limit", "3", "--filter", "window_width_V=1:", "--dry-run")
     params = json.loads(out)
     assert code == 0 and params["families"] == ["halide"] and params["limit"] == 3
-    assert params["filters"] == {"window_width_V": [1.0, None]} and params["tiers"] == ["composition", "stability", "structure"]
+    assert params["filters"] == {"window_width_V": [1.0, None]} and params["tiers"] == ["composition", "stability", "structure", "relax"]
 
 
 

@@ -42,6 +42,8 @@ TIER_MODULES: dict[str, tuple[str, ...]] = {
     "stability": ("screening.pipeline.tiers",),
     # the structure tier's results depend on the structures too: the source that reads or builds them
     "structure": ("screening.pipeline.structure", "screening.pipeline.sources"),
+    # the MLIP relaxations: the batched and ase engines, ordering, energetics (the potential's version is in the key too)
+    "relax": ("screening.pipeline.simulation", "screening.pipeline.sources"),
 }
 
 

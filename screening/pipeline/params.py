@@ -204,15 +204,16 @@ class ScreenParameters(BaseModel):
     )
     limit: int | None = Field(None, ge=1, title='Candidate budget', description="candidate budget: screen at most this many candidates (empty: all)")
     tiers: list[Tier] = Field(
-        default_factory=lambda: list[Tier](["composition", "stability", "structure"]),
+        default_factory=lambda: list[Tier](["composition", "stability", "structure", "relax"]),
         title='Tiers to run',
         min_length=1,
         description="tiers to run: 'composition' (descriptors + surrogate predictions, ~1 ms a candidate, always run), "
         "'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula), "
         "'structure' (the candidate's own structure: Li sublattice, bottlenecks, BVSE barriers and a structure-aware "
-        "conductivity the ranking uses, about 0.5-1 s a structure, on the best structure_top_k) and 'simulation' "
-        "(MLIP relaxation and MD, minutes a candidate, on the best simulation_top_k); 'relax' (MLIP e_hull, relaxation only, "
-        "of the best mlip_relax_top_k after the structure tier, seconds a candidate); both need the mlip extra",
+        "conductivity the ranking uses, about 0.5-1 s a structure, on the best structure_top_k), 'relax' (MLIP e_hull, "
+        "relaxation only, of the best mlip_relax_top_k of the table after the structure tier, tens of seconds a candidate on "
+        "CPU; skipped, with a note, without the mlip extra) and 'simulation' (MLIP relaxation and MD, minutes a candidate, "
+        "on the best simulation_top_k; needs the mlip extra)",
     )
     stability_top_k: int | None = Field(
         2000,
@@ -227,7 +228,8 @@ class ScreenParameters(BaseModel):
         title="MLIP relaxation on the best K'",
         ge=1,
         le=100_000,
-        description="tier 'relax': relax (no MD) the best K' ranked candidates with the interatomic potential, batched "
+        description="tier 'relax': relax (no MD) the best K' candidates of the table (after the per-prototype cap) with "
+        "the interatomic potential, batched "
         "with torch-sim where it wraps the potential (SevenNet-0; CHGNet relaxes one by one), and gate and rank on their "
         "MLIP e_hull (needs the mlip extra)",
     )

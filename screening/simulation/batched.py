@@ -12,6 +12,12 @@ torch-sim 0.3.0 wraps SevenNet but not CHGNet, so :data:`BATCHED_POTENTIALS` is 
 any other potential, a missing ``torch_sim`` or a batch that fails as a whole takes the ase path
 (:func:`screening.simulation.relax`, one structure at a time), which the ``engine`` key records.
 The device is ``cuda`` when torch sees a GPU, else ``cpu``, as for the ase path.
+
+``engine="auto"`` batches on a GPU only: on CPU one batch of SevenNet-0 was slower than the
+same cells one by one (0.70x on 8 cells, 0.72x on 16, one thread;
+``benchmarks/bench_batched_relax.py``, "Batched relaxation" in
+``benchmarks/results/simulation.md``): a CPU gains nothing from the larger graph, and a batch
+keeps stepping until its slowest cell converges. ``engine="torch-sim"`` batches anyway.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ def relax_many(
 ) -> list[dict]:
     """Relax many ordered structures; one dict per structure, in order (see the module docstring).
 
-    ``engine``: ``"auto"`` (batched where :func:`batched_available`, else ase), ``"ase"``
+    ``engine``: ``"auto"`` (batched on a CUDA device where :func:`batched_available`, else ase), ``"ase"``
     (one by one) or ``"torch-sim"`` (batched; :class:`SimulationError` when the potential has
     no batched engine). ``batch_size`` structures go through the engine together. A batch
     that fails as a whole is relaxed again one by one on the ase path (``engine`` says which).
@@ -140,7 +146,7 @@ def relax_many(
         raise SimulationError(f"batch_size={batch_size}: must be at least 1")
     structures = list(structures)
     device = device or default_device()
-    batched = engine == "torch-sim" or (engine == "auto" and batched_available(name))
+    batched = engine == "torch-sim" or (engine == "auto" and str(device).startswith("cuda") and batched_available(name))
     if engine == "torch-sim" and not batched_available(name):
         raise SimulationError(f"potential {name!r}: no batched engine (torch-sim wraps {sorted(BATCHED_POTENTIALS)})")
     results: list[dict | None] = [None] * len(structures)

@@ -307,7 +307,8 @@ def test_resuming_with_other_parameters_is_refused(tmp_path):
 
 def test_composition_only_run_ranks_in_a_store_that_held_a_stability_run(tmp_path):
     path = str(tmp_path / "mixed.duckdb")
-    screen(ScreenParameters(limit=10, chunk_size=10, stability_top_k=5, run_id="with-stability", store_path=path))
+    screen(ScreenParameters(limit=10, chunk_size=10, stability_top_k=5, tiers=["composition", "stability", "structure"],
+                            run_id="with-stability", store_path=path))  # fmt: skip
     screen(ScreenParameters(**SMALL, run_id="composition-only", store_path=path))
     ranked = ResultStore(path).query("SELECT * FROM ranked WHERE run_id = 'composition-only'")
     assert len(ranked) == 40 and ranked["window_width_V"].isna().all()

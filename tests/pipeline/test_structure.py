@@ -11,6 +11,9 @@ from pymatgen.core import Lattice, Structure
 
 from screening.pipeline import STRUCTURE_COLUMNS, ScreenParameters, structure_tier, use_measured, use_simulated, use_structure
 
+#: the default tiers but the MLIP relaxations (tests/flows/test_relax_tier.py runs those)
+NO_MLIP = ["composition", "stability", "structure"]
+
 
 def _li2s() -> Structure:
     """Antifluorite Li2S (Fm-3m, a = 5.71 A)."""
@@ -128,7 +131,7 @@ def test_an_enumerated_screen_describes_its_best_k_and_ranks_them_on_their_struc
 
     path = str(tmp_path / "s.duckdb")
     params = ScreenParameters(source="enumerated", families=["halide", "sulfide"], limit=40, chunk_size=20, stability_top_k=20,
-                              structure_top_k=6, run_id="st", store_path=path)  # fmt: skip
+                              structure_top_k=6, tiers=NO_MLIP, run_id="st", store_path=path)  # fmt: skip
     screen(params)
     store = ResultStore(path)
     ranked = store.query("SELECT * FROM ranked WHERE run_id = 'st' ORDER BY rank")
@@ -172,7 +175,7 @@ def test_a_file_screen_describes_the_files_own_structures(tmp_path):
     (tmp_path / "li3incl6.cif").write_text((seeds / "Li3InCl6_C2m.cif").read_text())
     (tmp_path / "li2zrcl6.cif").write_text((seeds / "Li2ZrCl6_P-3m1.cif").read_text())
     gates_off = {"e_hull_eV_atom": (None, None), "window_width_V": (None, None)}  # every file enters the pool
-    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), filters=gates_off, run_id="files",
+    params = ScreenParameters(source="file", cif_glob=str(tmp_path / "*.cif"), filters=gates_off, tiers=NO_MLIP, run_id="files",
                               store_path=str(tmp_path / "f.duckdb"))  # fmt: skip
     screen(params)
     ranked = ResultStore(params.store_path).query("SELECT * FROM ranked WHERE run_id = 'files' ORDER BY parent")

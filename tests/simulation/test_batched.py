@@ -59,7 +59,7 @@ def test_a_batch_that_fails_as_a_whole_is_relaxed_one_by_one(torchsim, monkeypat
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(batched, "_relax_batched", broken)
-    out = batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "sevenn", steps=20, device="cpu")
+    out = batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "sevenn", steps=20, device="cpu", engine="torch-sim")
     assert [r["engine"] for r in out] == ["ase", "ase"]
     assert all(r["error"] is None and "out of memory" in r["fallback"] for r in out)
 
@@ -69,13 +69,25 @@ def test_relax_table_keeps_bad_rows_as_errors_and_gives_e_hull_for_the_others(to
     from screening.simulation.batched import relax_table
 
     hull = ReferenceHull(["Li", "Cl", "LiCl"], [0.0, 0.0, -1.9])
-    t = relax_table(["no structure: enumerator failed", rocksalt(5.2)], "sevenn", steps=50, hull=hull, device="cpu")
+    t = relax_table(["no structure: enumerator failed", rocksalt(5.2)], "sevenn", steps=50, hull=hull, device="cpu", engine="torch-sim")
     assert len(t) == 2
     assert "no structure" in t["error"].iloc[0] and np.isnan(t["mlip_e_hull_eV_atom"].iloc[0])
     assert t["error"].iloc[1] is None and t["relax_engine"].iloc[1] == "torch-sim"
     assert np.isfinite(t["mlip_e_hull_eV_atom"].iloc[1]) and np.isfinite(t["mlip_formation_energy_eV_atom"].iloc[1])
     assert t["mlip_hull_formation_energy_eV_atom"].iloc[1] == pytest.approx(-1.9)
     assert t["mlip_e_hull_eV_atom"].iloc[1] == pytest.approx(t["mlip_formation_energy_eV_atom"].iloc[1] + 1.9, abs=1e-9)
+
+
+def test_auto_engine_batches_on_a_gpu_only(torchsim, monkeypatch):
+    """On CPU one batch was slower than one by one (bench_batched_relax.py): "auto" takes the ase path there."""
+    from screening.simulation import batched
+
+    calls = []
+    monkeypatch.setattr(batched, "_relax_batched", lambda cells, *a: calls.append(len(cells)) or [{"error": None}] * len(cells))
+    assert [r["engine"] for r in batched.relax_many([rocksalt(5.2)], "sevenn", steps=5, device="cpu")] == ["ase"]
+    assert calls == []
+    assert [r["engine"] for r in batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "sevenn", device="cuda")] == ["torch-sim"] * 2
+    assert calls == [2]
 
 
 def test_relax_tier_rows_replace_the_composition_e_hull_in_the_ranking(torchsim):
