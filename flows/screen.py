@@ -23,9 +23,11 @@ How a run is organised:
 4. the structure tier (``.map`` over chunks of 25) on the best ``structure_top_k`` of the run ranked
    after the stability tier (conductivity gates off: :func:`screening.pipeline.structure_pool`),
    their structures from the run's candidate source, cached under the chunk's ids;
-5. the flow reads the run back from the store, ranks it (the structure-aware conductivity in place
-   of the composition model's where the structure tier gave one) and writes the scores; the
-   simulation tier, when asked for, then simulates the best and the run is ranked again;
+5. the flow reads the run back from the store and ranks it (the structure-aware conductivity in place
+   of the composition model's where the structure tier gave one); the relax tier (a default tier)
+   relaxes the best ``mlip_relax_top_k`` of the table as shown with the MLIP, in cached chunks, and
+   the run is ranked again on their MLIP e_hull; the simulation tier, when asked for, then
+   simulates the best and the run is ranked again; the scores are written;
 6. artifacts: the top-N table, a markdown summary of the funnel, a Pareto plot (a failure
    to write them is logged, it does not fail a finished run).
 

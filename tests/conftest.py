@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # Prefect's ephemeral API server must start within 20 s by default: not always true on a loaded
 # machine, and test subprocesses (which copy this environment) each start one
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+# Task results (the resume cache) go to a fresh folder per test session, removed at its end, so a test that counts
+# cached chunks never finds an earlier session's; test subprocesses inherit it. Set before Prefect is imported.
+_STORAGE = None
+if "PREFECT_RESULTS_LOCAL_STORAGE_PATH" not in os.environ:
+    _STORAGE = tempfile.mkdtemp(prefix="screening-tests-prefect-storage-")
+    os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = _STORAGE
 
 
 def folder_snapshot(directory) -> dict:
@@ -71,3 +79,5 @@ def pytest_unconfigure(config):
     if server_module is not None:
         for server in list(server_module.SubprocessASGIServer._instances.values()):
             server.stop()
+    if _STORAGE is not None:
+        shutil.rmtree(_STORAGE, ignore_errors=True)

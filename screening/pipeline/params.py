@@ -221,10 +221,11 @@ class ScreenParameters(BaseModel):
         ge=1,
         description="run the stability tier on the best K candidates of the composition tier (empty: on all)",
     )
-    #: default K': 15 min of relaxation on 2 CPU cores / 64 s for a 117-atom enumerated cell (CHGNet, ase path;
-    #: README, simulation tier) = 14, rounded to 15; not yet measured on a 3,000-candidate screen
+    #: default K': ~15 min of relaxation on 2 CPU cores. Measured on the 3,000-candidate enumerated screen (CHGNet, ase
+    #: path, 97-120-atom cells, 2 MD jobs on the same 2 cores): 208-489 s a relaxation; ordered approximants reach
+    #: 160 atoms, so 15 would have taken 30-75 min; 8 is about 15 min unloaded (benchmarks/results/shortlist.md)
     mlip_relax_top_k: int = Field(
-        15,
+        8,
         title="MLIP relaxation on the best K'",
         ge=1,
         le=100_000,

@@ -96,8 +96,15 @@ def order_structure(
 
     Returns ``(ordered, info)`` with ``info`` keys ``ordering`` (``"ordered"``,
     ``"random-ewald"`` or ``"random"``), ``n_atoms``, ``supercell`` (scaling per axis).
-    Raises :class:`SimulationError` when the structure, or the supercell it needs, has
-    more than ``max_atoms`` sites, or is empty.
+    When the exact ordering needs a supercell of more than ``max_atoms`` atoms (a dilute
+    dopant: 0.0275 per site needs x40), the result is an approximant: the largest supercell
+    that fits, each group of equally occupied sites filled with the rounded number of atoms
+    of each species, so its composition is near the structure's, not equal (a dopant below
+    half an atom in that cell is dropped). Then ``ordering`` starts with ``"approximant-"``,
+    and ``info`` has ``exact_supercell`` (the multiplier the exact ordering needs) and
+    ``approximant_formula``. Energies of an approximant are those of its own composition.
+    Raises :class:`SimulationError` when an ordered structure, or one cell's atoms, exceed
+    ``max_atoms``, or the structure is empty.
     """
     if not isinstance(structure, Structure):
         raise SimulationError(f"structure={type(structure).__name__}: expected a pymatgen Structure")
@@ -108,9 +115,14 @@ def order_structure(
             raise SimulationError(f"{structure.formula}: {len(structure)} atoms > max_atoms={max_atoms}")
         return structure.copy(), {"ordering": "ordered", "n_atoms": len(structure), "supercell": [1, 1, 1]}
     mult = _supercell_multiplier(structure)
-    n_sites = len(structure) * mult
-    if n_sites > max_atoms * 2:  # sites incl. vacancies; the ordered cell is checked below
-        raise SimulationError(f"{structure.composition.reduced_formula}: disordered cell needs a x{mult} supercell ({n_sites} sites)")
+    n_atoms = structure.composition.num_atoms
+    approximant = len(structure) * mult > max_atoms * 2 or n_atoms * mult > max_atoms
+    if approximant:  # the exact cell is too large: the largest supercell that fits, occupancies rounded in it
+        exact = mult
+        mult = int(max_atoms // n_atoms)
+        if mult < 1:
+            raise SimulationError(f"{structure.composition.reduced_formula}: {n_atoms:g} atoms a cell > max_atoms={max_atoms}"
+                                  f" (the exact ordering needs a x{exact} supercell)")  # fmt: skip
     scale = _scaling_matrix(structure, mult)
     supercell = structure * scale
     rng = np.random.default_rng(seed)
@@ -120,6 +132,11 @@ def order_structure(
         if trial >= n_trials:
             break
         cand = _random_ordering(supercell, rng)
+        if approximant and len(cand) > max_atoms and mult > 1:  # rounding up overshot: one size smaller
+            mult -= 1
+            scale = _scaling_matrix(structure, mult)
+            supercell = structure * scale
+            continue
         if len(cand) > max_atoms:
             raise SimulationError(f"{structure.composition.reduced_formula}: ordered supercell has {len(cand)} atoms > max_atoms={max_atoms}")
         try:
@@ -131,4 +148,8 @@ def order_structure(
             best, best_e = cand, e
     if best is None:
         raise SimulationError(f"n_trials={n_trials}: expected at least one ordering trial")
-    return best, {"ordering": method, "n_atoms": len(best), "supercell": scale}
+    info = {"ordering": method, "n_atoms": len(best), "supercell": scale}
+    if approximant:
+        info.update(ordering=f"approximant-{method}", exact_supercell=exact,
+                    approximant_formula=best.composition.reduced_formula)  # fmt: skip
+    return best, info

@@ -31,7 +31,7 @@ def _timings(store, run_id: str) -> dict:
 
 
 def test_the_relax_tier_is_a_default_tier():
-    assert ScreenParameters().tiers[-1] == "relax" and ScreenParameters().mlip_relax_top_k == 15
+    assert ScreenParameters().tiers[-1] == "relax" and ScreenParameters().mlip_relax_top_k == 8
 
 
 def test_a_screen_ranks_its_shortlist_on_the_mlip_e_hull_and_a_resume_relaxes_nothing_twice(tmp_path):

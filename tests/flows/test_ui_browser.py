@@ -11,6 +11,7 @@ absent and cannot be installed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -223,6 +224,9 @@ def test_custom_run_from_the_ui(served, tmp_path):
     assert runs["flow_run_id"].tolist() == [run_id] and runs["flow_run_name"].tolist() == [name]
     assert list(runs["status"]) == ["completed"]
     assert list(runs["n_candidates"]) == [5]
+    # the default tiers ran, the MLIP relaxations of the best rows too
+    timings = json.loads(store.query("SELECT timings FROM runs")["timings"][0])
+    assert {"structure_s", "relax_s"} <= set(timings), timings
     ranked = store.query("SELECT candidate_id, rank FROM ranked")
     assert len(ranked) == 5 and ranked["candidate_id"].is_unique
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}, timeout=5).json()

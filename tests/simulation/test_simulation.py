@@ -56,6 +56,24 @@ def test_ordering_of_a_disordered_cell_gives_whole_atoms_and_keeps_composition()
         order_structure(rocksalt() * [3, 3, 3], max_atoms=8)
 
 
+def test_a_dilute_dopant_gets_an_ordered_approximant_that_fits_max_atoms():
+    """Li2S with 2.75 % Na on the Li sites needs a x18 cell (54 atoms) to order (the 3,000-candidate screen's relax tier
+    failed on 11 of 15 such rows, co-doped cells needing x20-x1071): with max_atoms 30 the approximant fills the largest
+    supercell that fits, occupancies rounded."""
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.71), ["S", {"Li": 0.9725, "Na": 0.0275}], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    s = s.get_primitive_structure()  # 3 sites
+    assert order_structure(s, max_atoms=60, seed=0)[1]["ordering"] == "random-ewald"  # x18 fits: exact
+    ordered, info = order_structure(s, max_atoms=30, seed=0)
+    assert ordered.is_ordered and len(ordered) <= 30
+    assert info["ordering"].startswith("approximant-") and info["exact_supercell"] == 18
+    comp = ordered.composition
+    assert comp["S"] == 10 and comp["Li"] + comp["Na"] == 20 and comp["Na"] == 1  # 0.55 Na atoms rounded to 1
+    assert info["approximant_formula"] == comp.reduced_formula
+    # an ordered structure, or one whose single cell is too large, is still refused
+    with pytest.raises(SimulationError, match="max_atoms"):
+        order_structure(s * [4, 4, 4], max_atoms=30)
+
+
 def test_arrhenius_recovers_a_known_activation_energy():
     pytest.importorskip("pymatgen.analysis.diffusion")
     k_b = 8.617333262e-5
