@@ -14,7 +14,7 @@ any other potential, a missing ``torch_sim`` or a batch that fails as a whole ta
 The device is ``cuda`` when torch sees a GPU, else ``cpu``, as for the ase path.
 
 ``engine="auto"`` batches on a GPU only: on CPU one batch of SevenNet-0 was slower than the
-same cells one by one (0.70x on 8 cells, 0.72x on 16, one thread;
+same cells one by one (0.72x on 16 cells of 5-14 atoms, one thread;
 ``benchmarks/bench_batched_relax.py``, "Batched relaxation" in
 ``benchmarks/results/simulation.md``): a CPU gains nothing from the larger graph, and a batch
 keeps stepping until its slowest cell converges. ``engine="torch-sim"`` batches anyway.
