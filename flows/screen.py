@@ -233,10 +233,8 @@ def screen_relax(params: ScreenParameters, run_id: str, ranked: pd.DataFrame, di
     best = shortlist(ranked, params.mlip_relax_top_k, params.run.per_prototype)[0]
     if best.empty:
         return {"in": 0, "out": 0, "failed": 0}
-    rows = run.run_table(["formula", "source"], best["candidate_id"].tolist())
-    rows = best[["candidate_id"]].merge(rows, on="candidate_id", how="left").assign(potential=params.potential, potential_version=version)
-    rows["source"] = rows["source"].astype(object)
-    structures = run.source.structures(rows["candidate_id"].tolist())
+    rows, structures = run.tier_input(best["candidate_id"].tolist())
+    rows = rows.assign(potential=params.potential, potential_version=version)
     n_failed = n_cached = n_chunks = 0
     for index, start in enumerate(range(0, len(rows), RELAX_CHUNK)):
         part = rows.iloc[start : start + RELAX_CHUNK].reset_index(drop=True)
@@ -350,16 +348,9 @@ def _structure_tier(run: ScreenRun, digest: str, timings: dict) -> dict:
     params = run.params
     t = time.perf_counter()
     pool = pipeline.structure_pool(run.rank(pool=True), params.structure_top_k)
-    rows = run.run_table(["formula", "source"], pool["candidate_id"].tolist())
-    rows = pool[["candidate_id"]].merge(rows, on="candidate_id", how="left")
-    rows["source"] = rows["source"].astype(object)
+    rows, structures = run.tier_input(pool["candidate_id"].tolist())
     if rows.empty:  # no candidate passed the stability gates
         return {"in": 0, "out": 0, "failed": 0}
-    try:
-        structures = run.source.structures(rows["candidate_id"].tolist())
-    except Exception as exc:  # the source itself failed: every row says so, the run goes on
-        structures = [f"{i}: structures of source {params.source!r} could not be read ({type(exc).__name__}: {exc})"
-                      for i in rows["candidate_id"]]  # fmt: skip
     timings["structure_fetch_s"] = round(time.perf_counter() - t, 3)
     starts = range(0, len(rows), STRUCTURE_CHUNK)
     pieces = [rows.iloc[i : i + STRUCTURE_CHUNK].reset_index(drop=True) for i in starts]

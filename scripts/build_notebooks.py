@@ -206,7 +206,10 @@ EXPLORE = [
 Open one screening run from the results store, look at the trade-offs between conductivity,
 electrochemical window and mechanics, and pick candidates with SQL. The store is the
 DuckDB file `results/screening.duckdb` (or `SCREENING_RESULTS_PATH`); if it holds no
-screen yet, the first cell runs a small one (300 enumerated candidates, about a minute).
+screen yet, the first cell runs a small one (300 enumerated candidates through the
+composition, stability and structure tiers, a few minutes on 2 cores; it leaves out the
+default MLIP relaxation tier, which takes minutes a candidate on CPU: add `"relax"` to
+`tiers` to run it).
 Set `RUN_ID` to a run id from `screening runs` to show that run; by default it is the
 latest completed run, and every output names the run it shows.
 """),
@@ -219,10 +222,10 @@ from screening.store import ResultStore
 RUN_ID = None  # a run id from `screening runs`; None: the latest completed run
 
 store = ResultStore()
-if RUN_ID is None and store.latest_run() is None:  # no screen yet: `screening screen --source enumerated --limit 300`
+if RUN_ID is None and store.latest_run() is None:  # no screen yet: a small one, without the MLIP relaxation tier
     from flows.screen import ScreenParameters, screen
 
-    RUN_ID = screen(ScreenParameters(source="enumerated", limit=300))
+    RUN_ID = screen(ScreenParameters(source="enumerated", limit=300, tiers=["composition", "stability", "structure"]))
 run = store.run_info(RUN_ID)  # an unknown id is an error that lists the runs
 run_id = run.run_id
 ranked = store.query("SELECT * FROM ranked WHERE run_id = ? ORDER BY rank NULLS LAST", [run_id])

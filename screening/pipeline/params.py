@@ -211,8 +211,8 @@ class ScreenParameters(BaseModel):
         "'stability' (electrochemical window and interface reaction energies from the reference hull, ~10 ms a formula), "
         "'structure' (the candidate's own structure: Li sublattice, bottlenecks, BVSE barriers and a structure-aware "
         "conductivity the ranking uses, about 0.5-1 s a structure, on the best structure_top_k), 'relax' (MLIP e_hull, "
-        "relaxation only, of the best mlip_relax_top_k of the table after the structure tier, tens of seconds a candidate on "
-        "CPU; skipped, with a note, without the mlip extra) and 'simulation' (MLIP relaxation and MD, minutes a candidate, "
+        "relaxation only, of the best mlip_relax_top_k of the table after the structure tier, minutes a candidate of ~100 atoms "
+        "on 2 CPU cores; skipped, with a note, without the mlip extra) and 'simulation' (MLIP relaxation and MD, minutes a candidate, "
         "on the best simulation_top_k; needs the mlip extra)",
     )
     stability_top_k: int | None = Field(

@@ -163,6 +163,25 @@ class ScreenRun:
         """Columns of some of the run's candidates (from the store), keyed by ``candidate_id``."""
         return self.store.run_table(self._id(), columns=columns, ids=ids)
 
+    def tier_input(self, ids: list[str]) -> tuple[pd.DataFrame, list]:
+        """What a structure-based tier works on: the rows (``candidate_id``, ``formula``, ``source``) of ``ids``, in
+        that order, and their structures from the run's source.
+
+        A structure the source cannot give is its row's error message (a string, as the source
+        returns it); when the source itself fails, every row's message says so and the run goes on.
+        """
+        rows = pd.DataFrame({"candidate_id": list(ids)}).merge(self.run_table(["formula", "source"], list(ids)),
+                                                               on="candidate_id", how="left")  # fmt: skip
+        rows["source"] = rows["source"].astype(object)
+        if rows.empty:
+            return rows, []
+        try:
+            structures = self.source.structures(rows["candidate_id"].tolist())
+        except Exception as exc:  # the source itself failed: every row says so, the run goes on
+            structures = [f"{i}: structures of source {self.params.source!r} could not be read ({type(exc).__name__}: {exc})"
+                          for i in rows["candidate_id"]]  # fmt: skip
+        return rows, structures
+
     def finish(self, ranked: pd.DataFrame, timings: Mapping | None = None) -> pd.DataFrame:
         """Complete the run: its scores, the report's columns on the rows it shows, the funnel's ranking stages, its
         note (when no candidate came) and ``completed`` with the timings. Returns ``ranked`` with those details."""

@@ -78,3 +78,26 @@ def test_without_the_mlip_extra_the_relax_tier_is_skipped_with_a_note(tmp_path, 
     assert run["status"] == "completed" and run["note"].startswith("relax tier skipped: potential 'chgnet': package not installed")
     ranked = store.query("SELECT e_hull_ranked_source FROM ranked WHERE run_id = 'bare'")
     assert len(ranked) == 2 and set(ranked["e_hull_ranked_source"]) == {"reference"}
+
+
+def test_a_source_that_cannot_give_structures_fails_the_relax_rows_not_the_run(tmp_path, monkeypatch):
+    """The relax tier reads its structures from the run's source again: when that read fails, each of its rows says why
+    (``simulation_error``) and the run completes, as in the structure tier."""
+    pytest.importorskip("chgnet")
+    from flows.screen import screen
+    from screening.pipeline.sources import FileSource
+    from screening.store import ResultStore
+
+    def unreadable(self, ids):
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(FileSource, "structures", unreadable)
+    params = ScreenParameters(source="file", cif_glob=_files(tmp_path), filters=GATES_OFF, tiers=TIERS, mlip_relax_top_k=1,
+                              run_id="lost", store_path=str(tmp_path / "l.duckdb"))  # fmt: skip
+    assert screen(params) == "lost"
+    store = ResultStore(params.store_path)
+    assert store.query("SELECT status FROM runs WHERE run_id = 'lost'")["status"].item() == "completed"
+    errors = store.query("SELECT candidate_id, simulation_error FROM simulation WHERE run_id = 'lost'")
+    assert len(errors) == 1
+    assert "could not be read (OSError: the disk went away)" in errors["simulation_error"].item()
+    assert errors["candidate_id"].item() in errors["simulation_error"].item()

@@ -145,9 +145,14 @@ def choose(page, title: str, option: str) -> None:
 
 def fill_number(page, title: str, value: str):
     """Type ``value`` in the number field titled ``title`` (an optional number needs no type toggle); return the field."""
+    from playwright.sync_api import expect
+
     field = form_field(page, title)
     assert field.get_by_role("button", name="None", exact=True).count() == 0, f"{title}: a type toggle"
-    field.locator("input[type=number]").fill(value)
+    box = field.locator("input[type=number]")
+    box.fill(value)
+    box.press("Tab")  # the form takes the value on input; leaving the field makes sure it has before a Submit
+    expect(box).to_have_value(value)
     return field
 
 
@@ -189,8 +194,10 @@ def test_custom_run_from_the_ui(served, tmp_path):
             page.screenshot(path=str(shots / "bad_weight.png"))
             time.sleep(2)
             assert httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json() == []  # refused before a run exists
-            budget.locator("input[type=number]").fill("5")
-            weight.locator("input[type=number]").fill("2")
+            fill_number(page, "Candidate budget", "5")
+            fill_number(page, sigma, "2")
+            # the default K' (8) relaxes all 5 rows with the MLIP, minutes each on 2 cores: the tier runs on the best one
+            fill_number(page, "MLIP relaxation on the best K'", "1")
             choose(page, "Ranking preset", "li-metal-anode")  # the ranking preset by name
             page.screenshot(path=str(shots / "form.png"), full_page=True)
             page.get_by_role("button", name="Submit").click()
@@ -215,6 +222,7 @@ def test_custom_run_from_the_ui(served, tmp_path):
     assert state == "COMPLETED", (tmp_path / "serve.log").read_text()[-3000:]
     params = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["parameters"]
     assert params["params"]["limit"] == 5 and params["params"]["preset"] == "li-metal-anode"
+    assert params["params"]["mlip_relax_top_k"] == 1
     assert {k: v for k, v in params["params"]["weights"].items() if v is not None} == {"log10_sigma_S_cm": 2}
     store = ResultStore(store_path)
     runs = store.query("SELECT run_id, status, n_candidates, flow_run_id, flow_run_name FROM runs")
@@ -224,9 +232,10 @@ def test_custom_run_from_the_ui(served, tmp_path):
     assert runs["flow_run_id"].tolist() == [run_id] and runs["flow_run_name"].tolist() == [name]
     assert list(runs["status"]) == ["completed"]
     assert list(runs["n_candidates"]) == [5]
-    # the default tiers ran, the MLIP relaxations of the best rows too
+    # the default tiers ran, the MLIP relaxation of the best row too
     timings = json.loads(store.query("SELECT timings FROM runs")["timings"][0])
     assert {"structure_s", "relax_s"} <= set(timings), timings
+    assert len(store.query("SELECT candidate_id FROM simulation")) == 1  # K' from the form
     ranked = store.query("SELECT candidate_id, rank FROM ranked")
     assert len(ranked) == 5 and ranked["candidate_id"].is_unique
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}, timeout=5).json()
