@@ -15,6 +15,7 @@ module constant:
 ``SCREENING_VERIFY_CHECKSUMS``  check each dataset file on first load (when off, the fingerprint hashes the files)
 ``SCREENING_RESULTS_ROOT``      the folder a run from the UI or the API may write its store in (``store_path`` is confined to it)
 ``SCREENING_MAX_*``             bounds of structure input (sites, file bytes, cell length, volume per atom, BVSE grid points, glob matches)
+``SCREENING_MLIP_WORKERS``      processes that relax a relax tier's candidates one by one (0, the default: one per CPU core on CPU, 1 on a GPU)
 ``SCREENING_QUERY_*``           bounds of user SQL: ``MEMORY_LIMIT`` (2GB), ``THREADS`` (2), ``TIMEOUT_S`` (60), ``MAX_ROWS`` (100000)
 """
 
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     max_volume_per_atom_A3: float = Field(150.0, description="most cell volume per atom, in A^3 (solids have 10-60; more is a vacuum cell)")
     max_bvse_grid_points: int = Field(8_000_000, ge=64, description="most BVSE grid points a caller may ask for (about 80 bytes each)")
     max_glob_matches: int = Field(100_000, description="most paths a cif_glob may match")
+    mlip_workers: int = Field(0, ge=0, description="processes that relax one-by-one (ase path) MLIP relaxations of a batch; 0: one per CPU core on CPU, 1 on a GPU")
     query_memory_limit: str = Field("2GB", description="DuckDB memory limit of one user query (`screening query`, ResultStore.query)")
     query_threads: int = Field(2, ge=1, description="DuckDB threads of one user query")
     query_timeout_s: float = Field(60.0, gt=0, description="wall-clock seconds after which a user query is interrupted")

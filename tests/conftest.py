@@ -15,6 +15,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # Prefect's ephemeral API server must start within 20 s by default: not always true on a loaded
 # machine, and test subprocesses (which copy this environment) each start one
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+# MLIP relaxations in the calling process: a pool of spawned workers costs ~10 s to start, more than the tiny cells
+# of the tests take to relax; tests/simulation/test_batched.py runs the pool itself (workers=2)
+os.environ.setdefault("SCREENING_MLIP_WORKERS", "1")
 # Task results (the resume cache) go to a fresh folder per test session, removed at its end, so a test that counts
 # cached chunks never finds an earlier session's; test subprocesses inherit it. Set before Prefect is imported.
 _STORAGE = None

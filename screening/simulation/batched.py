@@ -18,12 +18,21 @@ same cells one by one (0.72x on 16 cells of 5-14 atoms, one thread;
 ``benchmarks/bench_batched_relax.py``, "Batched relaxation" in
 ``benchmarks/results/simulation.md``): a CPU gains nothing from the larger graph, and a batch
 keeps stepping until its slowest cell converges. ``engine="torch-sim"`` batches anyway.
+
+On CPU the one-by-one path runs in ``workers`` processes (default: one per core,
+``SCREENING_MLIP_WORKERS``), each with its share of the cores as torch threads: CHGNet keeps
+about one core busy whatever torch's thread count, so two processes on two cores relax two
+cells in about the time of one. A pool that breaks (a worker killed) leaves its unfinished
+structures to the calling process, one by one; the rows record it in ``fallback``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from typing import Any, cast
 
@@ -123,6 +132,47 @@ def _relax_ase(structure: Structure, potential: str, fmax: float, steps: int, de
         return {"engine": "ase", "error": f"{type(exc).__name__}: {exc}"}
 
 
+def default_workers(device: str) -> int:
+    """Processes of the one-by-one path: ``SCREENING_MLIP_WORKERS``, or (0) one per CPU core on CPU and 1 on a GPU."""
+    from screening.config import get_settings
+
+    if not str(device).startswith("cpu"):
+        return 1
+    return get_settings().mlip_workers or os.cpu_count() or 1
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _relax_ase_timed(structure: Structure, potential: str, fmax: float, steps: int, device: str) -> dict:
+    t0 = time.perf_counter()
+    return {**_relax_ase(structure, potential, fmax, steps, device), "wall_s": time.perf_counter() - t0}
+
+
+def _relax_ase_pool(structures: list[Structure], potential: str, fmax: float, steps: int, device: str, workers: int) -> list[dict]:
+    """:func:`_relax_ase_timed` of each structure in ``workers`` spawned processes; a broken pool's leftovers in this one."""
+    out: list[dict | None] = [None] * len(structures)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    note = None
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)) as pool:
+            futures = [pool.submit(_relax_ase_timed, s, potential, fmax, steps, device) for s in structures]
+            for k, future in enumerate(futures):
+                try:
+                    out[k] = future.result()
+                except Exception as exc:  # the pool broke (a worker died): this one is relaxed here below
+                    note = f"relaxation worker failed ({type(exc).__name__}: {exc}); relaxed in the calling process"
+    except Exception as exc:  # the pool could not start or shut down cleanly
+        note = f"relaxation workers failed ({type(exc).__name__}: {exc}); relaxed in the calling process"
+    for k, s in enumerate(structures):
+        if out[k] is None:
+            out[k] = {**_relax_ase_timed(s, potential, fmax, steps, device), "fallback": note}
+    return cast(list[dict], out)
+
+
 def relax_many(
     structures,
     potential: str = "sevenn",
@@ -131,6 +181,7 @@ def relax_many(
     device: str | None = None,
     batch_size: int = 16,
     engine: str = "auto",
+    workers: int | None = None,
 ) -> list[dict]:
     """Relax many ordered structures; one dict per structure, in order (see the module docstring).
 
@@ -138,14 +189,19 @@ def relax_many(
     (one by one) or ``"torch-sim"`` (batched; :class:`SimulationError` when the potential has
     no batched engine). ``batch_size`` structures go through the engine together. A batch
     that fails as a whole is relaxed again one by one on the ase path (``engine`` says which).
+    ``workers``: processes of the one-by-one path (default :func:`default_workers`; 1 relaxes in
+    this process).
     """
     name = check_potential(potential)
     if engine not in ("auto", "ase", "torch-sim"):
         raise SimulationError(f"engine={engine!r}: expected 'auto', 'ase' or 'torch-sim'")
     if batch_size < 1:
         raise SimulationError(f"batch_size={batch_size}: must be at least 1")
+    if workers is not None and workers < 1:
+        raise SimulationError(f"workers={workers}: must be at least 1")
     structures = list(structures)
     device = device or default_device()
+    workers = workers or default_workers(device)
     batched = engine == "torch-sim" or (engine == "auto" and str(device).startswith("cuda") and batched_available(name))
     if engine == "torch-sim" and not batched_available(name):
         raise SimulationError(f"potential {name!r}: no batched engine (torch-sim wraps {sorted(BATCHED_POTENTIALS)})")
@@ -168,10 +224,13 @@ def relax_many(
             wall = (time.perf_counter() - t0) / len(idx)
             for i, r in zip(idx, out, strict=True):
                 results[i] = {**r, "engine": "torch-sim", "wall_s": wall}
+    elif workers > 1 and len(todo) > 1:
+        relaxed = _relax_ase_pool([structures[i] for i in todo], name, fmax, steps, device, min(workers, len(todo)))
+        for i, r in zip(todo, relaxed, strict=True):
+            results[i] = r
     else:
         for i in todo:
-            t0 = time.perf_counter()
-            results[i] = {**_relax_ase(structures[i], name, fmax, steps, device), "wall_s": time.perf_counter() - t0}
+            results[i] = _relax_ase_timed(structures[i], name, fmax, steps, device)
     return cast(list[dict], results)  # every index was filled above
 
 
@@ -186,6 +245,7 @@ def relax_table(
     device: str | None = None,
     batch_size: int = 16,
     engine: str = "auto",
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """The relax-only MLIP stage: order, relax (batched where possible), formation energy, e_hull; one row each.
 
@@ -220,7 +280,8 @@ def relax_table(
             ordered.append(None)
         rows.append(row)
     todo = [i for i, o in enumerate(ordered) if o is not None]
-    relaxed = relax_many([ordered[i] for i in todo], name, fmax=fmax, steps=steps, device=device, batch_size=batch_size, engine=engine)
+    relaxed = relax_many([ordered[i] for i in todo], name, fmax=fmax, steps=steps, device=device, batch_size=batch_size, engine=engine,
+                         workers=workers)  # fmt: skip
     if hull is None and todo:
         from screening.descriptors.stability import default_hull
 

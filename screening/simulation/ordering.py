@@ -4,7 +4,11 @@ A structure with partial occupancies gets the smallest supercell (up to ``max_at
 sites) in which every occupancy becomes a whole number of atoms, then ``n_trials``
 seeded random orderings of it; the one with the lowest Ewald energy (pymatgen
 :class:`~pymatgen.analysis.ewald.EwaldSummation` with oxidation states guessed by
-pymatgen; without them the first trial) is kept. This is much cheaper than
+pymatgen once per structure; without them the first trial, ``"random"``) is kept. The guesser
+enumerates every sum of oxidation states per element and then their product, which explodes
+on an approximant's formula with several multivalent cations (95 min in one OBELiX
+candidate), so it is asked only when :func:`oxidation_guess_work` is at most
+:data:`MAX_GUESS_WORK`. This is much cheaper than
 pymatgen's exhaustive ``OrderDisorderedStructureTransformation`` on electrolyte cells
 with tens of partially occupied Li sites, and it is an approximant: the real material
 is disordered (a limit of the simulation tier).
@@ -17,11 +21,53 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Element, Structure
 
 from screening.errors import SimulationError
 
 DEFAULT_MAX_ATOMS = 160
+#: most combinations pymatgen's oxidation-state guesser may enumerate for one ordering (about a second)
+MAX_GUESS_WORK = 200_000
+
+
+def _guess_states(element: str) -> tuple:
+    el = Element(element)
+    return el.icsd_oxidation_states or el.common_oxidation_states  # the states pymatgen's guesser tries
+
+
+def oxidation_guess_work(composition: Composition) -> int:
+    """Combinations :meth:`Composition.oxi_state_guesses` enumerates for the reduced ``composition``.
+
+    Per element of ``n`` atoms with ``k`` candidate states, C(n+k-1, k-1) combinations; then the
+    product over the elements of their distinct sums (at most n*(max-min)+1 each). Non-integer
+    amounts (the guesser refuses them) count as 0.
+    """
+    comp = composition.reduced_composition
+    if any(amt != int(amt) for amt in comp.values()):
+        return 0
+    per_element, product = 0, 1
+    for el, amt in comp.get_el_amt_dict().items():
+        states, n = _guess_states(el), int(amt)
+        if not states:
+            return 0
+        per_element += math.comb(n + len(states) - 1, len(states) - 1)
+        product *= n * (max(states) - min(states)) + 1
+    return per_element + product
+
+
+def _oxidation_states(structure: Structure) -> dict[str, float] | None:
+    """The most probable charge-balanced oxidation state of each element (pymatgen's guess), or None.
+
+    None when there is no balanced guess, or when guessing would exceed :data:`MAX_GUESS_WORK`.
+    """
+    comp = structure.composition
+    if not 0 < oxidation_guess_work(comp) <= MAX_GUESS_WORK:
+        return None
+    try:
+        guesses = comp.oxi_state_guesses(max_sites=-1)
+    except ValueError:
+        return None
+    return dict(guesses[0]) if guesses else None
 
 
 def _supercell_multiplier(structure: Structure, max_denominator: int = 24) -> int:
@@ -81,11 +127,11 @@ def _random_ordering(supercell: Structure, rng: np.random.Generator) -> Structur
     return Structure(supercell.lattice, species, coords)
 
 
-def _ewald_energy(structure: Structure) -> float:
+def _ewald_energy(structure: Structure, states: dict[str, float]) -> float:
     from pymatgen.analysis.ewald import EwaldSummation
 
     decorated = structure.copy()
-    decorated.add_oxidation_state_by_guess(max_sites=-1)
+    decorated.add_oxidation_state_by_element(states)
     return float(EwaldSummation(decorated).total_energy)
 
 
@@ -128,6 +174,7 @@ def order_structure(
     rng = np.random.default_rng(seed)
     best: Structure | None = None
     best_e, method = math.inf, "random-ewald"
+    states: dict[str, float] | None = None
     for trial in itertools.count():
         if trial >= n_trials:
             break
@@ -139,9 +186,14 @@ def order_structure(
             continue
         if len(cand) > max_atoms:
             raise SimulationError(f"{structure.composition.reduced_formula}: ordered supercell has {len(cand)} atoms > max_atoms={max_atoms}")
+        if states is None:  # every trial has the same composition: one guess for all
+            states = _oxidation_states(cand)
+            if states is None:  # no charge-balanced oxidation states, or too costly to guess: the first ordering
+                best, method = cand, "random"
+                break
         try:
-            e = _ewald_energy(cand)
-        except Exception:  # no charge-balanced oxidation states: keep the first ordering
+            e = _ewald_energy(cand, states)
+        except Exception:  # the Ewald sum failed: keep the first ordering
             best, method = cand, "random"
             break
         if e < best_e:

@@ -104,3 +104,64 @@ def test_relax_tier_rows_replace_the_composition_e_hull_in_the_ranking(torchsim)
     ranked = use_simulated(table.merge(sim[["candidate_id", "mlip_e_hull_eV_atom"]], on="candidate_id", how="left"))
     assert list(ranked["e_hull_ranked_source"]) == ["composition", "simulation"]
     assert ranked["e_hull_eV_atom"].iloc[1] == pytest.approx(sim["mlip_e_hull_eV_atom"].iloc[1])
+
+
+def test_worker_processes_relax_to_the_same_energies_as_the_calling_process():
+    pytest.importorskip("chgnet")
+    from screening.simulation.batched import relax_many
+
+    here = relax_many(cells(), "chgnet", fmax=0.05, steps=60, device="cpu", workers=1)
+    pool = relax_many(cells(), "chgnet", fmax=0.05, steps=60, device="cpu", workers=2)
+    for h, p, c in zip(here, pool, cells(), strict=True):
+        assert h["error"] is None and p["error"] is None and p["engine"] == "ase" and "fallback" not in p
+        assert abs(h["energy_eV_atom"] - p["energy_eV_atom"]) <= 1e-4, c.composition.reduced_formula
+        assert p["structure"].volume == pytest.approx(h["structure"].volume, rel=1e-3)
+        assert p["wall_s"] > 0
+
+
+def test_a_broken_worker_pool_leaves_its_structures_to_the_calling_process(monkeypatch):
+    pytest.importorskip("chgnet")
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from screening.simulation import batched
+
+    class KilledPool:  # as a pool whose worker the kernel killed: every future fails
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, *args, **kwargs):
+            future: Future = Future()
+            future.set_exception(BrokenProcessPool("a process in the pool was terminated abruptly"))
+            return future
+
+    monkeypatch.setattr(batched, "ProcessPoolExecutor", KilledPool)
+    out = batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "chgnet", steps=10, device="cpu", workers=2)
+    assert [r["engine"] for r in out] == ["ase", "ase"]
+    assert all(r["error"] is None and np.isfinite(r["energy_eV_atom"]) and "BrokenProcessPool" in r["fallback"] for r in out)
+
+
+def test_default_workers_are_one_per_core_on_cpu_one_on_a_gpu_or_the_setting(monkeypatch):
+    import os
+
+    from screening.config import get_settings
+    from screening.simulation.batched import default_workers, relax_many
+
+    monkeypatch.setenv("SCREENING_MLIP_WORKERS", "0")
+    get_settings.cache_clear()
+    try:
+        assert default_workers("cpu") == (os.cpu_count() or 1)
+        assert default_workers("cuda") == 1 and default_workers("cuda:0") == 1
+        monkeypatch.setenv("SCREENING_MLIP_WORKERS", "3")
+        get_settings.cache_clear()
+        assert default_workers("cpu") == 3
+    finally:
+        get_settings.cache_clear()
+    with pytest.raises(SimulationError, match="workers=0"):
+        relax_many([rocksalt(5.2)], "chgnet", device="cpu", workers=0)

@@ -74,6 +74,36 @@ def test_a_dilute_dopant_gets_an_ordered_approximant_that_fits_max_atoms():
         order_structure(s * [4, 4, 4], max_atoms=30)
 
 
+def test_ordering_never_hands_the_oxidation_state_guesser_a_combinatorial_composition(monkeypatch):
+    """make run's relax tier spent 95 min (unloaded, then killed) inside one OBELiX candidate's ordering:
+    pymatgen's oxidation-state guesser enumerates every sum of states per element and then their product,
+    which explodes on an approximant's gcd-1 formula with several multivalent cations. The ordering asks it
+    only when that enumeration is bounded, once per structure, and otherwise keeps the first random trial."""
+    from pymatgen.core import Composition
+
+    from screening.simulation import ordering
+
+    calls = []
+    real = Composition.oxi_state_guesses
+
+    def spy(self, *args, **kwargs):
+        calls.append(self.reduced_composition)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Composition, "oxi_state_guesses", spy)
+    cation = {"Li": 0.41, "Fe": 0.13, "Mn": 0.11, "Co": 0.12, "Ni": 0.09, "Cr": 0.07, "V": 0.07}
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.2), [cation, "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    ordered, info = order_structure(s, max_atoms=160, seed=0)  # 8 sites, x100 exact: an approximant of x20
+    assert ordered.is_ordered and len(ordered) <= 160 and info["ordering"] == "approximant-random"
+    assert all(ordering.oxidation_guess_work(c) <= ordering.MAX_GUESS_WORK for c in calls)
+    assert ordering.oxidation_guess_work(ordered.composition) > ordering.MAX_GUESS_WORK
+    # a small formula is still ordered on its Ewald energy, with one guess for all its trials
+    calls.clear()
+    small = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.71), ["S", {"Li": 0.9725, "Na": 0.0275}], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    assert order_structure(small.get_primitive_structure(), max_atoms=60, seed=0)[1]["ordering"] == "random-ewald"
+    assert len(calls) == 1
+
+
 def test_arrhenius_recovers_a_known_activation_energy():
     pytest.importorskip("pymatgen.analysis.diffusion")
     k_b = 8.617333262e-5
