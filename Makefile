@@ -23,8 +23,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# the default screen of the OBELiX compositions without the relax tier: its MLIP relaxations take minutes
+# a candidate on CPU (screening screen, the UI and the API run it, on the best 8)
 run: install
-	$(PY) -m flows.screen
+	$(PY) -m flows.cli screen --tiers composition,stability,structure
 
 test: install browser
 	$(VENV)/bin/ruff check .

@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--element", action="append", dest="elements", help="an element of the pool (repeat for several)")
     s.add_argument("--limit", type=int, help="candidate budget")
     s.add_argument("--tier", action="append", dest="tiers", choices=["composition", "stability", "structure", "relax", "simulation"],
-                   help="tier to run (repeat; default composition, stability, structure)")
+                   help="tier to run (repeat; default composition, stability, structure, relax)")
     s.add_argument("--stability-top-k", type=int)
     s.add_argument("--structure-top-k", type=int, help="tier structure: describe the best K candidates from their own structure")
     s.add_argument("--tiers", dest="tiers_csv", metavar="T1,T2",

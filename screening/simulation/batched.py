@@ -153,20 +153,32 @@ def _relax_ase_timed(structure: Structure, potential: str, fmax: float, steps: i
 
 
 def _relax_ase_pool(structures: list[Structure], potential: str, fmax: float, steps: int, device: str, workers: int) -> list[dict]:
-    """:func:`_relax_ase_timed` of each structure in ``workers`` spawned processes; a broken pool's leftovers in this one."""
+    """:func:`_relax_ase_timed` of each structure in ``workers`` spawned processes; a broken pool's leftovers in this one.
+
+    An interrupt (Ctrl-C, SIGTERM: anything not an ``Exception``) terminates the workers at once
+    instead of waiting for their relaxations, and is raised again.
+    """
     out: list[dict | None] = [None] * len(structures)
     threads = max(1, (os.cpu_count() or 1) // workers)
     note = None
+    pool = None
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)) as pool:
-            futures = [pool.submit(_relax_ase_timed, s, potential, fmax, steps, device) for s in structures]
-            for k, future in enumerate(futures):
-                try:
-                    out[k] = future.result()
-                except Exception as exc:  # the pool broke (a worker died): this one is relaxed here below
-                    note = f"relaxation worker failed ({type(exc).__name__}: {exc}); relaxed in the calling process"
-    except Exception as exc:  # the pool could not start or shut down cleanly
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,))
+        futures = [pool.submit(_relax_ase_timed, s, potential, fmax, steps, device) for s in structures]
+        for k, future in enumerate(futures):
+            try:
+                out[k] = future.result()
+            except Exception as exc:  # the pool broke (a worker died): this one is relaxed here below
+                note = f"relaxation worker failed ({type(exc).__name__}: {exc}); relaxed in the calling process"
+    except Exception as exc:  # the pool could not start
         note = f"relaxation workers failed ({type(exc).__name__}: {exc}); relaxed in the calling process"
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):  # no public terminate before Python 3.14
+            process.terminate()
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     for k, s in enumerate(structures):
         if out[k] is None:
             out[k] = {**_relax_ase_timed(s, potential, fmax, steps, device), "fallback": note}

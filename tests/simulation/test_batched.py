@@ -141,6 +141,9 @@ def test_a_broken_worker_pool_leaves_its_structures_to_the_calling_process(monke
             future.set_exception(BrokenProcessPool("a process in the pool was terminated abruptly"))
             return future
 
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
     monkeypatch.setattr(batched, "ProcessPoolExecutor", KilledPool)
     out = batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "chgnet", steps=10, device="cpu", workers=2)
     assert [r["engine"] for r in out] == ["ase", "ase"]
@@ -165,3 +168,37 @@ def test_default_workers_are_one_per_core_on_cpu_one_on_a_gpu_or_the_setting(mon
         get_settings.cache_clear()
     with pytest.raises(SimulationError, match="workers=0"):
         relax_many([rocksalt(5.2)], "chgnet", device="cpu", workers=0)
+
+
+def test_an_interrupt_terminates_the_worker_processes_instead_of_waiting_for_them(monkeypatch):
+    """Ctrl-C during a relax tier: the workers are killed at once, the interrupt goes on (it used to wait for the
+    running relaxations, minutes each, before the run could stop)."""
+    from concurrent.futures import Future
+
+    from screening.simulation import batched
+
+    class Worker:
+        terminated = False
+
+        def terminate(self):
+            self.terminated = True
+
+    workers = [Worker(), Worker()]
+    shut = []
+
+    class InterruptedPool:
+        def __init__(self, *args, **kwargs):
+            self._processes = {1: workers[0], 2: workers[1]}
+
+        def submit(self, *args, **kwargs):
+            future = Future()
+            future.set_exception(KeyboardInterrupt())
+            return future
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            shut.append(cancel_futures)
+
+    monkeypatch.setattr(batched, "ProcessPoolExecutor", InterruptedPool)
+    with pytest.raises(KeyboardInterrupt):
+        batched.relax_many([rocksalt(5.2), rocksalt(5.3)], "chgnet", steps=10, device="cpu", workers=2)
+    assert all(w.terminated for w in workers) and shut == [True]
