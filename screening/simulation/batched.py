@@ -21,8 +21,8 @@ keeps stepping until its slowest cell converges. ``engine="torch-sim"`` batches 
 
 On CPU the one-by-one path runs in ``workers`` processes (default: one per core,
 ``SCREENING_MLIP_WORKERS``), each with its share of the cores as torch threads: CHGNet keeps
-about one core busy whatever torch's thread count, so two processes on two cores relax two
-cells in about the time of one. A pool that breaks (a worker killed) leaves its unfinished
+about one core busy whatever torch's thread count, so two processes on two cores should relax
+two cells in about the time of one (not yet measured: ``bench_batched_relax.py``'s pooled row). A pool that breaks (a worker killed) leaves its unfinished
 structures to the calling process, one by one; the rows record it in ``fallback``.
 """
 

@@ -6,7 +6,7 @@ seeded random orderings of it; the one with the lowest Ewald energy (pymatgen
 :class:`~pymatgen.analysis.ewald.EwaldSummation` with oxidation states guessed by
 pymatgen once per structure; without them the first trial, ``"random"``) is kept. The guesser
 enumerates every sum of oxidation states per element and then their product, which explodes
-on an approximant's formula with several multivalent cations (95 min in one OBELiX
+on an approximant's formula with several multivalent cations (over 95 min in one OBELiX
 candidate), so it is asked only when :func:`oxidation_guess_work` is at most
 :data:`MAX_GUESS_WORK`. This is much cheaper than
 pymatgen's exhaustive ``OrderDisorderedStructureTransformation`` on electrolyte cells
@@ -26,7 +26,7 @@ from pymatgen.core import Composition, Element, Structure
 from screening.errors import SimulationError
 
 DEFAULT_MAX_ATOMS = 160
-#: most combinations pymatgen's oxidation-state guesser may enumerate for one ordering (about a second)
+#: most combinations pymatgen's oxidation-state guesser may enumerate for one ordering
 MAX_GUESS_WORK = 200_000
 
 
